@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT
+ * Frame classification and in-place replies: ARP, ICMP echo, UDP. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_byteorder.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "rc_net.h"
+
+#define IPV4_MIN_HDR ((uint16_t)sizeof(struct rte_ipv4_hdr))
+
+static const char *const drop_names[RC_NET_DROP__COUNT] = {
+	[RC_NET_DROP_SHORT] = "short_frame",
+	[RC_NET_DROP_MULTISEG] = "multi_segment",
+	[RC_NET_DROP_NOT_FOR_US] = "not_for_us",
+	[RC_NET_DROP_VLAN] = "vlan_tagged",
+	[RC_NET_DROP_ETHERTYPE] = "ethertype",
+	[RC_NET_DROP_ARP_OTHER] = "arp_other",
+	[RC_NET_DROP_IP_VERSION] = "ip_version",
+	[RC_NET_DROP_IP_OPTIONS] = "ip_options",
+	[RC_NET_DROP_IP_FRAGMENT] = "ip_fragment",
+	[RC_NET_DROP_IP_CSUM] = "ip_checksum",
+	[RC_NET_DROP_IP_LEN] = "ip_length",
+	[RC_NET_DROP_NOT_OUR_IP] = "not_our_ip",
+	[RC_NET_DROP_IP_PROTO] = "ip_protocol",
+	[RC_NET_DROP_ICMP_OTHER] = "icmp_other",
+	[RC_NET_DROP_UDP_LEN] = "udp_length",
+	[RC_NET_DROP_UDP_CSUM] = "udp_checksum",
+	[RC_NET_DROP_PORT] = "udp_port",
+};
+
+const char *rc_net_drop_name(unsigned reason)
+{
+	return reason < RC_NET_DROP__COUNT ? drop_names[reason] : "unknown";
+}
+
+static enum rc_net_verdict drop(unsigned *reason, enum rc_net_drop r)
+{
+	*reason = r;
+	return RC_NET_DROP;
+}
+
+static enum rc_net_verdict arp_input(const struct rc_net_iface *ifc,
+				     struct rte_mbuf *m,
+				     struct rte_ether_hdr *eth,
+				     unsigned *reason)
+{
+	struct rte_arp_hdr *arp;
+	uint32_t sip;
+
+	if (m->data_len < sizeof(*eth) + sizeof(*arp))
+		return drop(reason, RC_NET_DROP_SHORT);
+	arp = (struct rte_arp_hdr *)(eth + 1);
+	if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+	    arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+	    arp->arp_hlen != RTE_ETHER_ADDR_LEN || arp->arp_plen != 4 ||
+	    arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) ||
+	    arp->arp_data.arp_tip != ifc->ip)
+		return drop(reason, RC_NET_DROP_ARP_OTHER);
+
+	/* Answer in place: the asker becomes the target. */
+	sip = arp->arp_data.arp_sip;
+	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+	arp->arp_data.arp_tha = arp->arp_data.arp_sha;
+	arp->arp_data.arp_tip = sip;
+	arp->arp_data.arp_sha = ifc->mac;
+	arp->arp_data.arp_sip = ifc->ip;
+	eth->dst_addr = arp->arp_data.arp_tha;
+	eth->src_addr = ifc->mac;
+	return RC_NET_TX;
+}
+
+static void swap_l2_l3(struct rte_ether_hdr *eth, struct rte_ipv4_hdr *ip)
+{
+	struct rte_ether_addr mac = eth->src_addr;
+	rte_be32_t a = ip->src_addr;
+
+	eth->src_addr = eth->dst_addr;
+	eth->dst_addr = mac;
+	ip->src_addr = ip->dst_addr;
+	ip->dst_addr = a;
+	ip->time_to_live = 64;
+}
+
+static enum rc_net_verdict icmp_input(struct rte_mbuf *m,
+				      struct rte_ether_hdr *eth,
+				      struct rte_ipv4_hdr *ip, uint16_t l4len,
+				      unsigned *reason)
+{
+	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)(ip + 1);
+
+	(void)m;
+	if (l4len < sizeof(*icmp))
+		return drop(reason, RC_NET_DROP_SHORT);
+	if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0)
+		return drop(reason, RC_NET_DROP_ICMP_OTHER);
+	swap_l2_l3(eth, ip);
+	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+	icmp->icmp_cksum = 0;
+	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, l4len);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	return RC_NET_TX;
+}
+
+enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
+				    struct rte_mbuf *m, struct rc_net_udp *u,
+				    unsigned *reason)
+{
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+	uint16_t ethertype, ip_len, udp_len, port;
+
+	if (m->nb_segs != 1)
+		return drop(reason, RC_NET_DROP_MULTISEG);
+	if (m->data_len < sizeof(*eth))
+		return drop(reason, RC_NET_DROP_SHORT);
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	if (!rte_is_broadcast_ether_addr(&eth->dst_addr) &&
+	    !rte_is_same_ether_addr(&eth->dst_addr, &ifc->mac))
+		return drop(reason, RC_NET_DROP_NOT_FOR_US);
+
+	ethertype = rte_be_to_cpu_16(eth->ether_type);
+	if (ethertype == RTE_ETHER_TYPE_ARP)
+		return arp_input(ifc, m, eth, reason);
+	if (ethertype == RTE_ETHER_TYPE_VLAN || ethertype == RTE_ETHER_TYPE_QINQ)
+		return drop(reason, RC_NET_DROP_VLAN);
+	if (ethertype != RTE_ETHER_TYPE_IPV4)
+		return drop(reason, RC_NET_DROP_ETHERTYPE);
+
+	if (m->data_len < sizeof(*eth) + IPV4_MIN_HDR)
+		return drop(reason, RC_NET_DROP_SHORT);
+	ip = (struct rte_ipv4_hdr *)(eth + 1);
+	if ((ip->version_ihl >> 4) != 4)
+		return drop(reason, RC_NET_DROP_IP_VERSION);
+	if ((ip->version_ihl & 0xf) != 5)
+		return drop(reason, RC_NET_DROP_IP_OPTIONS);
+	ip_len = rte_be_to_cpu_16(ip->total_length);
+	/* Frames may carry Ethernet padding, never less than the IP length. */
+	if (ip_len < IPV4_MIN_HDR || ip_len > m->data_len - sizeof(*eth))
+		return drop(reason, RC_NET_DROP_IP_LEN);
+	if (rte_be_to_cpu_16(ip->fragment_offset) &
+	    (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+		return drop(reason, RC_NET_DROP_IP_FRAGMENT);
+	if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
+		    RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+	    rte_raw_cksum(ip, IPV4_MIN_HDR) != 0xffff)
+		return drop(reason, RC_NET_DROP_IP_CSUM);
+	if (ip->dst_addr != ifc->ip)
+		return drop(reason, RC_NET_DROP_NOT_OUR_IP);
+	/* Trim link padding so the reply's length arithmetic is exact. */
+	if (m->data_len > sizeof(*eth) + ip_len)
+		rte_pktmbuf_trim(m, m->data_len - sizeof(*eth) - ip_len);
+
+	if (ip->next_proto_id == IPPROTO_ICMP)
+		return icmp_input(m, eth, ip, ip_len - IPV4_MIN_HDR, reason);
+	if (ip->next_proto_id != IPPROTO_UDP)
+		return drop(reason, RC_NET_DROP_IP_PROTO);
+
+	if (ip_len < IPV4_MIN_HDR + sizeof(*udp))
+		return drop(reason, RC_NET_DROP_SHORT);
+	udp = (struct rte_udp_hdr *)(ip + 1);
+	udp_len = rte_be_to_cpu_16(udp->dgram_len);
+	if (udp_len < sizeof(*udp) || udp_len != ip_len - IPV4_MIN_HDR)
+		return drop(reason, RC_NET_DROP_UDP_LEN);
+	/* Software verification is not possible on veth-backed devices (the
+	 * kernel leaves a partial checksum): trust only the NIC's verdict. */
+	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+	    RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		return drop(reason, RC_NET_DROP_UDP_CSUM);
+	port = rte_be_to_cpu_16(udp->dst_port);
+	if (port < ifc->base_port || port - ifc->base_port >= ifc->n_ports)
+		return drop(reason, RC_NET_DROP_PORT);
+
+	u->payload = (uint8_t *)(udp + 1);
+	u->len = (uint16_t)(udp_len - sizeof(*udp));
+	u->dst_port = port;
+	return RC_NET_UDP;
+}
+
+int rc_net_udp_reply(struct rte_mbuf *m, const uint8_t *payload,
+		     uint16_t len)
+{
+	const uint16_t hdrs = sizeof(struct rte_ether_hdr) + IPV4_MIN_HDR +
+			      sizeof(struct rte_udp_hdr);
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+	rte_be16_t p;
+	uint32_t want = (uint32_t)hdrs + len;
+
+	/* Resize the frame to headers + new payload. */
+	if (want > m->data_len) {
+		if (!rte_pktmbuf_append(m, (uint16_t)(want - m->data_len)))
+			return -ENOSPC;
+	} else if (want < m->data_len) {
+		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - want));
+	}
+	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	ip = (struct rte_ipv4_hdr *)(eth + 1);
+	udp = (struct rte_udp_hdr *)(ip + 1);
+	swap_l2_l3(eth, ip);
+	p = udp->src_port;
+	udp->src_port = udp->dst_port;
+	udp->dst_port = p;
+	memcpy(udp + 1, payload, len);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + len));
+	ip->total_length =
+		rte_cpu_to_be_16((uint16_t)(IPV4_MIN_HDR + sizeof(*udp) + len));
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->dgram_cksum = 0;
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	m->ol_flags = 0;
+	return 0;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT
+ * Ethernet port set-up: one RX/TX queue pair per worker. */
+#include <errno.h>
+
+#include <rte_ethdev.h>
+#include <rte_log.h>
+
+#include "rc_net.h"
+
+RTE_LOG_REGISTER_DEFAULT(rc_net_logtype, INFO);
+#define NET_LOG(level, fmt, ...)                                           \
+	rte_log(RTE_LOG_##level, rc_net_logtype, "rc_net: " fmt "\n",      \
+		##__VA_ARGS__)
+
+int rc_net_port_setup(const struct rc_net_port_conf *pc,
+		      struct rte_ether_addr *mac)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf = {0};
+	uint16_t nrx = pc->rx_desc, ntx = pc->tx_desc;
+	int rc;
+
+	if (!rte_eth_dev_is_valid_port(pc->port_id)) {
+		NET_LOG(ERR, "port %u does not exist (no NIC bound, no --vdev?)",
+			pc->port_id);
+		return -ENODEV;
+	}
+	rc = rte_eth_dev_info_get(pc->port_id, &info);
+	if (rc != 0) {
+		NET_LOG(ERR, "port %u: dev_info: %d", pc->port_id, rc);
+		return rc;
+	}
+	if (pc->nb_queues > info.max_rx_queues ||
+	    pc->nb_queues > info.max_tx_queues) {
+		NET_LOG(ERR, "port %u (%s) has %u/%u queues, %u workers asked",
+			pc->port_id, info.driver_name, info.max_rx_queues,
+			info.max_tx_queues, pc->nb_queues);
+		return -EINVAL;
+	}
+	if (pc->nb_queues > 1 && info.flow_type_rss_offloads) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) &
+			info.flow_type_rss_offloads;
+	}
+	rc = rte_eth_dev_configure(pc->port_id, pc->nb_queues, pc->nb_queues,
+				   &conf);
+	if (rc != 0) {
+		NET_LOG(ERR, "port %u: configure: %d", pc->port_id, rc);
+		return rc;
+	}
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(pc->port_id, &nrx, &ntx);
+	if (rc != 0)
+		return rc;
+	for (uint16_t q = 0; q < pc->nb_queues; q++) {
+		rc = rte_eth_rx_queue_setup(pc->port_id, q, nrx, pc->socket_id,
+					    NULL, pc->pools[q]);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(pc->port_id, q, ntx,
+						    pc->socket_id, NULL);
+		if (rc != 0) {
+			NET_LOG(ERR, "port %u queue %u setup: %d", pc->port_id,
+				q, rc);
+			return rc;
+		}
+	}
+	rc = rte_eth_dev_start(pc->port_id);
+	if (rc != 0) {
+		NET_LOG(ERR, "port %u: start: %d", pc->port_id, rc);
+		return rc;
+	}
+	/* Replies go to the sender's MAC, so only our own unicast and
+	 * broadcast matter; promiscuous mode is not needed. */
+	rte_eth_macaddr_get(pc->port_id, mac);
+	NET_LOG(INFO, "port %u (%s) up: %u queue(s), %u/%u descriptors, MAC "
+		RTE_ETHER_ADDR_PRT_FMT, pc->port_id, info.driver_name,
+		pc->nb_queues, nrx, ntx, RTE_ETHER_ADDR_BYTES(mac));
+	return 0;
+}
+
+void rc_net_port_teardown(uint16_t port_id)
+{
+	if (!rte_eth_dev_is_valid_port(port_id))
+		return;
+	rte_eth_dev_stop(port_id);
+	rte_eth_dev_close(port_id);
+}

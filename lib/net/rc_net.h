@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT
+ * DPDK port set-up and the Ethernet/ARP/IPv4/ICMP/UDP layer of the node.
+ * Knows nothing of items or of the cache protocol: it hands UDP payloads up
+ * and turns a request mbuf into a reply in place. */
+#ifndef RC_NET_H
+#define RC_NET_H
+
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+/* Why a frame was dropped. Names in rc_net_drop_name(). */
+enum rc_net_drop {
+	RC_NET_DROP_SHORT = 0,     /* frame shorter than its headers */
+	RC_NET_DROP_MULTISEG,      /* chained mbuf (jumbo frame) */
+	RC_NET_DROP_NOT_FOR_US,    /* unicast to another MAC */
+	RC_NET_DROP_VLAN,          /* 802.1Q/802.1ad tagged */
+	RC_NET_DROP_ETHERTYPE,     /* neither IPv4 nor ARP */
+	RC_NET_DROP_ARP_OTHER,     /* ARP that is not a request for our IP */
+	RC_NET_DROP_IP_VERSION,
+	RC_NET_DROP_IP_OPTIONS,    /* IHL > 5 */
+	RC_NET_DROP_IP_FRAGMENT,
+	RC_NET_DROP_IP_CSUM,
+	RC_NET_DROP_IP_LEN,        /* total length disagrees with the frame */
+	RC_NET_DROP_NOT_OUR_IP,
+	RC_NET_DROP_IP_PROTO,      /* neither UDP nor ICMP */
+	RC_NET_DROP_ICMP_OTHER,    /* ICMP that is not an echo request */
+	RC_NET_DROP_UDP_LEN,
+	RC_NET_DROP_UDP_CSUM,      /* the NIC reported a bad L4 checksum */
+	RC_NET_DROP_PORT,          /* UDP port outside the service range */
+	RC_NET_DROP__COUNT
+};
+
+enum rc_net_verdict {
+	RC_NET_DROP = 0,  /* free the mbuf, count the reason */
+	RC_NET_TX,        /* answered in place (ARP, ICMP): transmit it */
+	RC_NET_UDP,       /* a datagram for the service: see rc_net_udp */
+};
+
+/* The node's identity on the wire. Read-only once workers run. */
+struct rc_net_iface {
+	struct rte_ether_addr mac;
+	rte_be32_t ip;          /* network order */
+	uint16_t base_port;     /* host order */
+	uint16_t n_ports;       /* service ports base_port .. +n_ports-1 */
+};
+
+/* A datagram for the service, pointing into the mbuf. */
+struct rc_net_udp {
+	uint8_t *payload;
+	uint16_t len;
+	uint16_t dst_port;      /* host order */
+};
+
+/* Classify one received frame. ARP requests and ICMP echo requests for our
+ * address are rewritten in place into their replies (RC_NET_TX).
+ * @return the verdict; for RC_NET_DROP *reason holds an rc_net_drop. */
+enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
+				    struct rte_mbuf *m, struct rc_net_udp *u,
+				    unsigned *reason);
+
+/* Turn the request in m into the reply to its sender: swap addresses and
+ * ports, replace the UDP payload by len bytes from payload (which must not
+ * point into m), fix lengths and checksums (UDP checksum in software, so
+ * it is right on every device).
+ * @return 0, or -ENOSPC if the mbuf cannot hold the reply. */
+int rc_net_udp_reply(struct rte_mbuf *m, const uint8_t *payload,
+		     uint16_t len);
+
+const char *rc_net_drop_name(unsigned reason);
+
+/* Port set-up: nb_queues RX/TX queue pairs, queue q fed from pools[q]. */
+struct rc_net_port_conf {
+	uint16_t port_id;
+	uint16_t nb_queues;
+	uint16_t rx_desc, tx_desc;
+	struct rte_mempool **pools;
+	int socket_id;
+};
+
+/* Configure and start the port; fills mac.
+ * @return 0 or a negative errno (logged). */
+int rc_net_port_setup(const struct rc_net_port_conf *pc,
+		      struct rte_ether_addr *mac);
+void rc_net_port_teardown(uint16_t port_id);
+
+#endif
