@@ -1,0 +1,113 @@
+# shellcheck shell=bash
+# Helpers to run ringcached on a DPDK virtual device inside network
+# namespaces this project creates, and to clean every trace of it up.
+# Addresses come from 198.18.0.0/15 (RFC 2544, benchmarking) and exist
+# only inside those namespaces. Sourced by scripts/demo and tests.
+
+RC_NS_LIST=()
+RC_DAEMON_PID=
+RC_FILE_PREFIX=
+
+rc_log() { printf '%s\n' "$*" >&2; }
+
+rc_ns_create() { # name
+	ip netns add "$1"
+	RC_NS_LIST+=("$1")
+	ip netns exec "$1" ip link set lo up
+	# Keep IPv6 router/neighbour chatter off the test links.
+	ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 >/dev/null || true
+}
+
+# Start ringcached in namespace $1 with config file $2, log to $3; the
+# remaining arguments are EAL's. Waits for the "ready" log line.
+rc_daemon_start() { # ns config log eal-args...
+	local ns=$1 conf=$2 log=$3
+	shift 3
+	RC_FILE_PREFIX="rc$$_${RANDOM}"
+	ip netns exec "$ns" "$RC_BIN/app/ringcached/ringcached" -c "$conf" -- \
+		"$@" --file-prefix "$RC_FILE_PREFIX" >"$log" 2>&1 &
+	RC_DAEMON_PID=$!
+	for _ in $(seq 1 200); do
+		if grep -q "ringcached: ready" "$log" 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "$RC_DAEMON_PID" 2>/dev/null; then
+			rc_log "ringcached exited during start-up:"
+			cat "$log" >&2
+			RC_DAEMON_PID=
+			return 1
+		fi
+		sleep 0.1
+	done
+	rc_log "ringcached not ready after 20 s:"
+	cat "$log" >&2
+	return 1
+}
+
+# SIGTERM, then SIGKILL if it has not gone in 10 s.
+rc_daemon_stop() {
+	local pid=$RC_DAEMON_PID
+	[ -n "$pid" ] || return 0
+	RC_DAEMON_PID=
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		sleep 0.1
+	done
+	rc_log "ringcached did not stop on SIGTERM; killing it"
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 1
+}
+
+rc_cleanup() {
+	rc_daemon_stop || true
+	local ns
+	for ns in "${RC_NS_LIST[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	RC_NS_LIST=()
+	[ -n "$RC_FILE_PREFIX" ] && rm -rf "/var/run/dpdk/$RC_FILE_PREFIX"
+	return 0
+}
+
+# Topology "tap": one namespace; the daemon's net_tap interface is the
+# kernel side, where the client lives. Sets RC_NS_SRV, RC_NS_CLI, RC_EAL_VDEV.
+rc_topo_tap() { # id
+	RC_NS_SRV="rc-$1"
+	RC_NS_CLI=$RC_NS_SRV
+	RC_TAP_IF="rct$1"
+	rc_ns_create "$RC_NS_SRV"
+	RC_EAL_VDEV="net_tap0,iface=$RC_TAP_IF"
+}
+
+# After the daemon is up: give the tap's kernel side its address.
+rc_topo_tap_up() { # client-ip/prefix
+	ip netns exec "$RC_NS_CLI" ip addr add "$1" dev "$RC_TAP_IF"
+	ip netns exec "$RC_NS_CLI" ip link set "$RC_TAP_IF" up
+}
+
+# Topology "veth": daemon on one end of a veth pair (net_af_packet),
+# client in a second namespace on the other end.
+rc_topo_veth() { # id client-ip/prefix qpairs
+	RC_NS_SRV="rc-s$1"
+	RC_NS_CLI="rc-c$1"
+	rc_ns_create "$RC_NS_SRV"
+	rc_ns_create "$RC_NS_CLI"
+	ip link add "rcs$1" type veth peer name "rcc$1"
+	ip link set "rcs$1" netns "$RC_NS_SRV"
+	ip link set "rcc$1" netns "$RC_NS_CLI"
+	ip netns exec "$RC_NS_SRV" ip link set "rcs$1" up
+	ip netns exec "$RC_NS_CLI" ip addr add "$2" dev "rcc$1"
+	ip netns exec "$RC_NS_CLI" ip link set "rcc$1" up
+	RC_EAL_VDEV="net_af_packet0,iface=rcs$1,qpairs=$3"
+}
+
+# EAL lcore map for N workers on a small machine: the control core on CPU
+# 0, every worker on CPU 1 (tests may share a CPU between workers).
+rc_eal_lcores() { # workers
+	local m="0@0" i
+	for i in $(seq 1 "$1"); do m="$m,$i@1"; done
+	printf -- '--lcores %s' "$m"
+}
