@@ -33,6 +33,7 @@ struct rc_client {
 	unsigned timeout_ms, retries, backoff_ms;
 	uint32_t next_id;
 	uint64_t rng;
+	uint32_t avg_value;       /* running mean of values seen, for mget */
 	struct rc_client_stats st;
 	struct rc_proto_hdr rh;
 	struct rc_proto_rep_op reps[RC_PROTO_MAX_OPS];
@@ -177,6 +178,7 @@ rc_client *rc_client_create(const struct rc_client_config *cfg, int *err)
 	if (rc_hashring_build(&c->ring, names, c->n_srv) != 0)
 		goto fail;
 	c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 100;
+	c->avg_value = 64;
 	c->retries = cfg->retries;
 	c->backoff_ms = cfg->backoff_ms;
 	c->rng = ((uint64_t)getpid() << 32) ^ (uint64_t)now_ms() ^
@@ -472,7 +474,7 @@ struct chunk {
 
 /* Put item i into a chunk for its node partition, opening one if needed. */
 static int chunk_add(rc_client *c, struct chunk *ch, size_t *n_ch,
-		     const struct rc_mget_item *it, size_t i)
+		     const struct rc_mget_item *it, size_t i, unsigned max_ops)
 {
 	struct rc_proto_req_op op = {.opcode = RC_OP_GET,
 				     .class_id = RC_PROTO_CLASS_AUTO,
@@ -487,7 +489,7 @@ static int chunk_add(rc_client *c, struct chunk *ch, size_t *n_ch,
 	route(c, &d, &srv, &part);
 	for (size_t j = *n_ch; j-- > 0;) {
 		if (ch[j].srv == srv && ch[j].part == part &&
-		    ch[j].n < RC_PROTO_MAX_OPS &&
+		    ch[j].n < max_ops &&
 		    ch[j].len + need <= sizeof(ch[j].buf)) {
 			k = &ch[j];
 			break;
@@ -523,6 +525,9 @@ static void mget_apply(rc_client *c, struct chunk *k,
 		if (it->status != RC_OK)
 			continue;
 		it->value_len = rep->value_len;
+		/* EWMA, 1/8 weight: sizes the next multi-get batches. */
+		c->avg_value = c->avg_value - c->avg_value / 8 +
+			       (uint32_t)(rep->value_len / 8);
 		it->meta.flags = rep->client_flags;
 		it->meta.cas = rep->cas;
 		it->meta.class_id = rep->class_id;
@@ -565,10 +570,18 @@ int rc_mget(rc_client *c, struct rc_mget_item *items, size_t n)
 		size_t n_ch = 0, open = 0;
 		uint64_t deadline;
 		uint32_t base;
+		/* Batch only as many keys as replies of the usual size fit in
+		 * one datagram; the server answers OVERFLOW past that and
+		 * those keys cost a second round trip. */
+		uint32_t per = RC_PROTO_REP_OP_LEN + c->avg_value +
+			       c->avg_value / 4;
+		unsigned max_ops = (RC_PROTO_MAX_DATAGRAM - RC_PROTO_HDR_LEN) / per;
 
+		max_ops = max_ops < 1 ? 1 : max_ops > RC_PROTO_MAX_OPS ?
+			  RC_PROTO_MAX_OPS : max_ops;
 		for (size_t i = 0; i < n; i++)
 			if (want[i])
-				chunk_add(c, ch, &n_ch, &items[i], i);
+				chunk_add(c, ch, &n_ch, &items[i], i, max_ops);
 		if (n_ch == 0)
 			break;
 		if (a > 0) {
