@@ -45,14 +45,20 @@ rc_daemon_start() { # ns config log eal-args...
 	return 1
 }
 
-# SIGTERM, then SIGKILL if it has not gone in 10 s.
+# SIGTERM, then SIGKILL if it has not gone in 10 s. Returns non-zero if
+# it had to be killed or exited with an error (sanitizer reports included);
+# the exit status is left in RC_DAEMON_STATUS.
 rc_daemon_stop() {
 	local pid=$RC_DAEMON_PID
 	[ -n "$pid" ] || return 0
 	RC_DAEMON_PID=
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for _ in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+		if ! kill -0 "$pid" 2>/dev/null; then
+			RC_DAEMON_STATUS=0
+			wait "$pid" 2>/dev/null || RC_DAEMON_STATUS=$?
+			return "$RC_DAEMON_STATUS"
+		fi
 		sleep 0.1
 	done
 	rc_log "ringcached did not stop on SIGTERM; killing it"

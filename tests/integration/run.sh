@@ -69,7 +69,12 @@ ip netns exec "$RC_NS_CLI" env RC_SERVER="$SERVER_IP:7711" \
 	RC_WORKERS="$WORKERS" "$BUILD/tests/integration/itest" || status=$?
 
 if ! rc_daemon_stop; then
-	echo "FAIL: ringcached did not stop on SIGTERM"
+	echo "FAIL: ringcached did not stop cleanly on SIGTERM (status ${RC_DAEMON_STATUS:-killed})"
+	status=1
+fi
+if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$WORK/daemon.log"; then
+	echo "FAIL: sanitizer report from ringcached:"
+	grep -A20 -E "runtime error|AddressSanitizer|LeakSanitizer" "$WORK/daemon.log"
 	status=1
 fi
 echo "--- daemon log (non-zero counters) ---"
