@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include "rc_cunit.h"
 
 #include "rc_proto.h"
 #include "ringcache.h"
@@ -307,7 +307,17 @@ static void test_eviction(void)
 
 int main(void)
 {
-	CU_pSuite s;
+	static const struct rc_test_case cases[] = {
+		{"ping", test_ping},
+		{"set/get/delete", test_set_get_delete},
+		{"cas", test_cas},
+		{"ttl and touch", test_ttl_and_touch},
+		{"multi-get", test_mget},
+		{"limits", test_limits},
+		{"garbage counted, traffic continues", test_garbage},
+		{"eviction under the memory limit", test_eviction},
+		{NULL, NULL},
+	};
 	const char *servers[1];
 	int err;
 	unsigned fails;
@@ -330,21 +340,7 @@ int main(void)
 		fprintf(stderr, "itest: %s\n", rc_strerror(err));
 		return 2;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("ringcached over UDP", NULL, NULL);
-	CU_add_test(s, "ping", test_ping);
-	CU_add_test(s, "set/get/delete", test_set_get_delete);
-	CU_add_test(s, "cas", test_cas);
-	CU_add_test(s, "ttl and touch", test_ttl_and_touch);
-	CU_add_test(s, "multi-get", test_mget);
-	CU_add_test(s, "limits", test_limits);
-	CU_add_test(s, "garbage counted, traffic continues", test_garbage);
-	CU_add_test(s, "eviction under the memory limit", test_eviction);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	fails = (unsigned)rc_test_run("ringcached over UDP", cases);
 	rc_client_destroy(cl);
 	return fails ? 1 : 0;
 }

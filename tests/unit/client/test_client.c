@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include "rc_cunit.h"
 
 #include "hashring.h"
 #include "ringcache.h"
@@ -127,18 +127,11 @@ static void test_timeout_and_retries(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned fails;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("client", NULL, NULL);
-	CU_add_test(s, "hash ring balance and stability", test_ring_balance_and_stability);
-	CU_add_test(s, "config errors", test_config_errors);
-	CU_add_test(s, "timeouts and retries", test_timeout_and_retries);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const struct rc_test_case cases[] = {
+		{"hash ring balance and stability", test_ring_balance_and_stability},
+		{"config errors", test_config_errors},
+		{"timeouts and retries", test_timeout_and_retries},
+		{NULL, NULL},
+	};
+	return rc_test_run("client", cases);
 }

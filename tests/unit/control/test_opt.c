@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include "rc_cunit.h"
 
 #include "rc_opt.h"
 
@@ -115,18 +115,11 @@ static void test_reference_roundtrip(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned fails;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("options", NULL, NULL);
-	CU_add_test(s, "defaults and bounds", test_defaults_and_bounds);
-	CU_add_test(s, "config file", test_file);
-	CU_add_test(s, "reference round trip", test_reference_roundtrip);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const struct rc_test_case cases[] = {
+		{"defaults and bounds", test_defaults_and_bounds},
+		{"config file", test_file},
+		{"reference round trip", test_reference_roundtrip},
+		{NULL, NULL},
+	};
+	return rc_test_run("options", cases);
 }

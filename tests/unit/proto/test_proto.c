@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "rc_cunit.h"
 
 #include "rc_proto.h"
 
@@ -222,22 +222,15 @@ static void test_names_and_partition(void)
 
 int main(void)
 {
-	CU_pSuite s;
-	unsigned fails;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("proto", NULL, NULL);
-	CU_add_test(s, "header bytes", test_header_bytes);
-	CU_add_test(s, "set op bytes", test_set_bytes);
-	CU_add_test(s, "request round trip", test_request_roundtrip);
-	CU_add_test(s, "reply round trip", test_reply_roundtrip);
-	CU_add_test(s, "malformed headers", test_malformed_headers);
-	CU_add_test(s, "huge lengths", test_huge_lengths);
-	CU_add_test(s, "names and partition", test_names_and_partition);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	static const struct rc_test_case cases[] = {
+		{"header bytes", test_header_bytes},
+		{"set op bytes", test_set_bytes},
+		{"request round trip", test_request_roundtrip},
+		{"reply round trip", test_reply_roundtrip},
+		{"malformed headers", test_malformed_headers},
+		{"huge lengths", test_huge_lengths},
+		{"names and partition", test_names_and_partition},
+		{NULL, NULL},
+	};
+	return rc_test_run("proto", cases);
 }

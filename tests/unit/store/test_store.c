@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include "rc_cunit.h"
 #include <rte_eal.h>
 
 #include "rc_proto.h"
@@ -304,11 +304,22 @@ static void test_random_invariants(void)
 
 int main(void)
 {
+	static const struct rc_test_case cases[] = {
+		{"create errors", test_create_errors},
+		{"basic ops", test_basic_ops},
+		{"cas", test_cas},
+		{"expiry and touch", test_expiry_and_touch},
+		{"limits", test_limits},
+		{"digest collision", test_digest_collision},
+		{"full: evicts LRU", test_full_evicts_lru},
+		{"item count bound", test_item_count_bound},
+		{"random invariants", test_random_invariants},
+		{NULL, NULL},
+	};
 	char prefix[64];
 	char *eal[] = {"test_store", "--no-huge", "--no-pci", "--no-shconf",
 		       "-m", "256", "-l", "0", "--log-level", "lib.eal:error",
 		       "--file-prefix", prefix, NULL};
-	CU_pSuite s;
 	unsigned fails;
 
 	snprintf(prefix, sizeof(prefix), "rcst%d", (int)getpid());
@@ -316,22 +327,7 @@ int main(void)
 		fprintf(stderr, "EAL init failed\n");
 		return 2;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("store", NULL, NULL);
-	CU_add_test(s, "create errors", test_create_errors);
-	CU_add_test(s, "basic ops", test_basic_ops);
-	CU_add_test(s, "cas", test_cas);
-	CU_add_test(s, "expiry and touch", test_expiry_and_touch);
-	CU_add_test(s, "limits", test_limits);
-	CU_add_test(s, "digest collision", test_digest_collision);
-	CU_add_test(s, "full: evicts LRU", test_full_evicts_lru);
-	CU_add_test(s, "item count bound", test_item_count_bound);
-	CU_add_test(s, "random invariants", test_random_invariants);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	fails = (unsigned)rc_test_run("store", cases);
 	rte_eal_cleanup();
 	return fails ? 1 : 0;
 }
