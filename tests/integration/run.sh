@@ -64,6 +64,11 @@ ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" \
 	-s "$SERVER_IP:7711" --wait-ready 10
 
 status=0
+# ICMP echo is answered by the node itself.
+if ! ip netns exec "$RC_NS_CLI" ping -c 3 -i 0.2 -W 1 -q "$SERVER_IP" >/dev/null; then
+	echo "FAIL: no ICMP echo reply from $SERVER_IP"
+	status=1
+fi
 ip netns exec "$RC_NS_CLI" env RC_SERVER="$SERVER_IP:7711" \
 	RC_STATS="$WORK/stats" RC_MAX_KEY=$MAX_KEY RC_MAX_VALUE=$MAX_VALUE \
 	RC_WORKERS="$WORKERS" "$BUILD/tests/integration/itest" || status=$?
@@ -79,6 +84,11 @@ if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$WORK/daemon.log"; t
 fi
 echo "--- daemon log (non-zero counters) ---"
 grep -v ' 0$' "$WORK/daemon.log" || true
+icmp=$(awk '$1=="icmp_replies"{print $2}' "$WORK/stats")
+if [ "${icmp:-0}" -lt 3 ]; then
+	echo "FAIL: icmp_replies is ${icmp:-0}, expected >= 3"
+	status=1
+fi
 if [ "$WORKERS" -gt 1 ]; then
 	handoffs=$(awk '$1=="handoff_in"{print $2}' "$WORK/stats")
 	echo "requests handed between workers: ${handoffs:-0}"
