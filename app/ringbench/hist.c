@@ -68,7 +68,9 @@ uint64_t rb_hist_quantile(const struct rb_hist *h, double q)
 	for (unsigned i = 0; i < RB_HIST_BUCKETS; i++) {
 		seen += h->b[i];
 		if (seen >= want) {
-			uint64_t top = bucket_top(i);
+			/* The last bucket also holds clamped outliers. */
+			uint64_t top = i == RB_HIST_BUCKETS - 1 ? h->max
+								: bucket_top(i);
 
 			return top < h->max ? top : h->max;
 		}
