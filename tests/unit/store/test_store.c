@@ -3,6 +3,7 @@
  * full, limits), plus a seeded random run checking the memory invariant
  * and value integrity after every step. EAL runs with --no-huge. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -316,8 +317,8 @@ int main(void)
 		{"random invariants", test_random_invariants},
 		{NULL, NULL},
 	};
-	char prefix[64];
-	char *eal[] = {"test_store", "--no-huge", "--no-pci", "--no-shconf",
+	char prefix[64], rundir[PATH_MAX];
+	char *eal[] = {"test_store", "--no-huge", "--no-pci", "--no-shconf", "--no-telemetry",
 		       "-m", "256", "-l", "0", "--log-level", "lib.eal:error",
 		       "--file-prefix", prefix, NULL};
 	unsigned fails;
@@ -328,6 +329,10 @@ int main(void)
 		return 2;
 	}
 	fails = (unsigned)rc_test_run("store", cases);
+	/* EAL leaves an empty runtime dir even with --no-shconf: remove it. */
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	if (rmdir(rundir) != 0)
+		perror(rundir);
 	return fails ? 1 : 0;
 }
