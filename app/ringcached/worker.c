@@ -224,13 +224,10 @@ static void handle_inbox(struct rcd_worker *w, uint32_t now)
 	w->stats.handoff_in += n;
 	for (unsigned i = 0; i < n; i++) {
 		struct rc_net_udp u;
-		unsigned reason;
 
-		/* Already classified once; this re-derives the payload. */
-		if (rc_net_classify(w->ifc, pkts[i], &u, &reason) == RC_NET_UDP)
-			serve(w, pkts[i], &u, now);
-		else
-			rte_pktmbuf_free(pkts[i]);
+		/* Validated by the worker that received it. */
+		rc_net_udp_locate(pkts[i], &u);
+		serve(w, pkts[i], &u, now);
 	}
 }
 

@@ -183,6 +183,17 @@ enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
 	return RC_NET_UDP;
 }
 
+void rc_net_udp_locate(struct rte_mbuf *m, struct rc_net_udp *u)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(
+		m, struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+	u->payload = (uint8_t *)(udp + 1);
+	u->len = (uint16_t)(rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp));
+	u->dst_port = rte_be_to_cpu_16(udp->dst_port);
+}
+
 int rc_net_udp_reply(struct rte_mbuf *m, const uint8_t *payload,
 		     uint16_t len)
 {

@@ -61,6 +61,11 @@ enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
 				    struct rte_mbuf *m, struct rc_net_udp *u,
 				    unsigned *reason);
 
+/* Re-derive the datagram of an mbuf that rc_net_classify() already
+ * returned RC_NET_UDP for (e.g. after a hand-off between workers): no
+ * checks are repeated. */
+void rc_net_udp_locate(struct rte_mbuf *m, struct rc_net_udp *u);
+
 /* Turn the request in m into the reply to its sender: swap addresses and
  * ports, replace the UDP payload by len bytes from payload (which must not
  * point into m), fix lengths and checksums (UDP checksum in software, so
