@@ -82,22 +82,58 @@ static unsigned pick_batch(struct worker *w, uint64_t *seed, char keys[][256],
 	return n;
 }
 
-static int make_socket(void)
+static int make_socket(bool rx_stamps)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int sz = 8 << 20;
+	int sz = 8 << 20, on = 1;
 
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (rx_stamps &&
+	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) != 0) {
+		close(fd);
+		return -1;
 	}
 	return fd;
 }
 
-static void receive(struct worker *w, int fd, struct slot *win,
-		    uint64_t *outstanding)
+/* Kernel receive stamps are CLOCK_REALTIME; the schedule runs on
+ * CLOCK_MONOTONIC. The offset is re-read often so slewing cannot drift. */
+static int64_t realtime_offset(void)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll +
+	       (r.tv_nsec - m.tv_nsec);
+}
+
+/* When the reply reached the socket, in CLOCK_MONOTONIC ns; `fallback`
+ * (the read time) when the kernel attached no stamp. */
+static uint64_t rx_stamp(struct msghdr *mh, int64_t rt_off, uint64_t fallback)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+			int64_t t;
+
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			t = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec - rt_off;
+			return t > 0 && (uint64_t)t <= fallback ? (uint64_t)t : fallback;
+		}
+	}
+	return fallback;
+}
+
+/* Drain one burst of replies. @return how many were read. */
+static int receive(struct worker *w, int fd, struct slot *win,
+		   uint64_t *outstanding, int64_t rt_off)
 {
 	static __thread uint8_t bufs[BURST][2048];
+	static __thread uint8_t ctl[BURST][CMSG_SPACE(sizeof(struct timespec))];
 	struct mmsghdr msgs[BURST];
 	struct iovec iov[BURST];
 	const struct rb_config *c = w->cfg;
@@ -109,13 +145,19 @@ static void receive(struct worker *w, int fd, struct slot *win,
 		memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
+		if (c->rx_stamps) {
+			msgs[i].msg_hdr.msg_control = ctl[i];
+			msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
+		}
 	}
 	n = recvmmsg(fd, msgs, BURST, MSG_DONTWAIT, NULL);
 	if (n <= 0)
-		return;
-	uint64_t t = now_ns();
+		return 0;
+	uint64_t read_t = now_ns();
 
 	for (int i = 0; i < n; i++) {
+		uint64_t t = c->rx_stamps ? rx_stamp(&msgs[i].msg_hdr, rt_off, read_t)
+					  : read_t;
 		unsigned hits = 0, misses = 0, errors = 0;
 		uint32_t id;
 		struct slot *s;
@@ -142,6 +184,7 @@ static void receive(struct worker *w, int fd, struct slot *win,
 		s->sched = 0;
 		w->progress_recv++;
 	}
+	return n;
 }
 
 static void *thread_main(void *arg)
@@ -161,7 +204,10 @@ static void *thread_main(void *arg)
 	uint64_t start, warm_end, end, next, id = 0, tail = 0, outstanding = 0;
 	uint64_t timeout_ns = (uint64_t)c->timeout_ms * 1000000ull;
 	double mean_gap = 1e9 / w->rate;
-	int fd = make_socket();
+	uint64_t tick_ns = (uint64_t)c->tick_us * 1000u;
+	int64_t rt_off = realtime_offset();
+	uint64_t rt_next = 0;
+	int fd = make_socket(c->rx_stamps);
 
 	if (!win || fd < 0) {
 		perror("ringbench: socket");
@@ -243,15 +289,22 @@ static void *thread_main(void *arg)
 			sent += (unsigned)r;
 		}
 		w->progress_sent += k;
-		receive(w, fd, win, &outstanding);
-		/* Nothing due: sleep in ppoll until the next send or a reply
-		 * rather than spin. A spinning sender starves the softirq work
-		 * (ksoftirqd) that delivers its own replies on the same CPU,
-		 * which showed up as millisecond stalls. */
+		while (receive(w, fd, win, &outstanding, rt_off) == BURST)
+			;
 		t = now_ns();
+		if (t > rt_next) {
+			rt_off = realtime_offset();
+			rt_next = t + 100000000ull;
+		}
+		/* Nothing due: sleep in ppoll rather than spin. A spinning
+		 * sender starves the softirq work (ksoftirqd) that delivers its
+		 * own replies on the same CPU, which showed up as millisecond
+		 * stalls. With kernel receive stamps a reply's time is fixed
+		 * when it reaches the socket, so only sends need wake-ups. */
 		if (k == 0 && next > t + 5000) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-			struct timespec ts = {0, (long)(next - t)};
+			struct pollfd p = {.fd = fd,
+					   .events = c->rx_stamps ? 0 : POLLIN};
+			struct timespec ts = {0, (long)(next + tick_ns - t)};
 
 			ppoll(&p, 1, &ts, NULL);
 		}
@@ -272,7 +325,7 @@ static void *thread_main(void *arg)
 	}
 	/* Collect the stragglers, up to the timeout. */
 	for (uint64_t stop = now_ns() + timeout_ns; outstanding && now_ns() < stop;)
-		receive(w, fd, win, &outstanding);
+		receive(w, fd, win, &outstanding, rt_off);
 	for (unsigned i = 0; i < WINDOW; i++)
 		if (win[i].sched && win[i].measured)
 			w->res.timeouts++;
@@ -355,7 +408,7 @@ uint64_t rb_preload(const struct rb_config *c)
 	uint8_t value[RB_MAX_VALUE];
 	uint64_t missing = 0, seed = c->seed;
 	uint32_t id = 0x40000000u & c->proto->id_mask;
-	int fd = make_socket();
+	int fd = make_socket(false);
 
 	if (fd < 0)
 		return c->keys;

@@ -46,7 +46,9 @@ struct rb_config {
 	double zipf;                /* 0 = uniform */
 	unsigned batch;             /* keys per GET datagram */
 	unsigned timeout_ms;
+	unsigned tick_us;           /* let sends due within a tick go together */
 	bool preload, progress;
+	bool rx_stamps;             /* reply time = kernel receive stamp */
 	uint64_t seed;
 };
 

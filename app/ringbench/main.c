@@ -34,6 +34,11 @@ static void usage(FILE *f)
 "  -b, --batch N            keys per GET datagram (multi-get; default 1)\n"
 "      --timeout-ms N       a request unanswered this long is a timeout\n"
 "                           (default 1000)\n"
+"      --tick-us N          sleep until N us of sends are due and send them in\n"
+"                           one sendmmsg (fewer wake-ups; the wait counts in\n"
+"                           their latency; default 0 = each on time)\n"
+"      --no-rx-stamps       time replies when read, not by the kernel's receive\n"
+"                           stamp (then every reply wakes the sender)\n"
 "      --preload            SET every key first (closed loop)\n"
 "      --seed N             random seed (default 1)\n"
 "      --json               print the summary as JSON\n"
@@ -121,7 +126,7 @@ static void print_json(const struct rb_config *c, const struct rb_result *r)
 int main(int argc, char **argv)
 {
 	enum { O_POISSON = 256, O_KEYSIZE, O_VALSIZE, O_TIMEOUT, O_PRELOAD,
-	       O_SEED, O_JSON };
+	       O_SEED, O_JSON, O_TICK, O_NOSTAMPS };
 	static const struct option lo[] = {
 		{"server", required_argument, NULL, 's'},
 		{"protocol", required_argument, NULL, 'p'},
@@ -138,6 +143,8 @@ int main(int argc, char **argv)
 		{"zipf", required_argument, NULL, 'z'},
 		{"batch", required_argument, NULL, 'b'},
 		{"timeout-ms", required_argument, NULL, O_TIMEOUT},
+		{"tick-us", required_argument, NULL, O_TICK},
+		{"no-rx-stamps", no_argument, NULL, O_NOSTAMPS},
 		{"preload", no_argument, NULL, O_PRELOAD},
 		{"seed", required_argument, NULL, O_SEED},
 		{"json", no_argument, NULL, O_JSON},
@@ -150,6 +157,7 @@ int main(int argc, char **argv)
 		.duration = 10, .warmup = 1, .threads = 1, .keys = 100000,
 		.key_size = 16, .value_size = 64, .get_ratio = 0.95,
 		.zipf = 0.99, .batch = 1, .timeout_ms = 1000, .seed = 1,
+		.rx_stamps = true,
 	};
 	const char *server = NULL;
 	struct rb_result r;
@@ -178,6 +186,8 @@ int main(int argc, char **argv)
 		case 'z': c.zipf = atof(optarg); break;
 		case 'b': c.batch = (unsigned)atoi(optarg); break;
 		case O_TIMEOUT: c.timeout_ms = (unsigned)atoi(optarg); break;
+		case O_NOSTAMPS: c.rx_stamps = false; break;
+		case O_TICK: c.tick_us = (unsigned)atoi(optarg); break;
 		case O_PRELOAD: c.preload = true; break;
 		case O_SEED: c.seed = strtoull(optarg, NULL, 10); break;
 		case O_JSON: json = 1; break;
@@ -193,7 +203,8 @@ int main(int argc, char **argv)
 	    c.key_size < 4 || c.key_size > 250 || c.value_size > RB_MAX_VALUE ||
 	    c.get_ratio < 0 || c.get_ratio > 1 || c.zipf < 0 || c.zipf >= 1 ||
 	    c.batch < 1 || c.batch > RB_MAX_BATCH || c.partitions < 1 ||
-	    c.partitions > 64 || c.timeout_ms < 1 || c.timeout_ms > 60000)
+	    c.partitions > 64 || c.timeout_ms < 1 || c.timeout_ms > 60000 ||
+	    c.tick_us > 10000)
 		goto bad;
 	if (parse_server(server, &c.server,
 			 c.proto == &rb_proto_memcached ? 11211 : 7711) != 0)

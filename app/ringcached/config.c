@@ -41,8 +41,13 @@ const struct rc_opt rcd_options[] = {
 	    "Packets received and sent per burst"),
 	OPT("dpdk", "idle_sleep_us", RC_OPT_UINT, "0", 0, 10000,
 	    idle_sleep_us,
-	    "Sleep this long after an empty poll (0 = pure polling); lowers "
-	    "CPU use on shared machines at some latency cost"),
+	    "Once idle for idle_spin_us, sleep this long between polls (0 = "
+	    "pure polling); lowers CPU use on shared machines at some "
+	    "latency cost"),
+	OPT("dpdk", "idle_spin_us", RC_OPT_UINT, "100", 0, 1000000,
+	    idle_spin_us,
+	    "With idle_sleep_us set: keep polling this long after the last "
+	    "packet before sleeping, so bursts are served at polling latency"),
 
 	OPT("store", "memory", RC_OPT_SIZE, "256M", 1 << 20, 1ull << 40,
 	    memory,

@@ -257,6 +257,7 @@ static int setup_workers(struct node *nd)
 		w->max_value = (uint32_t)cfg->max_value_size;
 		w->classes = (uint32_t)cfg->classes;
 		w->idle_sleep_us = cfg->idle_sleep_us;
+		w->idle_spin_us = cfg->idle_spin_us;
 		w->ifc = &nd->ifc;
 		w->pool = nd->pools[i];
 		w->inbox = nd->inboxes[i];

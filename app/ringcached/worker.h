@@ -39,6 +39,7 @@ struct rcd_worker {
 	uint32_t epoch;
 	uint32_t max_key, max_value, classes;
 	uint64_t idle_sleep_us;
+	uint64_t idle_spin_us;
 	const struct rc_net_iface *ifc;
 	struct rc_store *store;
 	struct rte_mempool *pool;
