@@ -32,8 +32,47 @@ struct rb_proto {
 extern const struct rb_proto rb_proto_ringcache;
 extern const struct rb_proto rb_proto_memcached;
 
+struct rb_config;
+
+/* One received datagram's UDP payload and when it arrived (ns,
+ * CLOCK_MONOTONIC). Valid until the thread's next recv. */
+struct rb_rx {
+	const uint8_t *data;
+	size_t len;
+	uint64_t t;
+};
+
+/* A way to move datagrams: kernel UDP sockets, or a DPDK port. Each
+ * sender thread opens its own endpoint; nothing is shared between them. */
+struct rb_io;
+struct rb_io_ops {
+	const char *name;
+	/* Once, before the threads (may be NULL). @return 0 or -1. */
+	int (*init)(const struct rb_config *c);
+	void (*fini)(void);
+	struct rb_io *(*open)(const struct rb_config *c, unsigned thread);
+	/* Send n datagrams; port_offs[i] is added to the server's port.
+	 * @return 0, or -1 on a hard error. */
+	int (*send)(struct rb_io *io, uint8_t *const *bufs, const size_t *lens,
+		    const unsigned *port_offs, unsigned n);
+	unsigned (*recv)(struct rb_io *io, struct rb_rx *rx, unsigned max);
+	/* Nothing is due before `until` (ns): wait cheaply, or return. */
+	void (*idle)(struct rb_io *io, uint64_t now, uint64_t until);
+	void (*close)(struct rb_io *io);
+};
+
+extern const struct rb_io_ops rb_io_udp;
+extern const struct rb_io_ops rb_io_memif;
+
+uint64_t rb_now_ns(void);
+
 struct rb_config {
 	const struct rb_proto *proto;
+	const struct rb_io_ops *io;
+	const char *memif_socket;   /* memif: the daemon's socket */
+	const char *eal_args;       /* memif: EAL arguments */
+	struct in_addr source;      /* memif: our IPv4 address */
+	bool pin_partition;         /* thread i only sends partition i */
 	struct sockaddr_in server;  /* base port */
 	unsigned partitions;
 	double rate;                /* requests/s, all threads */
@@ -56,15 +95,13 @@ struct rb_result {
 	struct rb_hist get, set;    /* ns from scheduled send to reply */
 	uint64_t sent, received, timeouts, errors, hits, misses, bad;
 	uint64_t late;              /* sends more than 1 ms behind schedule */
+	uint64_t preload_missing;   /* preload SETs not acknowledged */
 	double elapsed;             /* measured phase, seconds */
 };
 
-/* Run the configured load; fills res (merged over threads).
- * @return 0, or -1 with a message on stderr. */
+/* Run the configured load (after a closed-loop SET of every key when
+ * cfg->preload, so the measured phase sees hits); fills res, merged over
+ * threads. @return 0, or -1 with a message on stderr. */
 int rb_run(const struct rb_config *cfg, struct rb_result *res);
-
-/* Closed-loop SET of every key, so the measured phase sees hits.
- * @return number of keys not acknowledged. */
-uint64_t rb_preload(const struct rb_config *cfg);
 
 #endif

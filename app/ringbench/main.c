@@ -10,6 +10,8 @@
 
 #include "bench.h"
 
+#define RB_DEFAULT_EAL "-l 0 --no-pci --no-huge -m 512 --no-telemetry"
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -20,6 +22,12 @@ static void usage(FILE *f)
 "\n"
 "  -s, --server IP[:PORT]   target (default port 7711; memcached: 11211)\n"
 "  -p, --protocol P         ringcache (default) or memcached (UDP)\n"
+"  -T, --transport T        udp (kernel sockets, default) or memif (DPDK;\n"
+"                           thread i sends partition i's keys on queue i)\n"
+"      --memif PATH         memif: the daemon's socket (its --vdev\n"
+"                           net_memif0,role=server,socket=PATH)\n"
+"      --eal ARGS           memif: EAL arguments (default \"%s\")\n"
+"      --source IP          memif: our IPv4 address (default 198.18.0.1)\n"
 "  -P, --partitions N       ringcache partitions on the node (default 1)\n"
 "  -r, --rate N             requests per second, all threads (default 10000)\n"
 "      --poisson            exponential inter-arrival times (default constant)\n"
@@ -43,7 +51,7 @@ static void usage(FILE *f)
 "      --seed N             random seed (default 1)\n"
 "      --json               print the summary as JSON\n"
 "  -q, --quiet              no progress line\n"
-"  -h, --help\n", RB_MAX_VALUE);
+"  -h, --help\n", RB_DEFAULT_EAL, RB_MAX_VALUE);
 }
 
 static int parse_server(const char *s, struct sockaddr_in *a, int defport)
@@ -72,9 +80,9 @@ static void print_human(const struct rb_config *c, const struct rb_result *r)
 	struct rb_hist all = r->get;
 
 	rb_hist_merge(&all, &r->set);
-	printf("target    %.0f req/s (%s), %.1f s measured, %u thread(s), %s\n",
-	       c->rate, c->poisson ? "poisson" : "constant", c->duration,
-	       c->threads, c->proto->name);
+	printf("target    %.0f req/s (%s), %.1f s measured, %u thread(s), %s "
+	       "over %s\n", c->rate, c->poisson ? "poisson" : "constant",
+	       c->duration, c->threads, c->proto->name, c->io->name);
 	printf("achieved  %.0f req/s sent, %.0f req/s answered\n",
 	       (double)r->sent / r->elapsed, (double)r->received / r->elapsed);
 	printf("outcomes  %llu answered, %llu timeouts, %llu errors, %llu bad "
@@ -104,14 +112,14 @@ static void print_json(const struct rb_config *c, const struct rb_result *r)
 	struct rb_hist all = r->get;
 
 	rb_hist_merge(&all, &r->set);
-	printf("{\"protocol\":\"%s\",\"target_rate\":%.0f,\"duration_s\":%.3f,"
+	printf("{\"protocol\":\"%s\",\"transport\":\"%s\",\"target_rate\":%.0f,\"duration_s\":%.3f,"
 	       "\"threads\":%u,\"sent\":%llu,\"answered\":%llu,"
 	       "\"achieved_rate\":%.1f,\"timeouts\":%llu,\"errors\":%llu,"
 	       "\"bad_replies\":%llu,\"late_sends\":%llu,\"hits\":%llu,\"misses\":%llu,"
 	       "\"latency_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
 	       "\"p999\":%.2f,\"max\":%.2f},"
 	       "\"get_p99_us\":%.2f,\"set_p99_us\":%.2f}\n",
-	       c->proto->name, c->rate, c->duration, c->threads,
+	       c->proto->name, c->io->name, c->rate, c->duration, c->threads,
 	       (unsigned long long)r->sent, (unsigned long long)r->received,
 	       (double)r->received / r->elapsed, (unsigned long long)r->timeouts,
 	       (unsigned long long)r->errors, (unsigned long long)r->bad,
@@ -126,10 +134,15 @@ static void print_json(const struct rb_config *c, const struct rb_result *r)
 int main(int argc, char **argv)
 {
 	enum { O_POISSON = 256, O_KEYSIZE, O_VALSIZE, O_TIMEOUT, O_PRELOAD,
-	       O_SEED, O_JSON, O_TICK, O_NOSTAMPS };
+	       O_SEED, O_JSON, O_TICK, O_NOSTAMPS, O_MEMIF, O_EAL,
+	       O_SOURCE };
 	static const struct option lo[] = {
 		{"server", required_argument, NULL, 's'},
 		{"protocol", required_argument, NULL, 'p'},
+		{"transport", required_argument, NULL, 'T'},
+		{"memif", required_argument, NULL, O_MEMIF},
+		{"eal", required_argument, NULL, O_EAL},
+		{"source", required_argument, NULL, O_SOURCE},
 		{"partitions", required_argument, NULL, 'P'},
 		{"rate", required_argument, NULL, 'r'},
 		{"poisson", no_argument, NULL, O_POISSON},
@@ -153,7 +166,8 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct rb_config c = {
-		.proto = &rb_proto_ringcache, .partitions = 1, .rate = 10000,
+		.proto = &rb_proto_ringcache, .io = &rb_io_udp,
+		.eal_args = RB_DEFAULT_EAL, .partitions = 1, .rate = 10000,
 		.duration = 10, .warmup = 1, .threads = 1, .keys = 100000,
 		.key_size = 16, .value_size = 64, .get_ratio = 0.95,
 		.zipf = 0.99, .batch = 1, .timeout_ms = 1000, .seed = 1,
@@ -163,7 +177,8 @@ int main(int argc, char **argv)
 	struct rb_result r;
 	int o, json = 0, quiet = 0;
 
-	while ((o = getopt_long(argc, argv, "s:p:P:r:d:w:t:k:g:z:b:qh", lo,
+	c.source.s_addr = htonl(0xc6120001); /* 198.18.0.1 */
+	while ((o = getopt_long(argc, argv, "s:p:T:P:r:d:w:t:k:g:z:b:qh", lo,
 				NULL)) != -1) {
 		switch (o) {
 		case 's': server = optarg; break;
@@ -171,6 +186,18 @@ int main(int argc, char **argv)
 			if (!strcmp(optarg, "memcached"))
 				c.proto = &rb_proto_memcached;
 			else if (strcmp(optarg, "ringcache") != 0)
+				goto bad;
+			break;
+		case 'T':
+			if (!strcmp(optarg, "memif"))
+				c.io = &rb_io_memif;
+			else if (strcmp(optarg, "udp") != 0)
+				goto bad;
+			break;
+		case O_MEMIF: c.memif_socket = optarg; break;
+		case O_EAL: c.eal_args = optarg; break;
+		case O_SOURCE:
+			if (inet_pton(AF_INET, optarg, &c.source) != 1)
 				goto bad;
 			break;
 		case 'P': c.partitions = (unsigned)atoi(optarg); break;
@@ -206,20 +233,22 @@ int main(int argc, char **argv)
 	    c.partitions > 64 || c.timeout_ms < 1 || c.timeout_ms > 60000 ||
 	    c.tick_us > 10000)
 		goto bad;
+	/* memif: queue i is partition i's (the daemon's worker i), so the
+	 * sender threads, queues and partitions must all agree. */
+	c.pin_partition = c.io == &rb_io_memif;
+	if (c.io == &rb_io_memif &&
+	    (!c.memif_socket || c.threads != c.partitions))
+		goto bad;
 	if (parse_server(server, &c.server,
 			 c.proto == &rb_proto_memcached ? 11211 : 7711) != 0)
 		goto bad;
 	c.progress = !quiet && !json && isatty(STDERR_FILENO);
-	if (c.preload) {
-		uint64_t miss = rb_preload(&c);
-
-		if (!json)
-			printf("preload   %llu keys set, %llu unacknowledged\n",
-			       (unsigned long long)(c.keys - miss),
-			       (unsigned long long)miss);
-	}
 	if (rb_run(&c, &r) != 0)
 		return 1;
+	if (c.preload && !json)
+		printf("preload   %llu keys set, %llu unacknowledged\n",
+		       (unsigned long long)(c.keys - r.preload_missing),
+		       (unsigned long long)r.preload_missing);
 	if (json)
 		print_json(&c, &r);
 	else
