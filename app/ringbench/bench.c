@@ -295,7 +295,7 @@ static void *thread_main(void *arg)
 		t = rb_now_ns();
 		/* Nothing due: let the transport wait (sends due within a
 		 * tick then leave together; their wait counts in latency). */
-		if (k == 0)
+		if (k == 0 && next > t + 5000)
 			c->io->idle(io, t, next + tick_ns);
 		/* Expire from the oldest id forward. */
 		while (tail != id) {

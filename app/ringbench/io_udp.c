@@ -169,7 +169,7 @@ static void udp_idle(struct rb_io *io, uint64_t now, uint64_t until)
 			   .events = io->cfg->rx_stamps ? 0 : POLLIN};
 	struct timespec ts;
 
-	if (until <= now + 5000)
+	if (until <= now)
 		return;
 	ts.tv_sec = (time_t)((until - now) / 1000000000ull);
 	ts.tv_nsec = (long)((until - now) % 1000000000ull);
