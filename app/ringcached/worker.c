@@ -142,7 +142,7 @@ static inline uint32_t store_clock(const struct rcd_worker *w)
 	return (uint32_t)((rte_rdtsc() - w->tsc_start) / w->tsc_hz) + 1;
 }
 
-static void tx_flush(struct rcd_worker *w)
+void rcd_worker_flush(struct rcd_worker *w)
 {
 	uint16_t sent;
 
@@ -161,7 +161,7 @@ static inline void tx_queue(struct rcd_worker *w, struct rte_mbuf *m)
 {
 	w->tx[w->n_tx++] = m;
 	if (w->n_tx == w->burst)
-		tx_flush(w);
+		rcd_worker_flush(w);
 }
 
 /* Answer one datagram for our partition, or drop it. */
@@ -182,7 +182,7 @@ static void serve(struct rcd_worker *w, struct rte_mbuf *m,
 	tx_queue(w, m);
 }
 
-static void handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
+void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
 {
 	struct rc_net_udp u;
 	unsigned reason = 0, owner;
@@ -263,12 +263,12 @@ int rcd_worker_main(void *arg)
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1],
 							       void *));
-			handle(w, pkts[i], now);
+			rcd_worker_handle(w, pkts[i], now);
 		}
 		if (w->partitions > 1)
 			handle_inbox(w, now);
 		if (w->n_tx && (n == 0 || now_tsc - last_tx > drain)) {
-			tx_flush(w);
+			rcd_worker_flush(w);
 			last_tx = now_tsc;
 		}
 		/* Publish a store snapshot for the control core ~100x/s. */
@@ -284,7 +284,7 @@ int rcd_worker_main(void *arg)
 		else if (w->idle_sleep_us && now_tsc - last_rx > idle_spin)
 			nanosleep(&idle_ts, NULL);
 	}
-	tx_flush(w);
+	rcd_worker_flush(w);
 	rc_store_get_stats(w->store, &w->stats.store);
 	return 0;
 }

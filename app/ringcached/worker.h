@@ -58,6 +58,14 @@ struct rcd_worker {
 /* lcore entry point; arg is a struct rcd_worker. */
 int rcd_worker_main(void *arg);
 
+/* One received frame through the whole server path: classify, hand off
+ * or execute, reply in place, queue for TX (flushed every burst). Takes
+ * ownership of m. Exposed for in-process benchmarks (perf/instructions). */
+void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now);
+
+/* Send what is queued for TX. */
+void rcd_worker_flush(struct rcd_worker *w);
+
 /* Execute one request datagram against w's partition and write the reply
  * payload into w->reply. Exposed for in-process tests and benchmarks.
  * @return reply length, or 0 if the datagram is dropped (counted). */
