@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Integration test of ringbench's DPDK transport: the real ringcached on
+# net_memif (role=server) with WORKERS workers, ringbench as a second DPDK
+# process on memif with one sender thread per worker, in a namespace made
+# here. Every request must be answered, every GET after the preload hit,
+# and the daemon must stop cleanly.
+#
+#   bench_memif.sh BUILD_DIR WORKERS
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+WORKERS=${2:-1}
+HERE=$(cd "$(dirname "$0")" && pwd)
+RC_BIN=$BUILD
+# shellcheck source=../../scripts/lib/netns.sh
+. "$HERE/../../scripts/lib/netns.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
+
+WORK=$(mktemp -d /tmp/rcbm.XXXXXX)
+trap 'rc_cleanup; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+
+NS="rc-bm$$"
+rc_ns_create "$NS"
+cat >"$WORK/node.conf" <<CONF
+[node]
+ip = 198.18.0.2
+[dpdk]
+workers = $WORKERS
+[store]
+memory = 128M
+max_items = 65536
+CONF
+# shellcheck disable=SC2046
+rc_daemon_start "$NS" "$WORK/node.conf" "$WORK/daemon.log" \
+	$(rc_eal_lcores "$WORKERS") --no-pci --no-huge -m 512 \
+	--vdev "net_memif0,role=server,socket=rc-bm$$.sock"
+
+ip netns exec "$NS" timeout 60 "$BUILD/app/ringbench/ringbench" \
+	-s 198.18.0.2 -T memif --memif "rc-bm$$.sock" -t "$WORKERS" \
+	-P "$WORKERS" -r 20000 -d 1 -w 0.2 -k 2000 --preload --json \
+	--eal "-l 0 --no-pci --no-huge -m 256 --no-telemetry --log-level=lib.eal:error" \
+	>"$WORK/result.json"
+cat "$WORK/result.json"
+python3 - "$WORK/result.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["transport"] == "memif", r["transport"]
+assert r["sent"] >= 19000, "sent %d" % r["sent"]
+assert r["answered"] == r["sent"], "answered %d of %d" % (r["answered"], r["sent"])
+assert r["timeouts"] == 0 and r["errors"] == 0 and r["bad_replies"] == 0, r
+assert r["misses"] == 0 and r["hits"] > 0, "hits %d misses %d" % (r["hits"], r["misses"])
+print("memif: %d requests answered, p50 %.1f us" % (r["answered"], r["latency_us"]["p50"]))
+PY
+rc_daemon_stop || { echo "ringcached did not stop cleanly"; cat "$WORK/daemon.log"; exit 1; }
+# Steered by queue: no request needed a hand-off between workers.
+grep -E "^ *handoff_(out|in) " "$WORK/daemon.log" || { cat "$WORK/daemon.log"; exit 1; }
+if grep -qE "^ *handoff_out +[1-9]" "$WORK/daemon.log"; then
+	echo "requests were handed off: memif queues did not match partitions"
+	exit 1
+fi
+if grep -q "ERROR: AddressSanitizer\|runtime error:" "$WORK/daemon.log"; then
+	cat "$WORK/daemon.log"
+	exit 1
+fi
+echo "PASS bench-memif ${WORKERS}w"
