@@ -5,6 +5,9 @@
  * mempool. Frames are Ethernet/IPv4/UDP built here; the server's MAC is
  * learnt by ARP, as a real client would. */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,8 @@
 #define SRC_PORT_BASE 40000
 
 static struct {
+	char *argv_copy;                    /* EAL keeps pointers into it */
+	char runtime_dir[PATH_MAX];
 	uint16_t port;
 	unsigned queues;
 	struct rte_mempool *pools[64];
@@ -45,15 +50,31 @@ struct rb_io {
 
 static int split_args(const char *s, char **argv, int max)
 {
-	char *copy = strdup(s), *save = NULL;
+	char *save = NULL;
 	int n = 0;
 
-	if (!copy)
+	g.argv_copy = strdup(s);
+	if (!g.argv_copy)
 		return -1;
-	for (char *t = strtok_r(copy, " \t", &save); t && n < max;
+	for (char *t = strtok_r(g.argv_copy, " \t", &save); t && n < max;
 	     t = strtok_r(NULL, " \t", &save))
 		argv[n++] = t;
-	return n; /* copy lives as long as EAL keeps argv */
+	return n;
+}
+
+/* A benchmark leaves nothing behind: EAL's runtime directory goes too. */
+static void remove_runtime_dir(const char *dir)
+{
+	DIR *d = dir[0] ? opendir(dir) : NULL;
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(dir);
 }
 
 static void fill_hdr(uint8_t *p, uint16_t src_port, uint16_t dst_port,
@@ -159,6 +180,8 @@ static int memif_init(const struct rb_config *c)
 			rte_strerror(rte_errno));
 		return -1;
 	}
+	snprintf(g.runtime_dir, sizeof(g.runtime_dir), "%s",
+		 rte_eal_get_runtime_dir());
 	if (rte_eth_dev_get_port_by_name("net_memif_rb0", &g.port) != 0) {
 		fprintf(stderr, "ringbench: memif port missing\n");
 		return -1;
@@ -204,6 +227,9 @@ static void memif_fini(void)
 	rte_eth_dev_stop(g.port);
 	rte_eth_dev_close(g.port);
 	rte_eal_cleanup();
+	remove_runtime_dir(g.runtime_dir);
+	free(g.argv_copy);
+	g.argv_copy = NULL;
 }
 
 static struct rb_io *memif_open(const struct rb_config *c, unsigned thread)

@@ -8,9 +8,11 @@
  *
  *   rc_instr_harness get|set N   -> N GETs (hits) or N SETs (overwrites)
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -105,6 +107,7 @@ int main(int argc, char **argv)
 				     .memory_limit = 64 << 20, .max_items = 65536,
 				     .max_key_len = 250, .max_value_len = 1024};
 	volatile int quit = 0;
+	char rundir[PATH_MAX];
 	bool set;
 	unsigned long n;
 
@@ -164,6 +167,9 @@ int main(int argc, char **argv)
 	printf("%s x %lu: all OK\n", argv[1], n);
 	rte_eth_dev_stop(0);
 	rc_store_destroy(w.store);
+	/* --no-shconf leaves the runtime directory empty: remove it. */
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	rmdir(rundir);
 	return 0;
 }
