@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
- * The open-loop engine. Each thread owns a socket and a share of the rate;
- * sends follow a precomputed schedule (constant or Poisson) whatever the
- * server does, and latency runs from the *scheduled* send time, so a
- * stalled server shows its full delay (no coordinated omission). */
+ * The open-loop engine. Each thread owns a transport endpoint and a share
+ * of the rate; sends follow a precomputed schedule (constant or Poisson)
+ * whatever the server does, and latency runs from the *scheduled* send
+ * time, so a stalled server shows its full delay (no coordinated
+ * omission). */
 #define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
@@ -76,7 +77,10 @@ static unsigned pick_batch(struct worker *w, uint64_t *seed, char keys[][256],
 	bool any = !c->pin_partition;
 	unsigned limit = want * 16 * (c->partitions + 1);
 
-	for (unsigned tries = 0; n < want && (tries < limit || n == 0); tries++) {
+	/* The first key may take longer (a pinned partition can be rare),
+	 * but not forever: 0 means the key space has none for it. */
+	for (unsigned tries = 0; n < want && tries < (n ? limit : limit << 12);
+	     tries++) {
 		uint64_t k = pick_key(w, seed);
 		size_t kl = rb_key(keys[n], c->key_size, k);
 		unsigned p = key_partition(c, keys[n], kl);
@@ -264,6 +268,13 @@ static void *thread_main(void *arg)
 				outstanding--;
 			}
 			n = pick_batch(w, &seed, keys, klens, n);
+			if (n == 0) {
+				fprintf(stderr, "ringbench: thread %u found no key "
+					"of partition %u in %llu keys\n", w->idx,
+					w->idx, (unsigned long long)c->keys);
+				w->rc = -1;
+				goto out;
+			}
 			lens[k] = c->proto->encode(bufs[k], sizeof(bufs[k]),
 						   (uint32_t)(id & c->proto->id_mask),
 						   set, kp, klens, n, value,
