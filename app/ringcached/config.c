@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT
  * The one table of ringcached's options. It feeds the config parser, the
  * --set overrides, --help and config/ringcache.conf (--print-config). */
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "config.h"
+#include "worker.h"
 #include "rc_proto.h"
 
 #define OPT(sec, nm, ty, def, lo, hi, field, d)                              \
@@ -60,8 +64,96 @@ const struct rc_opt rcd_options[] = {
 	    max_value_size,
 	    "Largest value accepted, in bytes (v1: a SET with the longest key "
 	    "must fit one 1500-byte-MTU datagram, hence the bound)"),
-	OPT("store", "classes", RC_OPT_UINT, "5", 1, 16, classes,
-	    "Number of data class ids accepted (0 .. classes-1)"),
+	OPT("store", "memory_cap", RC_OPT_SIZE, "0", 0, 1ull << 40, memory_cap,
+	    "Most store.memory may grow to at runtime (scaling multipliers); "
+	    "0 = store.memory"),
+	OPT("store", "segment_size", RC_OPT_SIZE, "1M", 16 << 10, 64 << 20,
+	    segment_size,
+	    "Items are written in segments of this size (a power of two); "
+	    "classes own whole segments and evict one at a time"),
+	OPT("store", "eviction", RC_OPT_STR, "clock", 0, 0, eviction,
+	    "clock: evicting a segment keeps items read since written (up to "
+	    "half a segment); fifo: keeps nothing (for comparison)"),
+	OPT("store", "classes", RC_OPT_STR,
+	    "wedding_data:40:protected, vendor_responses:25, "
+	    "guest_interactions:20, photo_thumbnails:10, system_cache:5",
+	    0, 0, classes,
+	    "Data classes, ids from 0 in this order: name:share%[:protected]; "
+	    "each class's budget is its share of store.memory (protected: "
+	    "memory it borrowed is taken back from it last)"),
+	OPT("store", "class_prefixes", RC_OPT_STR,
+	    "wedding_=wedding_data,vendor_=vendor_responses,"
+	    "guest_=guest_interactions,rsvp_=guest_interactions,"
+	    "thumb_=photo_thumbnails,photo_=photo_thumbnails,sys_=system_cache",
+	    0, 0, class_prefixes,
+	    "prefix=class rules giving a request without an explicit class "
+	    "its class (longest prefix wins); one line of the file holds at "
+	    "most 200 bytes"),
+	OPT("store", "default_class", RC_OPT_STR, "system_cache", 0, 0,
+	    default_class, "Class of keys that no prefix rule matches"),
+	OPT("store", "borrowing", RC_OPT_BOOL, "true", 0, 0, borrowing,
+	    "A class at its budget may use memory other classes leave idle; "
+	    "it is given back (evicted) when they need it"),
 };
 
 const size_t rcd_n_options = sizeof(rcd_options) / sizeof(rcd_options[0]);
+
+int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->memory / cfg->workers < (1u << 20)) {
+		snprintf(err, errlen,
+			 "store.memory gives each of %lu partitions under 1 MiB",
+			 (unsigned long)cfg->workers);
+		return -EINVAL;
+	}
+	if (cfg->memory_cap && cfg->memory_cap < cfg->memory) {
+		snprintf(err, errlen, "store.memory_cap (%lu) is below "
+			 "store.memory (%lu)", (unsigned long)cfg->memory_cap,
+			 (unsigned long)cfg->memory);
+		return -EINVAL;
+	}
+	if (cfg->segment_size & (cfg->segment_size - 1)) {
+		snprintf(err, errlen, "store.segment_size %lu is not a "
+			 "power of two", (unsigned long)cfg->segment_size);
+		return -EINVAL;
+	}
+	/* Classes own whole segments: with few of them a class's budget
+	 * rounds away and TTL buckets crowd each other out. */
+	if (cfg->segment_size > cfg->memory / cfg->workers / 32) {
+		snprintf(err, errlen, "store.segment_size %lu: each "
+			 "partition (%lu bytes) must hold at least 32 segments",
+			 (unsigned long)cfg->segment_size,
+			 (unsigned long)(cfg->memory / cfg->workers));
+		return -EINVAL;
+	}
+	if (strcmp(cfg->eviction, "clock") && strcmp(cfg->eviction, "fifo")) {
+		snprintf(err, errlen, "store.eviction '%s': expected "
+			 "clock or fifo", cfg->eviction);
+		return -EINVAL;
+	}
+	return rc_classes_parse(&cfg->cl, cfg->classes, cfg->class_prefixes,
+				cfg->default_class, err, errlen);
+}
+
+void rcd_store_config(const struct rcd_config *cfg, const char *name,
+		      int socket, struct rc_store_config *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->name = name;
+	sc->socket_id = socket;
+	sc->memory_limit = cfg->memory / cfg->workers;
+	sc->memory_cap = cfg->memory_cap / cfg->workers;
+	sc->max_items = (uint32_t)(cfg->max_items / cfg->workers);
+	sc->max_key_len = (uint32_t)cfg->max_key_size;
+	sc->max_value_len = (uint32_t)cfg->max_value_size;
+	sc->segment_size = (uint32_t)cfg->segment_size;
+	sc->n_classes = cfg->cl.n;
+	for (unsigned c = 0; c < cfg->cl.n; c++) {
+		sc->classes[c].share_ppm = cfg->cl.c[c].share_ppm;
+		sc->classes[c].protect = cfg->cl.c[c].protect;
+	}
+	sc->borrowing = cfg->borrowing;
+	sc->policy = strcmp(cfg->eviction, "fifo") ? RC_STORE_CLOCK
+						   : RC_STORE_FIFO;
+	sc->digest = rcd_key_digest;
+}

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rc_classes.h"
 #include "rc_opt.h"
 
 struct rcd_config {
@@ -30,8 +31,24 @@ struct rcd_config {
 	uint64_t max_items;
 	uint64_t max_key_size;
 	uint64_t max_value_size;
-	uint64_t classes;
+	uint64_t memory_cap;
+	uint64_t segment_size;
+	char eviction[RC_OPT_STR_MAX];
+	char classes[RC_OPT_STR_MAX];
+	char class_prefixes[RC_OPT_STR_MAX];
+	char default_class[RC_OPT_STR_MAX];
+	bool borrowing;
+	struct rc_classes cl;        /* parsed from the three strings above */
 };
+
+/* After all options are set: cross-checks and class parsing.
+ * @return 0, or -EINVAL with err saying what is wrong. */
+int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen);
+
+/* The store settings of one partition. name is kept, not copied. */
+struct rc_store_config;
+void rcd_store_config(const struct rcd_config *cfg, const char *name,
+		      int socket, struct rc_store_config *sc);
 
 extern const struct rc_opt rcd_options[];
 extern const size_t rcd_n_options;

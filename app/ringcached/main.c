@@ -133,7 +133,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 static int load_config(const struct args *a, struct rcd_config *cfg)
 {
-	char err[512];
+	char err[2 * RC_OPT_STR_MAX];
 
 	if (rc_opt_defaults(rcd_options, rcd_n_options, cfg, err,
 			    sizeof(err)) != 0 ||
@@ -144,12 +144,8 @@ static int load_config(const struct args *a, struct rcd_config *cfg)
 		if (rc_opt_set_kv(rcd_options, rcd_n_options, cfg, a->sets[i],
 				  err, sizeof(err)) != 0)
 			goto fail;
-	if (cfg->memory / cfg->workers < (1u << 20)) {
-		snprintf(err, sizeof(err),
-			 "store.memory gives each of %lu partitions under 1 MiB",
-			 (unsigned long)cfg->workers);
+	if (rcd_config_finish(cfg, err, sizeof(err)) != 0)
 		goto fail;
-	}
 	return 0;
 fail:
 	fprintf(stderr, "ringcached: config: %s\n", err);
@@ -234,12 +230,7 @@ static int setup_workers(struct node *nd)
 		nd->inboxes[i] = rte_ring_create(name, 1024, socket,
 						 RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "p%u", i);
-		sc.name = name;
-		sc.socket_id = socket;
-		sc.memory_limit = cfg->memory / cfg->workers;
-		sc.max_items = (uint32_t)(cfg->max_items / cfg->workers);
-		sc.max_key_len = (uint32_t)cfg->max_key_size;
-		sc.max_value_len = (uint32_t)cfg->max_value_size;
+		rcd_store_config(cfg, name, socket, &sc);
 		w->store = rc_store_create(&sc);
 		if (!nd->pools[i] || !nd->inboxes[i] || !w->store) {
 			LOG(ERR, "worker %u (lcore %u, socket %d): cannot "
@@ -255,7 +246,7 @@ static int setup_workers(struct node *nd)
 		w->epoch = (uint32_t)cfg->epoch;
 		w->max_key = (uint32_t)cfg->max_key_size;
 		w->max_value = (uint32_t)cfg->max_value_size;
-		w->classes = (uint32_t)cfg->classes;
+		w->classes = &cfg->cl;
 		w->idle_sleep_us = cfg->idle_sleep_us;
 		w->idle_spin_us = cfg->idle_spin_us;
 		w->ifc = &nd->ifc;
@@ -265,7 +256,7 @@ static int setup_workers(struct node *nd)
 		w->tsc_hz = rte_get_tsc_hz();
 		w->tsc_start = rte_rdtsc();
 		w->quit = &quit;
-		rc_store_get_stats(w->store, &w->stats.store);
+		rcd_worker_snapshot(w);
 		LOG(INFO, "worker %u on lcore %u (socket %d): partition of "
 		    "%zu bytes, %u items; the index takes %lu of them", i,
 		    lcore, socket, sc.memory_limit, sc.max_items,
@@ -298,7 +289,7 @@ static void control_loop(struct node *nd)
 	while (!quit) {
 		usleep((useconds_t)cfg->stats_interval_ms * 1000);
 		if (cfg->stats_file[0] &&
-		    rcd_stats_write_file(nd->workers, nd->n_workers,
+		    rcd_stats_write_file(nd->workers, nd->n_workers, &cfg->cl,
 					 (uint16_t)cfg->port_id,
 					 cfg->stats_file) != 0 &&
 		    !warned) {
@@ -363,9 +354,10 @@ int main(int argc, char **argv)
 	LOG(NOTICE, "stopping");
 	rte_eal_mp_wait_lcore();
 	rcd_stats_sum(nd.workers, nd.n_workers, &sum);
-	rcd_stats_print(&sum, pc.port_id, stdout);
+	rcd_stats_print(&sum, &nd.cfg.cl, pc.port_id, stdout);
 	if (nd.cfg.stats_file[0])
-		rcd_stats_write_file(nd.workers, nd.n_workers, pc.port_id,
+		rcd_stats_write_file(nd.workers, nd.n_workers, &nd.cfg.cl,
+				     pc.port_id,
 				     nd.cfg.stats_file);
 	rc = 0;
 out:

@@ -24,16 +24,13 @@ void rcd_stats_sum(struct rcd_worker *const *w, unsigned n,
 		const volatile uint64_t *src =
 			(const volatile uint64_t *)&w[i]->stats;
 
-		for (size_t k = 0; k < N64(struct rc_store_stats) +
-					   offsetof(struct rcd_worker_stats,
-						    store) / sizeof(uint64_t);
-		     k++)
+		for (size_t k = 0; k < N64(struct rcd_worker_stats); k++)
 			dst[k] += src[k];
 	}
 }
 
-void rcd_stats_print(const struct rcd_worker_stats *s, uint16_t port_id,
-		     FILE *f)
+void rcd_stats_print(const struct rcd_worker_stats *s,
+		     const struct rc_classes *cl, uint16_t port_id, FILE *f)
 {
 	struct rte_eth_stats es;
 
@@ -69,6 +66,31 @@ void rcd_stats_print(const struct rcd_worker_stats *s, uint16_t port_id,
 	P("store_evictions", s->store.evictions);
 	P("store_expirations", s->store.expirations);
 	P("store_cas_mismatches", s->store.cas_mismatches);
+	P("store_segments", s->store.segments);
+	P("store_segments_free", s->store.segments_free);
+	P("store_reinserted", s->store.reinserted);
+	P("store_reclaims_inline", s->store.reclaims_inline);
+	P("store_index_full", s->store.index_full);
+	for (unsigned c = 0; c < cl->n; c++) {
+		const struct rc_store_class_stats *k = &s->classes[c];
+		const char *nm = cl->c[c].name;
+
+#define PC(field) fprintf(f, "class_%s_%s %" PRIu64 "\n", nm, #field, \
+			  (uint64_t)k->field)
+		PC(items);
+		PC(live_bytes);
+		PC(segments);
+		PC(used_bytes);
+		PC(budget_bytes);
+		PC(gets);
+		PC(hits);
+		PC(misses);
+		PC(sets);
+		PC(evictions);
+		PC(expirations);
+		PC(reinserted);
+#undef PC
+	}
 	if (rte_eth_stats_get(port_id, &es) == 0) {
 		P("nic_ipackets", es.ipackets);
 		P("nic_opackets", es.opackets);
@@ -80,7 +102,8 @@ void rcd_stats_print(const struct rcd_worker_stats *s, uint16_t port_id,
 }
 
 int rcd_stats_write_file(struct rcd_worker *const *w, unsigned n,
-			 uint16_t port_id, const char *path)
+			 const struct rc_classes *cl, uint16_t port_id,
+			 const char *path)
 {
 	struct rcd_worker_stats sum;
 	char tmp[300];
@@ -91,7 +114,7 @@ int rcd_stats_write_file(struct rcd_worker *const *w, unsigned n,
 	if (!f)
 		return -errno;
 	rcd_stats_sum(w, n, &sum);
-	rcd_stats_print(&sum, port_id, f);
+	rcd_stats_print(&sum, cl, port_id, f);
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
 		return -errno;
 	return 0;

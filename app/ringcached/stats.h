@@ -13,12 +13,13 @@ void rcd_stats_sum(struct rcd_worker *const *w, unsigned n,
 		   struct rcd_worker_stats *sum);
 
 /* Write every counter as "name value" lines. */
-void rcd_stats_print(const struct rcd_worker_stats *s, uint16_t port_id,
-		     FILE *f);
+void rcd_stats_print(const struct rcd_worker_stats *s,
+		     const struct rc_classes *cl, uint16_t port_id, FILE *f);
 
 /* Atomically replace path with the current counters.
  * @return 0 or -errno. */
 int rcd_stats_write_file(struct rcd_worker *const *w, unsigned n,
-			 uint16_t port_id, const char *path);
+			 const struct rc_classes *cl, uint16_t port_id,
+			 const char *path);
 
 #endif

@@ -9,11 +9,13 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "rc_classes.h"
 #include "rc_net.h"
 #include "rc_proto.h"
 #include "rc_store.h"
 
 #define RCD_MAX_BURST 64
+#define RCD_MAINT_WORK 256u   /* items per store upkeep slice */
 
 /* Counters written only by the owning worker, read by the control core.
  * Plain fields: no atomics on the fast path. */
@@ -28,6 +30,7 @@ struct rcd_worker_stats {
 	uint64_t ops[RC_OP__COUNT];
 	uint64_t status[RC_ST__COUNT];
 	struct rc_store_stats store; /* snapshot, refreshed by the worker */
+	struct rc_store_class_stats classes[RC_STORE_MAX_CLASSES];
 } __rte_cache_aligned;
 
 struct rcd_worker {
@@ -37,7 +40,8 @@ struct rcd_worker {
 	uint16_t burst;
 	uint16_t partitions;
 	uint32_t epoch;
-	uint32_t max_key, max_value, classes;
+	uint32_t max_key, max_value;
+	const struct rc_classes *classes;
 	uint64_t idle_sleep_us;
 	uint64_t idle_spin_us;
 	const struct rc_net_iface *ifc;
@@ -55,6 +59,9 @@ struct rcd_worker {
 	struct rcd_worker_stats stats;
 } __rte_cache_aligned;
 
+/* The store's digest function: the protocol's XXH3-128 of the key. */
+void rcd_key_digest(const void *key, size_t len, void *out);
+
 /* lcore entry point; arg is a struct rcd_worker. */
 int rcd_worker_main(void *arg);
 
@@ -62,6 +69,9 @@ int rcd_worker_main(void *arg);
  * or execute, reply in place, queue for TX (flushed every burst). Takes
  * ownership of m. Exposed for in-process benchmarks (perf/instructions). */
 void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now);
+
+/* Publish the store's counters into w->stats for the control core. */
+void rcd_worker_snapshot(struct rcd_worker *w);
 
 /* Send what is queued for TX. */
 void rcd_worker_flush(struct rcd_worker *w);

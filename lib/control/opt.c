@@ -232,6 +232,26 @@ void rc_opt_print_help(const struct rc_opt *tab, size_t n, FILE *f)
 	}
 }
 
+/* "; text" wrapped at 78 columns: inih reads lines of at most 200 bytes. */
+static void print_comment(const char *text, FILE *f)
+{
+	const char *p = text;
+
+	while (*p) {
+		const char *end = p, *cut = NULL;
+
+		while (*end && end - p <= 76) {
+			if (*end == ' ')
+				cut = end;
+			end++;
+		}
+		if (!*end || !cut)
+			cut = end;
+		fprintf(f, "; %.*s\n", (int)(cut - p), p);
+		p = *cut == ' ' ? cut + 1 : cut;
+	}
+}
+
 void rc_opt_print_reference(const struct rc_opt *tab, size_t n, FILE *f)
 {
 	const char *section = NULL;
@@ -243,7 +263,8 @@ void rc_opt_print_reference(const struct rc_opt *tab, size_t n, FILE *f)
 			section = o->section;
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
 		}
-		fprintf(f, "; %s\n; type %s", o->desc, type_names[o->type]);
+		print_comment(o->desc, f);
+		fprintf(f, "; type %s", type_names[o->type]);
 		if (o->type == RC_OPT_UINT || o->type == RC_OPT_SIZE)
 			fprintf(f, ", range %" PRIu64 "..%" PRIu64, o->min,
 				o->max);

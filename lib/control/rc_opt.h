@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define RC_OPT_STR_MAX 256
+#define RC_OPT_STR_MAX 1024
 
 enum rc_opt_type {
 	RC_OPT_BOOL,   /* bool */

@@ -1,40 +1,69 @@
 /* SPDX-License-Identifier: MIT
- * One partition of the cache: an rte_hash index over a 128-bit key digest
- * plus items allocated from a private jemalloc arena.
+ * One partition of the cache: an rte_hash index over a key digest plus a
+ * segment-structured log of items, grouped by data class (each with its
+ * own byte budget) and by TTL.
  *
  * Single writer, single reader: a store is used by the one thread that owns
- * it (a worker lcore). Nothing here locks. Knows nothing of the network or
- * the wire protocol: callers pass the digest and map results to statuses.
+ * it (a worker lcore). Nothing here locks, except that budgets may be
+ * changed from another thread (rc_store_set_memory, rc_store_set_share):
+ * those publish numbers the owner picks up on its next operation. Knows
+ * nothing of the network or the wire protocol: callers pass the digest and
+ * map results to statuses. docs/design.md explains the layout and policy.
  */
 #ifndef RC_STORE_H
 #define RC_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define RC_STORE_DIGEST_LEN 16u
 #define RC_STORE_MAX_CLASSES 16u
+#define RC_STORE_PPM 1000000u          /* shares are parts per million */
+#define RC_STORE_MIN_SEGMENT (16u << 10)
+#define RC_STORE_MAX_SEGMENT (64u << 20)
 
 enum rc_store_result {
 	RC_STORE_OK = 0,
 	RC_STORE_NOT_FOUND,  /* absent or expired */
 	RC_STORE_EXISTS,     /* CAS given and it does not match */
 	RC_STORE_TOO_LARGE,  /* key or value over the configured limit */
-	RC_STORE_NO_MEMORY,  /* item larger than the partition can ever hold */
-	RC_STORE_BAD_CLASS,  /* class id out of range */
+	RC_STORE_NO_MEMORY,  /* the item's class cannot make room for it */
+	RC_STORE_BAD_CLASS,  /* class id not configured */
+};
+
+enum rc_store_policy {
+	RC_STORE_CLOCK = 0,  /* FIFO segments, accessed items get a 2nd pass */
+	RC_STORE_FIFO,       /* FIFO segments, no second chance (baseline) */
+};
+
+/* Key -> the same 16-byte digest callers pass in; the store needs it to
+ * find an item's index entry when it evicts or expires the item. */
+typedef void (*rc_store_digest_fn)(const void *key, size_t len, void *out);
+
+struct rc_store_class_config {
+	uint32_t share_ppm;      /* of the memory budget; all sum <= 1e6 */
+	bool protect;            /* lent memory reclaimed from it last */
 };
 
 struct rc_store_config {
 	const char *name;        /* unique among stores: names the rte_hash */
 	int socket_id;           /* NUMA node for the index (SOCKET_ID_ANY ok) */
-	size_t memory_limit;     /* bytes: index + items, all included */
+	size_t memory_limit;     /* bytes: index + segments, all included */
+	size_t memory_cap;       /* most memory_limit may grow to (0: limit) */
 	uint32_t max_items;      /* index capacity */
-	uint32_t max_key_len;
-	uint32_t max_value_len;
+	uint32_t max_key_len;    /* <= 255 */
+	uint32_t max_value_len;  /* an item must fit one segment */
+	uint32_t segment_size;   /* power of two (0: 1 MiB) */
+	unsigned n_classes;      /* 1..RC_STORE_MAX_CLASSES */
+	struct rc_store_class_config classes[RC_STORE_MAX_CLASSES];
+	bool borrowing;          /* a full class may use idle memory */
+	enum rc_store_policy policy;
+	rc_store_digest_fn digest;
 };
 
 /* What a hit returns. Pointers stay valid until the next call that
- * mutates this store. */
+ * mutates this store (set, delete, touch, maintain). */
 struct rc_store_item_view {
 	const uint8_t *value;
 	uint32_t value_len;
@@ -43,14 +72,31 @@ struct rc_store_item_view {
 	uint8_t class_id;
 };
 
+/* Per class. used_bytes = segments owned x segment size + the class's
+ * share of the index; that is what the budget limits. */
+struct rc_store_class_stats {
+	uint64_t items;
+	uint64_t live_bytes;     /* item headers, keys and values still live */
+	uint64_t segments;
+	uint64_t used_bytes;
+	uint64_t budget_bytes;
+	uint64_t gets, hits, misses, sets;
+	uint64_t evictions, expirations, reinserted;
+};
+
+/* Partition totals. Every field a uint64_t (the daemon sums them). */
 struct rc_store_stats {
 	uint64_t items;
-	uint64_t bytes_used;    /* index + item allocations (usable sizes) */
+	uint64_t bytes_used;     /* index + segments held */
 	uint64_t bytes_limit;
 	uint64_t index_bytes;
+	uint64_t segments, segments_free;
 	uint64_t gets, hits, misses;
 	uint64_t sets, deletes, touches;
 	uint64_t evictions, expirations, cas_mismatches;
+	uint64_t reinserted;     /* accessed items kept by eviction */
+	uint64_t reclaims_inline; /* segments compacted on the SET path */
+	uint64_t index_full;     /* inserts that found the index full */
 };
 
 struct rc_store;
@@ -65,15 +111,28 @@ void rc_store_destroy(struct rc_store *s);
 
 /* All operations take the key's digest (RC_STORE_DIGEST_LEN bytes) and the
  * full key, which is compared on every hit. now is the caller's clock in
- * seconds; ttl 0 means never expires. */
+ * seconds; ttl 0 means never expires. A GET's class_id only says which
+ * class a miss is counted against (RC_STORE_NO_CLASS: none); a hit counts
+ * for the item's own class. */
+#define RC_STORE_NO_CLASS 0xFFu
 enum rc_store_result rc_store_get(struct rc_store *s, const void *digest,
 				  const void *key, uint16_t key_len,
-				  uint32_t now, struct rc_store_item_view *out);
+				  uint8_t class_id, uint32_t now,
+				  struct rc_store_item_view *out);
 
-/* Store a value. cas != 0 makes it conditional: RC_STORE_NOT_FOUND when
- * the key is absent, RC_STORE_EXISTS when its CAS differs. Evicts the
- * least recently used items until the new one fits. *cas_out receives the
- * new version. */
+/* Look up n (<= RC_STORE_BULK) keys at once: index probes pipelined and
+ * items prefetched before any key is compared. res[i] is OK or NOT_FOUND. */
+#define RC_STORE_BULK 32u
+void rc_store_get_bulk(struct rc_store *s, unsigned n,
+		       const void *const digests[], const void *const keys[],
+		       const uint16_t key_lens[], uint32_t now,
+		       struct rc_store_item_view out[],
+		       enum rc_store_result res[]);
+
+/* Store a value in class class_id. cas != 0 makes it conditional:
+ * RC_STORE_NOT_FOUND when the key is absent, RC_STORE_EXISTS when its CAS
+ * differs. Makes room within the class (or borrows, see the config).
+ * *cas_out receives the new version. */
 enum rc_store_result rc_store_set(struct rc_store *s, const void *digest,
 				  const void *key, uint16_t key_len,
 				  const void *value, uint32_t value_len,
@@ -91,7 +150,28 @@ enum rc_store_result rc_store_touch(struct rc_store *s, const void *digest,
 				    uint32_t ttl, uint32_t now,
 				    uint64_t *cas_out);
 
+/* Background work, called by the owner between bursts: reclaims expired
+ * items, trims classes over their budget, compacts the next segment of a
+ * full class ahead of need. Touches at most `work` items per call.
+ * @return items examined (0 = nothing left to do now). */
+unsigned rc_store_maintain(struct rc_store *s, uint32_t now, unsigned work);
+
+/* Budgets, callable from any thread while the owner runs. The owner
+ * applies them on its next set or maintain call, evicting gradually.
+ * @return 0, or -EINVAL (over memory_cap / below the index / bad class /
+ *         shares summing over 100%). */
+int rc_store_set_memory(struct rc_store *s, size_t bytes);
+int rc_store_set_share(struct rc_store *s, uint8_t class_id,
+		       uint32_t share_ppm);
+
 void rc_store_get_stats(const struct rc_store *s, struct rc_store_stats *st);
+int rc_store_get_class_stats(const struct rc_store *s, uint8_t class_id,
+			     struct rc_store_class_stats *st);
+
+/* Memory one item of this size costs in a segment (header, key, value,
+ * alignment), not counting its index entry. */
+size_t rc_store_item_size(uint16_t key_len, uint32_t value_len,
+			  uint32_t client_flags);
 
 const char *rc_store_result_name(enum rc_store_result r);
 

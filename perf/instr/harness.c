@@ -19,6 +19,7 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include "config.h"
 #include "worker.h"
 
 #define KEYS 4096
@@ -103,9 +104,9 @@ int main(int argc, char **argv)
 	static struct rc_net_iface ifc;
 	static struct rcd_worker w;
 	struct rte_eth_conf conf = {0};
-	struct rc_store_config sc = {.name = "instr", .socket_id = SOCKET_ID_ANY,
-				     .memory_limit = 64 << 20, .max_items = 65536,
-				     .max_key_len = 250, .max_value_len = 1024};
+	static struct rcd_config cfg;
+	struct rc_store_config sc;
+	char err[2 * RC_OPT_STR_MAX];
 	volatile int quit = 0;
 	char rundir[PATH_MAX];
 	bool set;
@@ -123,6 +124,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "harness: EAL init failed\n");
 		return 1;
 	}
+	/* The daemon's defaults (classes, segments, eviction), smaller. */
+	if (rc_opt_defaults(rcd_options, rcd_n_options, &cfg, err,
+			    sizeof(err)) != 0 ||
+	    rc_opt_set_kv(rcd_options, rcd_n_options, &cfg, "store.memory=64M",
+			  err, sizeof(err)) != 0 ||
+	    rc_opt_set_kv(rcd_options, rcd_n_options, &cfg,
+			  "store.max_items=65536", err, sizeof(err)) != 0 ||
+	    rcd_config_finish(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "harness: config: %s\n", err);
+		return 1;
+	}
+	rcd_store_config(&cfg, "instr", SOCKET_ID_ANY, &sc);
 	w.pool = rte_pktmbuf_pool_create("instr", 4095, 256, 0,
 					 RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	w.store = rc_store_create(&sc);
@@ -145,7 +158,7 @@ int main(int argc, char **argv)
 	w.epoch = 1;
 	w.max_key = 250;
 	w.max_value = 1024;
-	w.classes = 5;
+	w.classes = &cfg.cl;
 	w.quit = &quit;
 	for (unsigned k = 0; k < KEYS; k++) {
 		get_lens[k] = build_frame(get_frames[k], k, false, k);

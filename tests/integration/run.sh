@@ -52,6 +52,8 @@ memory = $((4 * WORKERS))M
 max_items = $((4096 * WORKERS))
 max_key_size = $MAX_KEY
 max_value_size = $MAX_VALUE
+; 64 segments per partition, as a real node has hundreds
+segment_size = 64K
 CONF
 
 # shellcheck disable=SC2046

@@ -14,11 +14,28 @@
 #include "rc_proto.h"
 #include "rc_store.h"
 
-static struct rc_store *mk(const char *name, size_t mem, uint32_t items)
+static void digest_fn(const void *key, size_t len, void *out)
+{
+	rc_proto_key_digest(key, len, out);
+}
+
+/* One class owning everything, 1 MiB... 16 KiB segments as asked. */
+static struct rc_store_config cfg_of(const char *name, size_t mem,
+				     uint32_t items, uint32_t seg)
 {
 	struct rc_store_config c = {.name = name, .socket_id = -1,
 				    .memory_limit = mem, .max_items = items,
-				    .max_key_len = 250, .max_value_len = 4096};
+				    .max_key_len = 250, .max_value_len = 4096,
+				    .segment_size = seg, .n_classes = 1,
+				    .digest = digest_fn};
+
+	c.classes[0].share_ppm = RC_STORE_PPM;
+	return c;
+}
+
+static struct rc_store *mk(const char *name, size_t mem, uint32_t items)
+{
+	struct rc_store_config c = cfg_of(name, mem, items, 16 << 10);
 
 	return rc_store_create(&c);
 }
@@ -28,11 +45,33 @@ static void dg(const char *key, struct rc_proto_digest *d)
 	rc_proto_key_digest(key, strlen(key), d);
 }
 
+#define SETC(s, k, v, vl, ttl, cls, now) \
+	rc_store_set(s, (dg(k, &d), &d), k, (uint16_t)strlen(k), v, vl, 0, \
+		     ttl, 0, cls, now, &cas_out)
 #define SET(s, k, v, ttl, cas, now) \
 	rc_store_set(s, (dg(k, &d), &d), k, (uint16_t)strlen(k), v, \
 		     (uint32_t)strlen(v), 0, ttl, cas, 0, now, &cas_out)
 #define GET(s, k, now) \
-	rc_store_get(s, (dg(k, &d), &d), k, (uint16_t)strlen(k), now, &v)
+	rc_store_get(s, (dg(k, &d), &d), k, (uint16_t)strlen(k), \
+		     RC_STORE_NO_CLASS, now, &v)
+
+static struct rc_store_class_stats cstat(struct rc_store *s, uint8_t c)
+{
+	struct rc_store_class_stats st;
+
+	CU_ASSERT_EQUAL(rc_store_get_class_stats(s, c, &st), 0);
+	return st;
+}
+
+/* Run upkeep until it has nothing left to do (bounded). */
+static unsigned drain(struct rc_store *s, uint32_t now)
+{
+	unsigned calls = 0;
+
+	while (calls < 100000 && rc_store_maintain(s, now, 256) != 0)
+		calls++;
+	return calls;
+}
 
 static void test_create_errors(void)
 {
@@ -50,6 +89,25 @@ static void test_create_errors(void)
 	CU_ASSERT_EQUAL(errno, EEXIST);
 	rc_store_destroy(a);
 	rc_store_destroy(NULL);
+	{
+		struct rc_store_config c = cfg_of("bad", 1 << 20, 1024, 20000);
+
+		errno = 0;
+		CU_ASSERT_PTR_NULL(rc_store_create(&c)); /* not a power of 2 */
+		CU_ASSERT_EQUAL(errno, EINVAL);
+		c = cfg_of("bad", 1 << 20, 1024, 16 << 10);
+		c.n_classes = 2;
+		c.classes[1].share_ppm = 1; /* 100% + 1 ppm */
+		CU_ASSERT_PTR_NULL(rc_store_create(&c));
+		c = cfg_of("bad", 1 << 20, 1024, 16 << 10);
+		c.digest = NULL;
+		CU_ASSERT_PTR_NULL(rc_store_create(&c));
+		c = cfg_of("bad", 1 << 20, 1024, 4 << 10); /* < minimum */
+		CU_ASSERT_PTR_NULL(rc_store_create(&c));
+		c = cfg_of("bad", 1 << 20, 1024, 16 << 10);
+		c.max_value_len = 16 << 10; /* an item must fit a segment */
+		CU_ASSERT_PTR_NULL(rc_store_create(&c));
+	}
 }
 
 static void test_basic_ops(void)
@@ -81,7 +139,9 @@ static void test_basic_ops(void)
 	CU_ASSERT_EQUAL(rc_store_delete(s, &d, "a", 1, 0, 1), RC_STORE_NOT_FOUND);
 	rc_store_get_stats(s, &st);
 	CU_ASSERT_EQUAL(st.items, 0);
-	CU_ASSERT_EQUAL(st.bytes_used, st.index_bytes);
+	/* The open segment stays, empty, for the next write. */
+	CU_ASSERT_EQUAL(st.bytes_used, st.index_bytes + (16 << 10));
+	CU_ASSERT_EQUAL(st.segments, 1);
 	CU_ASSERT_EQUAL(st.hits, 2);
 	CU_ASSERT_EQUAL(st.misses, 1);
 	rc_store_destroy(s);
@@ -152,6 +212,7 @@ static void test_limits(void)
 	CU_ASSERT_EQUAL(rc_store_set(s, &d, key, 10, big, 4097, 0, 0, 0, 0, 1, &cas_out), RC_STORE_TOO_LARGE);
 	CU_ASSERT_EQUAL(rc_store_set(s, &d, key, 0, big, 1, 0, 0, 0, 0, 1, &cas_out), RC_STORE_TOO_LARGE);
 	CU_ASSERT_EQUAL(rc_store_set(s, &d, key, 10, big, 1, 0, 0, 0, RC_STORE_MAX_CLASSES, 1, &cas_out), RC_STORE_BAD_CLASS);
+	CU_ASSERT_EQUAL(rc_store_set(s, &d, key, 10, big, 1, 0, 0, 0, 1, 1, &cas_out), RC_STORE_BAD_CLASS); /* only class 0 */
 	rc_store_destroy(s);
 }
 
@@ -164,60 +225,327 @@ static void test_digest_collision(void)
 	uint64_t cas_out;
 
 	CU_ASSERT_EQUAL(rc_store_set(s, same, "alpha", 5, "A", 1, 0, 0, 0, 0, 1, &cas_out), RC_STORE_OK);
-	CU_ASSERT_EQUAL(rc_store_get(s, same, "bravo", 5, 1, &v), RC_STORE_NOT_FOUND);
+	CU_ASSERT_EQUAL(rc_store_get(s, same, "bravo", 5, RC_STORE_NO_CLASS, 1, &v), RC_STORE_NOT_FOUND);
 	CU_ASSERT_EQUAL(rc_store_set(s, same, "bravo", 5, "B", 1, 0, 0, 0, 0, 1, &cas_out), RC_STORE_OK);
-	CU_ASSERT_EQUAL(rc_store_get(s, same, "bravo", 5, 1, &v), RC_STORE_OK);
+	CU_ASSERT_EQUAL(rc_store_get(s, same, "bravo", 5, RC_STORE_NO_CLASS, 1, &v), RC_STORE_OK);
 	CU_ASSERT_EQUAL(v.value[0], 'B');
-	CU_ASSERT_EQUAL(rc_store_get(s, same, "alpha", 5, 1, &v), RC_STORE_NOT_FOUND);
+	CU_ASSERT_EQUAL(rc_store_get(s, same, "alpha", 5, RC_STORE_NO_CLASS, 1, &v), RC_STORE_NOT_FOUND);
 	rc_store_destroy(s);
 }
 
-static void test_full_evicts_lru(void)
+#define SEG (16u << 10)
+/* Key of 5 bytes and a value making the item exactly half a segment. */
+#define HALF_VAL ((SEG - 8u) / 2u - 12u - 5u)
+
+/* Classes with these shares (percent), 16 KiB segments, and a memory limit
+ * of exactly the index plus n_segs segments. */
+static struct rc_store *mk_classes(const char *name, unsigned n,
+				   const unsigned pct[], unsigned prot_mask,
+				   bool borrow, unsigned n_segs,
+				   enum rc_store_policy pol)
 {
-	const size_t mem = 1 << 20;
-	struct rc_store *s = mk("full", mem, 1 << 14);
+	struct rc_store_config c = cfg_of(name, 64 << 20, 4096, SEG);
+	struct rc_store_stats st;
+	struct rc_store *s;
+
+	c.n_classes = n;
+	for (unsigned i = 0; i < n; i++) {
+		c.classes[i].share_ppm = pct[i] * 10000u;
+		c.classes[i].protect = (prot_mask >> i) & 1u;
+	}
+	c.borrowing = borrow;
+	c.policy = pol;
+	c.max_value_len = 8192;
+	s = rc_store_create(&c);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	rc_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL_FATAL(rc_store_set_memory(s, st.index_bytes +
+						     (size_t)n_segs * SEG), 0);
+	return s;
+}
+
+/* Write items [from, to) of exactly half a segment into class c. */
+static void fill_half(struct rc_store *s, char tag, int from, int to,
+		      uint8_t c)
+{
+	static char val[HALF_VAL];
+	struct rc_proto_digest d;
+	uint64_t cas_out;
+	char k[16];
+
+	CU_ASSERT_EQUAL(rc_store_item_size(5, HALF_VAL, 0), (SEG - 8) / 2);
+	for (int i = from; i < to; i++) {
+		snprintf(k, sizeof(k), "%c%04d", tag, i);
+		CU_ASSERT_EQUAL_FATAL(SETC(s, k, val, HALF_VAL, 0, c, 1),
+				      RC_STORE_OK);
+	}
+}
+
+static int present(struct rc_store *s, char tag, int i)
+{
 	struct rc_proto_digest d;
 	struct rc_store_item_view v;
-	struct rc_store_stats st;
-	static char val[1000];
-	char k[32];
+	char k[16];
+
+	snprintf(k, sizeof(k), "%c%04d", tag, i);
+	return GET(s, k, 1) == RC_STORE_OK;
+}
+
+static void test_quota_edges(void)
+{
+	const unsigned pct[] = {50, 50};
+	struct rc_store *s = mk_classes("edges", 2, pct, 0, false, 10,
+					RC_STORE_CLOCK);
+	struct rc_store_class_stats a, b;
+	struct rc_proto_digest d;
 	uint64_t cas_out;
 
-	memset(val, 'x', sizeof(val) - 1);
-	CU_ASSERT_EQUAL(SET(s, "hot", "keep me", 0, 0, 1), RC_STORE_OK);
-	for (int i = 0; i < 3000; i++) {
-		snprintf(k, sizeof(k), "fill%d", i);
-		CU_ASSERT_EQUAL_FATAL(SET(s, k, val, 0, 0, 1), RC_STORE_OK);
-		CU_ASSERT_EQUAL(GET(s, "hot", 1), RC_STORE_OK); /* stays hot */
-		rc_store_get_stats(s, &st);
-		CU_ASSERT_FATAL(st.bytes_used <= mem);
-	}
-	rc_store_get_stats(s, &st);
-	CU_ASSERT(st.evictions > 0);
-	CU_ASSERT(st.bytes_used + 1100 > mem); /* full, not half empty */
-	CU_ASSERT_EQUAL(GET(s, "fill0", 1), RC_STORE_NOT_FOUND);
-	CU_ASSERT_EQUAL(GET(s, "fill2999", 1), RC_STORE_OK);
-	CU_ASSERT_EQUAL(GET(s, "hot", 1), RC_STORE_OK);
-	/* An item bigger than the whole partition is refused, nothing lost. */
-	{
-		struct rc_store_config c = {.name = "small", .socket_id = -1,
-					    .memory_limit = 128 << 10,
-					    .max_items = 64, .max_key_len = 250,
-					    .max_value_len = 1 << 20};
-		struct rc_store *t = rc_store_create(&c);
-		static char huge[200 << 10];
-
-		CU_ASSERT_PTR_NOT_NULL_FATAL(t);
-		CU_ASSERT_EQUAL(SET(t, "a", "small", 0, 0, 1), RC_STORE_OK);
-		CU_ASSERT_EQUAL(rc_store_set(t, &d, "b", 1, huge, sizeof(huge),
-					     0, 0, 0, 0, 1, &cas_out),
-				RC_STORE_NO_MEMORY);
-		CU_ASSERT_EQUAL(GET(t, "a", 1), RC_STORE_OK);
-		rc_store_destroy(t);
-	}
+	/* Class 0's budget is 5 segments: 10 half-segment items fill it
+	 * exactly, with nothing evicted. */
+	fill_half(s, 'a', 0, 10, 0);
+	a = cstat(s, 0);
+	CU_ASSERT_EQUAL(a.items, 10);
+	CU_ASSERT_EQUAL(a.segments, 5);
+	CU_ASSERT_EQUAL(a.evictions, 0);
+	CU_ASSERT(a.used_bytes <= a.budget_bytes);
+	CU_ASSERT(a.used_bytes + SEG > a.budget_bytes); /* no room left */
+	/* One byte more: the class evicts its oldest segment (two items
+	 * never read), inside its own budget; class 1 is not touched. */
+	CU_ASSERT_EQUAL(SETC(s, "a0010", "x", 1, 0, 0, 1), RC_STORE_OK);
+	a = cstat(s, 0);
+	b = cstat(s, 1);
+	CU_ASSERT_EQUAL(a.evictions, 2);
+	CU_ASSERT_EQUAL(a.segments, 5);
+	CU_ASSERT_EQUAL(a.items, 9);
+	CU_ASSERT(a.used_bytes <= a.budget_bytes);
+	CU_ASSERT_EQUAL(b.segments, 0);
+	CU_ASSERT_FALSE(present(s, 'a', 0));
+	CU_ASSERT_FALSE(present(s, 'a', 1));
+	CU_ASSERT_TRUE(present(s, 'a', 2));
+	CU_ASSERT_TRUE(present(s, 'a', 10));
 	rc_store_destroy(s);
 }
 
+static void test_quota_shrink(void)
+{
+	const unsigned pct[] = {50, 50};
+	struct rc_store *s = mk_classes("shrink", 2, pct, 0, false, 10,
+					RC_STORE_CLOCK);
+	struct rc_store_class_stats a, b;
+	struct rc_store_stats st;
+
+	fill_half(s, 'a', 0, 10, 0);
+	fill_half(s, 'b', 0, 4, 1);
+	CU_ASSERT_EQUAL(cstat(s, 0).segments, 5);
+	/* Shares may not add up to more than 100%. */
+	CU_ASSERT_EQUAL(rc_store_set_share(s, 1, 600000), -EINVAL);
+	CU_ASSERT_EQUAL(rc_store_set_share(s, 7, 100000), -EINVAL);
+	/* 50% -> 20%: class 0 gives segments back, gradually, in upkeep;
+	 * class 1 keeps everything. */
+	CU_ASSERT_EQUAL(rc_store_set_share(s, 0, 200000), 0);
+	CU_ASSERT(drain(s, 1) > 0);
+	a = cstat(s, 0);
+	b = cstat(s, 1);
+	CU_ASSERT_EQUAL(a.segments, 2);
+	CU_ASSERT(a.used_bytes <= a.budget_bytes);
+	CU_ASSERT_EQUAL(b.items, 4);
+	CU_ASSERT_TRUE(present(s, 'a', 9)); /* the newest survive */
+	CU_ASSERT_FALSE(present(s, 'a', 0));
+	/* The whole partition shrinks to 6 segments: budgets 1 and 3. */
+	rc_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(rc_store_set_memory(s, st.index_bytes + 6 * SEG), 0);
+	CU_ASSERT_EQUAL(rc_store_set_memory(s, st.index_bytes), -EINVAL);
+	drain(s, 1);
+	rc_store_get_stats(s, &st);
+	CU_ASSERT(st.bytes_used <= st.bytes_limit);
+	CU_ASSERT_EQUAL(cstat(s, 0).segments, 1);
+	CU_ASSERT_EQUAL(cstat(s, 1).segments, 2);
+	CU_ASSERT_EQUAL(cstat(s, 1).items, 4);
+	rc_store_destroy(s);
+}
+
+static void test_borrowing(void)
+{
+	const unsigned pct[] = {50, 50};
+	struct rc_store *s = mk_classes("noborrow", 2, pct, 0, false, 10,
+					RC_STORE_CLOCK);
+	struct rc_store_stats st;
+
+	/* Off: class 0 stays within 5 segments though class 1 is idle. */
+	for (int i = 0; i < 30; i++) {
+		fill_half(s, 'a', i, i + 1, 0);
+		CU_ASSERT_FATAL(cstat(s, 0).segments <= 5);
+	}
+	CU_ASSERT_EQUAL(cstat(s, 0).items, 10);
+	rc_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.bytes_used, st.index_bytes + 5 * SEG);
+	rc_store_destroy(s);
+
+	/* On: class 0 grows into the idle half, never past the total... */
+	s = mk_classes("borrow", 2, pct, 0, true, 10, RC_STORE_CLOCK);
+	for (int i = 0; i < 30; i++) {
+		fill_half(s, 'a', i, i + 1, 0);
+		rc_store_get_stats(s, &st);
+		CU_ASSERT_FATAL(st.bytes_used <= st.bytes_limit);
+	}
+	CU_ASSERT_EQUAL(cstat(s, 0).segments, 10);
+	CU_ASSERT_EQUAL(cstat(s, 0).items, 20);
+	/* ...and gives it back segment by segment when class 1 writes. */
+	fill_half(s, 'b', 0, 10, 1);
+	CU_ASSERT_EQUAL(cstat(s, 1).segments, 5);
+	CU_ASSERT_EQUAL(cstat(s, 1).items, 10);
+	CU_ASSERT_EQUAL(cstat(s, 0).segments, 5);
+	CU_ASSERT_EQUAL(cstat(s, 0).items, 10);
+	CU_ASSERT_TRUE(present(s, 'a', 29));
+	rc_store_get_stats(s, &st);
+	CU_ASSERT(st.bytes_used <= st.bytes_limit);
+	rc_store_destroy(s);
+}
+
+static void test_protected(void)
+{
+	const unsigned pct[] = {40, 40, 20};
+	struct rc_store *s = mk_classes("protect", 3, pct, 1u, true, 10,
+					RC_STORE_CLOCK);
+
+	/* Budgets 4, 4, 2 segments; 0 (protected) and 1 each borrow one of
+	 * class 2's idle segments. */
+	fill_half(s, 'p', 0, 10, 0);
+	fill_half(s, 'x', 0, 10, 1);
+	CU_ASSERT_EQUAL(cstat(s, 0).segments, 5);
+	CU_ASSERT_EQUAL(cstat(s, 1).segments, 5);
+	/* Class 2 wants its memory: the unprotected borrower pays first... */
+	fill_half(s, 'l', 0, 2, 2);
+	CU_ASSERT_EQUAL(cstat(s, 1).segments, 4);
+	CU_ASSERT_EQUAL(cstat(s, 0).segments, 5);
+	CU_ASSERT_EQUAL(cstat(s, 0).evictions, 0);
+	/* ...the protected one only when no one else is over budget. */
+	fill_half(s, 'l', 2, 4, 2);
+	CU_ASSERT_EQUAL(cstat(s, 0).segments, 4);
+	CU_ASSERT_EQUAL(cstat(s, 1).segments, 4);
+	CU_ASSERT_EQUAL(cstat(s, 2).segments, 2);
+	CU_ASSERT_EQUAL(cstat(s, 2).items, 4);
+	rc_store_destroy(s);
+}
+
+/* Segments leave in the order they were written; under CLOCK an item
+ * read since it was written survives, under FIFO it does not. */
+static void test_eviction_order(void)
+{
+	const unsigned pct[] = {100};
+
+	for (int pol = 0; pol < 2; pol++) {
+		struct rc_store *s = mk_classes(pol ? "fifo" : "clock", 1, pct,
+						0, false, 8,
+						pol ? RC_STORE_FIFO
+						    : RC_STORE_CLOCK);
+		struct rc_proto_digest d;
+		struct rc_store_item_view v;
+		static char val[1000];
+		uint64_t cas_out;
+		int first = -1, holes = 0;
+		char k[16];
+
+		CU_ASSERT_EQUAL(SET(s, "hot", "keep me", 0, 0, 1),
+				RC_STORE_OK);
+		for (int i = 0; i < 400; i++) {
+			snprintf(k, sizeof(k), "f%04d", i);
+			CU_ASSERT_EQUAL_FATAL(SETC(s, k, val, sizeof(val), 0,
+						   0, 1), RC_STORE_OK);
+			GET(s, "hot", 1);
+		}
+		CU_ASSERT(cstat(s, 0).evictions > 0);
+		/* What survives is a suffix of the writes. */
+		for (int i = 0; i < 400; i++) {
+			int p = present(s, 'f', i);
+
+			if (p && first < 0)
+				first = i;
+			if (!p && first >= 0)
+				holes++;
+		}
+		CU_ASSERT(first > 0);
+		CU_ASSERT_EQUAL(holes, 0);
+		CU_ASSERT_EQUAL(GET(s, "hot", 1),
+				pol ? RC_STORE_NOT_FOUND : RC_STORE_OK);
+		CU_ASSERT_EQUAL(cstat(s, 0).reinserted > 0, pol == 0);
+		rc_store_destroy(s);
+	}
+}
+
+/* Expired items go without being touched, in bounded slices of work. */
+static void test_expiry_reclaim(void)
+{
+	struct rc_store *s = mk("reclaim", 4 << 20, 4096);
+	struct rc_store_class_stats c;
+	struct rc_proto_digest d;
+	struct rc_store_item_view v;
+	static char val[100];
+	uint64_t cas_out;
+	unsigned calls;
+	char k[16];
+
+	for (int i = 0; i < 500; i++) {
+		snprintf(k, sizeof(k), "e%04d", i);
+		CU_ASSERT_EQUAL_FATAL(SETC(s, k, val, sizeof(val), 2, 0, 100),
+				      RC_STORE_OK);
+	}
+	for (int i = 0; i < 10; i++) {
+		snprintf(k, sizeof(k), "n%04d", i);
+		CU_ASSERT_EQUAL_FATAL(SETC(s, k, val, sizeof(val), 0, 0, 100),
+				      RC_STORE_OK);
+	}
+	CU_ASSERT(cstat(s, 0).segments >= 4);
+	drain(s, 101); /* a second before expiry: nothing goes */
+	CU_ASSERT_EQUAL(cstat(s, 0).expirations, 0);
+	CU_ASSERT_EQUAL(cstat(s, 0).items, 510);
+	calls = drain(s, 102);
+	c = cstat(s, 0);
+	CU_ASSERT_EQUAL(c.expirations, 500);
+	CU_ASSERT_EQUAL(c.items, 10);
+	CU_ASSERT_EQUAL(c.live_bytes, 10 * rc_store_item_size(5, 100, 0));
+	CU_ASSERT(c.segments <= 2); /* the two open ones, emptied or not */
+	/* 500 items in slices of 256: a few calls (the worker makes
+	 * 20,000 a second), not one long pause. */
+	CU_ASSERT(calls >= 2 && calls <= 8);
+	CU_ASSERT_EQUAL(GET(s, "n0003", 102), RC_STORE_OK);
+	CU_ASSERT_EQUAL(GET(s, "e0003", 102), RC_STORE_NOT_FOUND);
+	rc_store_destroy(s);
+}
+
+static void test_bulk_get(void)
+{
+	struct rc_store *s = mk("bulk", 1 << 20, 1024);
+	struct rc_proto_digest d, ds[RC_STORE_BULK];
+	const void *dp[RC_STORE_BULK], *kp[RC_STORE_BULK];
+	char keys[RC_STORE_BULK][16];
+	uint16_t kl[RC_STORE_BULK];
+	struct rc_store_item_view out[RC_STORE_BULK];
+	enum rc_store_result res[RC_STORE_BULK];
+	uint64_t cas_out;
+
+	for (unsigned i = 0; i < RC_STORE_BULK; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "b%u", i);
+		if (i % 2 == 0)
+			SET(s, keys[i], keys[i], 0, 0, 1);
+		rc_proto_key_digest(keys[i], strlen(keys[i]), &ds[i]);
+		dp[i] = &ds[i];
+		kp[i] = keys[i];
+		kl[i] = (uint16_t)strlen(keys[i]);
+	}
+	rc_store_get_bulk(s, RC_STORE_BULK, dp, kp, kl, 1, out, res);
+	for (unsigned i = 0; i < RC_STORE_BULK; i++) {
+		CU_ASSERT_EQUAL(res[i], i % 2 ? RC_STORE_NOT_FOUND
+					      : RC_STORE_OK);
+		if (res[i] == RC_STORE_OK)
+			CU_ASSERT(out[i].value_len == kl[i] &&
+				  !memcmp(out[i].value, keys[i], kl[i]));
+	}
+	(void)d;
+	rc_store_destroy(s);
+}
+
+/* A full index makes the class free its oldest segment. */
 static void test_item_count_bound(void)
 {
 	struct rc_store *s = mk("count", 4 << 20, 64);
@@ -233,19 +561,24 @@ static void test_item_count_bound(void)
 		rc_store_get_stats(s, &st);
 		CU_ASSERT_FATAL(st.items <= 64);
 	}
-	CU_ASSERT_EQUAL(st.items, 64);
+	CU_ASSERT(st.index_full > 0);
+	CU_ASSERT(st.evictions > 0);
+	CU_ASSERT_EQUAL(st.items + st.evictions, 1000);
 	CU_ASSERT_EQUAL(GET(s, "c999", 1), RC_STORE_OK);
 	CU_ASSERT_EQUAL(GET(s, "c0", 1), RC_STORE_NOT_FOUND);
 	rc_store_destroy(s);
 }
 
-/* Random operations with a fixed seed; after every step the memory
- * invariant holds and any hit returns exactly the last value set. */
-static void test_random_invariants(void)
+/* Random operations with a fixed seed over three classes, with upkeep,
+ * TTLs and a share changed at runtime. After every step: the partition
+ * holds no more than its limit, each class (borrowing off) no more than
+ * its budget, and any hit returns exactly the last value set. */
+static void random_run(bool borrow)
 {
-	enum { KEYS = 2000, STEPS = 200000 };
-	const size_t mem = 2 << 20;
-	struct rc_store *s = mk("random", mem, 8192);
+	enum { KEYS = 3000, STEPS = 200000 };
+	const unsigned pct[] = {50, 30, 20};
+	struct rc_store *s = mk_classes(borrow ? "rnd_b" : "rnd", 3, pct, 1u,
+					borrow, 24, RC_STORE_CLOCK);
 	static uint32_t version[KEYS]; /* 0 = absent */
 	uint64_t seed = 12345;
 	struct rc_proto_digest d;
@@ -254,9 +587,9 @@ static void test_random_invariants(void)
 	static char val[2048];
 	uint32_t now = 1;
 	uint64_t cas_out;
-	unsigned bad = 0;
+	unsigned bad = 0, over = 0;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memset(version, 0, sizeof(version));
 	for (int i = 0; i < STEPS; i++) {
 		char k[16];
 		unsigned key, op, len;
@@ -264,43 +597,75 @@ static void test_random_invariants(void)
 
 		seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
 		key = (unsigned)(seed % KEYS);
-		op = (unsigned)((seed >> 20) % 10);
+		op = (unsigned)((seed >> 20) % 20);
 		len = (unsigned)((seed >> 32) % 2000);
 		kl = (size_t)snprintf(k, sizeof(k), "r%u", key);
 		rc_proto_key_digest(k, kl, &d);
-		if (i % 5000 == 0)
+		if (i % 1000 == 0)
 			now++;
-		if (op < 5) {
-			if (rc_store_get(s, &d, k, (uint16_t)kl, now, &v) == RC_STORE_OK) {
+		if (i % 25000 == 0) {
+			/* Class 2 between 20% and 10%, applied by upkeep. */
+			rc_store_set_share(s, 2, (i / 25000) % 2 ? 100000
+								 : 200000);
+			drain(s, now);
+		}
+		if (op < 9) {
+			if (rc_store_get(s, &d, k, (uint16_t)kl, key % 3, now,
+					 &v) == RC_STORE_OK) {
 				uint32_t got;
 
 				memcpy(&got, v.value, sizeof(got));
 				if (!version[key] || got != version[key] ||
-				    v.value_len != v.client_flags)
+				    v.value_len != v.client_flags ||
+				    v.class_id != key % 3)
 					bad++;
 			}
-		} else if (op < 9) {
+		} else if (op < 16) {
 			uint32_t ver = (uint32_t)i + 1;
 
 			memcpy(val, &ver, sizeof(ver));
 			len = len < 4 ? 4 : len;
 			if (rc_store_set(s, &d, k, (uint16_t)kl, val, len, len,
-					 op == 8 ? 1 : 0, 0, 0, now, &cas_out) == RC_STORE_OK)
+					 op == 15 ? 1 + key % 5 : 0, 0,
+					 (uint8_t)(key % 3), now,
+					 &cas_out) == RC_STORE_OK)
 				version[key] = ver;
-		} else {
+		} else if (op == 16) {
 			rc_store_delete(s, &d, k, (uint16_t)kl, 0, now);
 			version[key] = 0;
+		} else if (op == 17) {
+			rc_store_touch(s, &d, k, (uint16_t)kl, key % 4, now,
+				       NULL);
+		} else {
+			rc_store_maintain(s, now, 64);
 		}
 		rc_store_get_stats(s, &st);
-		if (st.bytes_used > mem || st.items > 8192) {
+		if (st.bytes_used > st.bytes_limit || st.items > 4096)
 			CU_FAIL_FATAL("memory or item bound exceeded");
+		for (uint8_t c = 0; !borrow && c < 3; c++) {
+			struct rc_store_class_stats cs = cstat(s, c);
+
+			if (cs.used_bytes > cs.budget_bytes)
+				over++;
 		}
 	}
 	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(over, 0);
 	rc_store_get_stats(s, &st);
 	CU_ASSERT(st.evictions > 0);
 	CU_ASSERT(st.expirations > 0);
+	CU_ASSERT(st.reinserted > 0);
 	rc_store_destroy(s);
+}
+
+static void test_random_no_borrow(void)
+{
+	random_run(false);
+}
+
+static void test_random_borrow(void)
+{
+	random_run(true);
 }
 
 int main(void)
@@ -312,9 +677,17 @@ int main(void)
 		{"expiry and touch", test_expiry_and_touch},
 		{"limits", test_limits},
 		{"digest collision", test_digest_collision},
-		{"full: evicts LRU", test_full_evicts_lru},
+		{"eviction: FIFO order, CLOCK keeps read items",
+		 test_eviction_order},
+		{"quota: exactly full, one byte over", test_quota_edges},
+		{"quota: budget shrunk at runtime", test_quota_shrink},
+		{"quota: borrowing off and on", test_borrowing},
+		{"quota: protected class gives back last", test_protected},
+		{"expiry: reclaimed without access", test_expiry_reclaim},
+		{"bulk get", test_bulk_get},
 		{"item count bound", test_item_count_bound},
-		{"random invariants", test_random_invariants},
+		{"random invariants, borrowing off", test_random_no_borrow},
+		{"random invariants, borrowing on", test_random_borrow},
 		{NULL, NULL},
 	};
 	char prefix[64], rundir[PATH_MAX];
