@@ -161,6 +161,29 @@ static void test_mget(void)
 	}
 }
 
+/* Requests without a class get one from the config's prefix rules; a
+ * class given explicitly wins; per-class counters say where items went. */
+static void test_classes(void)
+{
+	struct rc_set_opts o = {.class_id = RC_CLASS_AUTO};
+	long long wd0, pt0, sc0;
+
+	stats_settle();
+	wd0 = stat_get("class_wedding_data_sets");
+	pt0 = stat_get("class_photo_thumbnails_sets");
+	sc0 = stat_get("class_system_cache_sets");
+	CU_ASSERT_EQUAL(rc_set(cl, "wedding_4711", 12, "w", 1, &o, NULL), RC_OK);
+	CU_ASSERT_EQUAL(rc_set(cl, "thumb_4711", 10, "t", 1, &o, NULL), RC_OK);
+	CU_ASSERT_EQUAL(rc_set(cl, "other_4711", 10, "o", 1, &o, NULL), RC_OK);
+	o.class_id = 3; /* explicit: photo_thumbnails, whatever the key */
+	CU_ASSERT_EQUAL(rc_set(cl, "wedding_4712", 12, "x", 1, &o, NULL), RC_OK);
+	stats_settle();
+	CU_ASSERT_EQUAL(stat_get("class_wedding_data_sets") - wd0, 1);
+	CU_ASSERT_EQUAL(stat_get("class_photo_thumbnails_sets") - pt0, 2);
+	CU_ASSERT_EQUAL(stat_get("class_system_cache_sets") - sc0, 1);
+	CU_ASSERT(stat_get("class_wedding_data_budget_bytes") > 0);
+}
+
 static void test_limits(void)
 {
 	static char big[2048], key[300];
@@ -314,6 +337,7 @@ int main(void)
 		{"cas", test_cas},
 		{"ttl and touch", test_ttl_and_touch},
 		{"multi-get", test_mget},
+		{"classes from prefixes", test_classes},
 		{"limits", test_limits},
 		{"garbage counted, traffic continues", test_garbage},
 		{"eviction under the memory limit", test_eviction},
