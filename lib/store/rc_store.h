@@ -22,6 +22,7 @@
 #define RC_STORE_PPM 1000000u          /* shares are parts per million */
 #define RC_STORE_MIN_SEGMENT (16u << 10)
 #define RC_STORE_MAX_SEGMENT (64u << 20)
+#define RC_STORE_MAX_VALUE ((1u << 21) - 1) /* and it must fit a segment */
 
 enum rc_store_result {
 	RC_STORE_OK = 0,

@@ -29,17 +29,57 @@
 
 enum { IT_LIVE = 1, IT_VISITED = 2, IT_CFLAGS = 4 };
 
-/* 12 bytes, 4-byte aligned in its segment; then [client flags] key value.
- * The CAS is not stored: it is the item's place, see cas_of(). */
+/* 8 bytes, 4-byte aligned in its segment; then [client flags] key value.
+ * meta = value length (21 bits) | key length (8) | IT_ flags (3). Not
+ * stored: the CAS (the item's place, see cas_of()) and the class (its
+ * segment's, and a tag on the index entry, see ix_data()). */
 struct rc_item {
 	uint32_t expire;            /* store clock seconds; 0 = never */
-	uint32_t value_len;
-	uint8_t key_len;
-	uint8_t class_id;
-	uint8_t flags;
-	uint8_t pad;
+	uint32_t meta;
 	uint8_t data[];
 };
+
+static inline uint32_t it_vlen(const struct rc_item *it)
+{
+	return it->meta & RC_STORE_MAX_VALUE;
+}
+
+static inline uint32_t it_klen(const struct rc_item *it)
+{
+	return (it->meta >> 21) & 0xFFu;
+}
+
+static inline bool it_has(const struct rc_item *it, unsigned f)
+{
+	return (it->meta >> 29) & f;
+}
+
+static inline void it_set(struct rc_item *it, unsigned f)
+{
+	it->meta |= (uint32_t)f << 29;
+}
+
+static inline void it_clear(struct rc_item *it, unsigned f)
+{
+	it->meta &= ~((uint32_t)f << 29);
+}
+
+/* Index entries carry the item's class in the pointer's top byte (user
+ * addresses use 47 bits), so a GET learns it without another cache line. */
+static inline void *ix_data(const struct rc_item *it, uint8_t c)
+{
+	return (void *)((uintptr_t)it | ((uintptr_t)c << 56));
+}
+
+static inline struct rc_item *ix_item(const void *d)
+{
+	return (struct rc_item *)((uintptr_t)d & (((uintptr_t)1 << 56) - 1));
+}
+
+static inline uint8_t ix_cls(const void *d)
+{
+	return (uint8_t)((uintptr_t)d >> 56);
+}
 
 enum seg_state { SEG_FREE, SEG_OPEN, SEG_SEALED, SEG_RECLAIM, SEG_READY };
 
@@ -120,8 +160,8 @@ static inline hash_sig_t sig_of(const void *digest)
 
 static inline size_t item_size(const struct rc_item *it)
 {
-	return ALIGN4(sizeof(*it) + ((it->flags & IT_CFLAGS) ? 4u : 0u) +
-		      it->key_len + it->value_len);
+	return ALIGN4(sizeof(*it) + (it_has(it, IT_CFLAGS) ? 4u : 0u) +
+		      it_klen(it) + it_vlen(it));
 }
 
 size_t rc_store_item_size(uint16_t key_len, uint32_t value_len,
@@ -133,14 +173,14 @@ size_t rc_store_item_size(uint16_t key_len, uint32_t value_len,
 
 static inline const uint8_t *item_key(const struct rc_item *it)
 {
-	return it->data + ((it->flags & IT_CFLAGS) ? 4u : 0u);
+	return it->data + (it_has(it, IT_CFLAGS) ? 4u : 0u);
 }
 
 static inline uint32_t item_cflags(const struct rc_item *it)
 {
 	uint32_t f = 0;
 
-	if (it->flags & IT_CFLAGS)
+	if (it_has(it, IT_CFLAGS))
 		memcpy(&f, it->data, 4);
 	return f;
 }
@@ -377,7 +417,7 @@ static void unindex(struct rc_store *s, const struct rc_item *it)
 {
 	uint8_t d[RC_STORE_DIGEST_LEN];
 
-	s->cfg.digest(item_key(it), it->key_len, d);
+	s->cfg.digest(item_key(it), it_klen(it), d);
 	rte_hash_del_key_with_hash(s->index, ikey(d), sig_of(d));
 }
 
@@ -385,10 +425,10 @@ static void unindex(struct rc_store *s, const struct rc_item *it)
  * nothing writes to any more is freed at once. */
 static void uncount(struct rc_store *s, struct rc_item *it, struct seg *g)
 {
-	struct cls *C = &s->cls[it->class_id];
+	struct cls *C = &s->cls[g->cls];
 	size_t sz = item_size(it);
 
-	it->flags &= (uint8_t)~IT_LIVE;
+	it_clear(it, IT_LIVE);
 	g->live_bytes -= (uint32_t)sz;
 	g->n_live--;
 	C->st.items--;
@@ -451,24 +491,25 @@ static unsigned reclaim_step(struct rc_store *s, uint8_t c, uint32_t now,
 
 		C->rd += (uint32_t)sz;
 		n++;
-		if (!(it->flags & IT_LIVE))
+		if (!it_has(it, IT_LIVE))
 			continue;
 		if (expired(it, now)) {
 			C->st.expirations++;
 			s->st.expirations++;
 		} else if (!C->drop_all && s->cfg.policy == RC_STORE_CLOCK &&
-			   (it->flags & IT_VISITED) &&
+			   it_has(it, IT_VISITED) &&
 			   C->wr - SEG_HDR + sz <= keep_max) {
 			struct rc_item *to = (struct rc_item *)(g->mem + C->wr);
 			uint8_t d[RC_STORE_DIGEST_LEN];
 
 			if (to != it)
 				memmove(to, it, sz);
-			to->flags &= (uint8_t)~IT_VISITED;
-			s->cfg.digest(item_key(to), to->key_len, d);
+			it_clear(to, IT_VISITED);
+			s->cfg.digest(item_key(to), it_klen(to), d);
 			/* Same key: rte_hash replaces the data in place. */
 			rte_hash_add_key_with_hash_data(s->index, ikey(d),
-							sig_of(d), to);
+							sig_of(d),
+							ix_data(to, c));
 			C->wr += (uint32_t)sz;
 			exp_widen(&C->kept_min, &C->kept_max, to->expire);
 			C->st.reinserted++;
@@ -538,7 +579,7 @@ static bool evict_segment_now(struct rc_store *s, uint8_t v, uint32_t now)
 				(struct rc_item *)(s->segs[id].mem + off);
 
 			off += (uint32_t)item_size(it);
-			if (it->flags & IT_LIVE) {
+			if (it_has(it, IT_LIVE)) {
 				V->st.evictions++;
 				s->st.evictions++;
 				unindex(s, it);
@@ -644,6 +685,7 @@ struct rc_store *rc_store_create(const struct rc_store_config *cfg)
 
 	if (!cfg || !cfg->name || cfg->max_items < 8 || cfg->max_key_len == 0 ||
 	    cfg->max_key_len > UINT8_MAX || cfg->memory_limit == 0 ||
+	    cfg->max_value_len > RC_STORE_MAX_VALUE ||
 	    !cfg->digest || cfg->n_classes == 0 ||
 	    cfg->n_classes > RC_STORE_MAX_CLASSES ||
 	    (cfg->memory_cap && cfg->memory_cap < cfg->memory_limit))
@@ -753,22 +795,17 @@ void rc_store_destroy(struct rc_store *s)
 
 /* ---- operations ------------------------------------------------------- */
 
-/* A live item for key, or NULL. Expired items are removed on the way. */
-static struct rc_item *lookup(struct rc_store *s, const void *digest,
-			      const void *key, uint16_t key_len, uint32_t now)
+/* Is this index entry key's live item? Expired ones are removed. */
+static struct rc_item *check(struct rc_store *s, void *data, const void *key,
+			     uint16_t key_len, uint32_t now)
 {
-	void *data;
-	struct rc_item *it;
+	struct rc_item *it = ix_item(data);
 
-	if (rte_hash_lookup_with_hash_data(s->index, ikey(digest),
-					   sig_of(digest), &data) < 0)
-		return NULL;
-	it = data;
 	/* A digest collision is a miss, never another key's value. */
-	if (it->key_len != key_len || memcmp(item_key(it), key, key_len) != 0)
+	if (it_klen(it) != key_len || memcmp(item_key(it), key, key_len) != 0)
 		return NULL;
 	if (expired(it, now)) {
-		s->cls[it->class_id].st.expirations++;
+		s->cls[ix_cls(data)].st.expirations++;
 		s->st.expirations++;
 		item_remove(s, it);
 		return NULL;
@@ -776,25 +813,40 @@ static struct rc_item *lookup(struct rc_store *s, const void *digest,
 	return it;
 }
 
-static void view_of(const struct rc_store *s, const struct rc_item *it,
-		    struct rc_store_item_view *out)
+/* A live item for key and its class, or NULL. */
+static struct rc_item *lookup(struct rc_store *s, const void *digest,
+			      const void *key, uint16_t key_len, uint32_t now,
+			      uint8_t *cls)
 {
-	out->value = item_key(it) + it->key_len;
-	out->value_len = it->value_len;
-	out->client_flags = item_cflags(it);
-	out->cas = cas_of(s, it);
-	out->class_id = it->class_id;
+	void *data;
+
+	if (rte_hash_lookup_with_hash_data(s->index, ikey(digest),
+					   sig_of(digest), &data) < 0)
+		return NULL;
+	*cls = ix_cls(data);
+	return check(s, data, key, key_len, now);
 }
 
+static void view_of(const struct rc_store *s, const struct rc_item *it,
+		    uint8_t cls, struct rc_store_item_view *out)
+{
+	out->value = item_key(it) + it_klen(it);
+	out->value_len = it_vlen(it);
+	out->client_flags = item_cflags(it);
+	out->cas = cas_of(s, it);
+	out->class_id = cls;
+}
+
+/* it's class is cls; a miss counts against class_id, if one is given. */
 static inline void count_get(struct rc_store *s, struct rc_item *it,
-			     uint8_t class_id)
+			     uint8_t cls, uint8_t class_id)
 {
 	s->st.gets++;
 	if (it) {
 		s->st.hits++;
-		s->cls[it->class_id].st.gets++;
-		s->cls[it->class_id].st.hits++;
-		it->flags |= IT_VISITED;
+		s->cls[cls].st.gets++;
+		s->cls[cls].st.hits++;
+		it_set(it, IT_VISITED);
 		return;
 	}
 	s->st.misses++;
@@ -809,12 +861,13 @@ enum rc_store_result rc_store_get(struct rc_store *s, const void *digest,
 				  uint8_t class_id, uint32_t now,
 				  struct rc_store_item_view *out)
 {
-	struct rc_item *it = lookup(s, digest, key, key_len, now);
+	uint8_t cls = 0;
+	struct rc_item *it = lookup(s, digest, key, key_len, now, &cls);
 
-	count_get(s, it, class_id);
+	count_get(s, it, cls, class_id);
 	if (!it)
 		return RC_STORE_NOT_FOUND;
-	view_of(s, it, out);
+	view_of(s, it, cls, out);
 	return RC_STORE_OK;
 }
 
@@ -837,23 +890,19 @@ void rc_store_get_bulk(struct rc_store *s, unsigned n,
 		hits = 0;
 	for (unsigned i = 0; i < n; i++)
 		if (hits & (1ull << i))
-			rte_prefetch0(data[i]);
+			rte_prefetch0(ix_item(data[i]));
 	for (unsigned i = 0; i < n; i++) {
-		struct rc_item *it = (hits & (1ull << i)) ? data[i] : NULL;
+		struct rc_item *it = NULL;
+		uint8_t cls = 0;
 
-		if (it && (it->key_len != key_lens[i] ||
-			   memcmp(item_key(it), keys[i], key_lens[i]) != 0))
-			it = NULL;
-		if (it && expired(it, now)) {
-			s->cls[it->class_id].st.expirations++;
-			s->st.expirations++;
-			item_remove(s, it);
-			it = NULL;
+		if (hits & (1ull << i)) {
+			cls = ix_cls(data[i]);
+			it = check(s, data[i], keys[i], key_lens[i], now);
 		}
-		count_get(s, it, RC_STORE_NO_CLASS);
+		count_get(s, it, cls, RC_STORE_NO_CLASS);
 		res[i] = it ? RC_STORE_OK : RC_STORE_NOT_FOUND;
 		if (it)
-			view_of(s, it, &out[i]);
+			view_of(s, it, cls, &out[i]);
 	}
 }
 
@@ -871,11 +920,8 @@ static struct rc_item *write_item(struct rc_store *s, uint8_t c,
 	if (!it)
 		return NULL;
 	it->expire = expiry_of(ttl, now);
-	it->value_len = value_len;
-	it->key_len = (uint8_t)key_len;
-	it->class_id = c;
-	it->flags = IT_LIVE | (client_flags ? IT_CFLAGS : 0);
-	it->pad = 0;
+	it->meta = value_len | (uint32_t)key_len << 21 |
+		   (uint32_t)(IT_LIVE | (client_flags ? IT_CFLAGS : 0)) << 29;
 	p = it->data;
 	if (client_flags) {
 		memcpy(p, &client_flags, 4);
@@ -902,6 +948,7 @@ enum rc_store_result rc_store_set(struct rc_store *s, const void *digest,
 				  uint64_t *cas_out)
 {
 	struct rc_item *old, *it;
+	uint8_t ocls;
 
 	if (key_len == 0 || key_len > s->cfg.max_key_len ||
 	    value_len > s->cfg.max_value_len)
@@ -910,7 +957,7 @@ enum rc_store_result rc_store_set(struct rc_store *s, const void *digest,
 		return RC_STORE_BAD_CLASS;
 	check_budgets(s);
 
-	old = lookup(s, digest, key, key_len, now);
+	old = lookup(s, digest, key, key_len, now, &ocls);
 	if (cas != 0) {
 		if (!old)
 			return RC_STORE_NOT_FOUND;
@@ -935,11 +982,12 @@ enum rc_store_result rc_store_set(struct rc_store *s, const void *digest,
 		 * once the index points at the new item. */
 		if (rte_hash_lookup_with_hash_data(s->index, ikey(digest),
 						   sig_of(digest), &data) >= 0)
-			cur = data;
+			cur = ix_item(data);
 		rc = rte_hash_add_key_with_hash_data(s->index, ikey(digest),
-						     sig_of(digest), it);
+						     sig_of(digest),
+						     ix_data(it, class_id));
 		if (rc == 0) {
-			if (cur && cur != it && (cur->flags & IT_LIVE))
+			if (cur && cur != it && it_has(cur, IT_LIVE))
 				item_dead(s, cur, seg_of(s, cur));
 			break;
 		}
@@ -966,7 +1014,8 @@ enum rc_store_result rc_store_delete(struct rc_store *s, const void *digest,
 				     const void *key, uint16_t key_len,
 				     uint64_t cas, uint32_t now)
 {
-	struct rc_item *it = lookup(s, digest, key, key_len, now);
+	uint8_t cls;
+	struct rc_item *it = lookup(s, digest, key, key_len, now, &cls);
 
 	if (!it)
 		return RC_STORE_NOT_FOUND;
@@ -984,7 +1033,8 @@ enum rc_store_result rc_store_touch(struct rc_store *s, const void *digest,
 				    uint32_t ttl, uint32_t now,
 				    uint64_t *cas_out)
 {
-	struct rc_item *it = lookup(s, digest, key, key_len, now);
+	uint8_t cls;
+	struct rc_item *it = lookup(s, digest, key, key_len, now, &cls);
 	uint32_t id;
 
 	if (!it)
@@ -995,9 +1045,9 @@ enum rc_store_result rc_store_touch(struct rc_store *s, const void *digest,
 	exp_widen(&s->segs[id].min_exp, &s->segs[id].max_exp, it->expire);
 	if (s->sw_seg == id)
 		exp_min(&s->sw_min, it->expire);
-	if (s->cls[it->class_id].reclaim == id)
-		exp_widen(&s->cls[it->class_id].kept_min,
-			  &s->cls[it->class_id].kept_max, it->expire);
+	if (s->cls[cls].reclaim == id)
+		exp_widen(&s->cls[cls].kept_min, &s->cls[cls].kept_max,
+			  it->expire);
 	if (cas_out)
 		*cas_out = cas_of(s, it);
 	return RC_STORE_OK;
@@ -1044,13 +1094,13 @@ static unsigned sweep(struct rc_store *s, uint32_t now, unsigned work)
 
 			s->sw_off += (uint32_t)item_size(it);
 			n++;
-			if (!(it->flags & IT_LIVE))
+			if (!it_has(it, IT_LIVE))
 				continue;
 			if (!expired(it, now)) {
 				exp_min(&s->sw_min, it->expire);
 				continue;
 			}
-			s->cls[it->class_id].st.expirations++;
+			s->cls[g->cls].st.expirations++;
 			s->st.expirations++;
 			unindex(s, it);
 			item_dead(s, it, id);

@@ -235,7 +235,7 @@ static void test_digest_collision(void)
 
 #define SEG (16u << 10)
 /* Key of 5 bytes and a value making the item exactly half a segment. */
-#define HALF_VAL ((SEG - 8u) / 2u - 12u - 5u)
+#define HALF_VAL ((SEG - 8u) / 2u - 8u - 5u)
 
 /* Classes with these shares (percent), 16 KiB segments, and a memory limit
  * of exactly the index plus n_segs segments. */
