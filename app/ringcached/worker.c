@@ -86,14 +86,18 @@ uint16_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 		if (r.status == RC_ST_OK) {
 			switch (op->opcode) {
 			case RC_OP_GET:
-				cls = op->class_id == RC_PROTO_CLASS_AUTO
-					      ? rc_classes_match(w->classes,
-								 op->key,
-								 op->key_len)
-					      : op->class_id;
 				r.status = store_to_status[rc_store_get(
-					w->store, &d, op->key, op->key_len, cls,
-					now, &v)];
+					w->store, &d, op->key, op->key_len,
+					op->class_id, now, &v)];
+				/* A miss counts for the class the key would
+				 * have; matching prefixes only then. */
+				if (r.status == RC_ST_NOT_FOUND &&
+				    op->class_id == RC_PROTO_CLASS_AUTO)
+					rc_store_count_miss(
+						w->store,
+						rc_classes_match(w->classes,
+								 op->key,
+								 op->key_len));
 				if (r.status != RC_ST_OK)
 					break;
 				/* Keep room for a 20-byte answer to every

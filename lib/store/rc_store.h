@@ -121,6 +121,10 @@ enum rc_store_result rc_store_get(struct rc_store *s, const void *digest,
 				  uint8_t class_id, uint32_t now,
 				  struct rc_store_item_view *out);
 
+/* Count a miss against a class after the fact: lets a caller that
+ * derives the class from the key do so only when the GET missed. */
+void rc_store_count_miss(struct rc_store *s, uint8_t class_id);
+
 /* Look up n (<= RC_STORE_BULK) keys at once: index probes pipelined and
  * items prefetched before any key is compared. res[i] is OK or NOT_FOUND. */
 #define RC_STORE_BULK 32u

@@ -105,6 +105,7 @@ struct cls {
 	uint32_t reclaim;           /* segment being compacted, or NONE */
 	uint32_t rd, wr, kept_min, kept_max;
 	bool drop_all;              /* trimming: keep nothing, free it */
+	bool keep_all;              /* cleaning: keep every live item */
 	uint32_t ready;             /* compacted, waiting to be opened */
 	uint32_t open[N_BUCKETS];
 	struct rc_store_class_stats st;
@@ -451,6 +452,24 @@ static void item_remove(struct rc_store *s, struct rc_item *it)
 
 /* ---- eviction: in-place compaction of a class's oldest segment -------- */
 
+/* Of the class's oldest few segments, the one with clearly the most dead
+ * space (deleted, overwritten, expired items), else the oldest: like a
+ * log-structured file system's cleaner, so overwrite-heavy traffic does not
+ * fill memory with old versions while live items are evicted. */
+#define VICTIM_WINDOW 8
+static uint32_t pick_victim(const struct rc_store *s, const struct cls *C)
+{
+	uint32_t best = C->head, id = C->head;
+
+	for (int i = 0; i < VICTIM_WINDOW && id != NONE; i++) {
+		if (s->segs[id].live_bytes + s->seg_size / 8 <
+		    s->segs[best].live_bytes)
+			best = id;
+		id = s->segs[id].next;
+	}
+	return best;
+}
+
 static bool reclaim_start(struct rc_store *s, uint8_t c, bool drop_all)
 {
 	struct cls *C = &s->cls[c];
@@ -459,6 +478,7 @@ static bool reclaim_start(struct rc_store *s, uint8_t c, bool drop_all)
 
 	if (id == NONE)
 		return false;
+	id = pick_victim(s, C);
 	g = &s->segs[id];
 	if (g->state == SEG_OPEN)
 		C->open[g->bucket] = NONE;
@@ -471,6 +491,8 @@ static bool reclaim_start(struct rc_store *s, uint8_t c, bool drop_all)
 	C->rd = C->wr = SEG_HDR;
 	C->kept_min = C->kept_max = 0;
 	C->drop_all = drop_all;
+	/* Mostly dead space: compacting it keeps every live item. */
+	C->keep_all = g->live_bytes <= (s->seg_size - SEG_HDR) / 2;
 	return true;
 }
 
@@ -496,8 +518,9 @@ static unsigned reclaim_step(struct rc_store *s, uint8_t c, uint32_t now,
 		if (expired(it, now)) {
 			C->st.expirations++;
 			s->st.expirations++;
-		} else if (!C->drop_all && s->cfg.policy == RC_STORE_CLOCK &&
-			   it_has(it, IT_VISITED) &&
+		} else if (!C->drop_all &&
+			   (C->keep_all || (s->cfg.policy == RC_STORE_CLOCK &&
+					    it_has(it, IT_VISITED))) &&
 			   C->wr - SEG_HDR + sz <= keep_max) {
 			struct rc_item *to = (struct rc_item *)(g->mem + C->wr);
 			uint8_t d[RC_STORE_DIGEST_LEN];
@@ -850,10 +873,7 @@ static inline void count_get(struct rc_store *s, struct rc_item *it,
 		return;
 	}
 	s->st.misses++;
-	if (class_id < RC_STORE_MAX_CLASSES && class_id < s->cfg.n_classes) {
-		s->cls[class_id].st.gets++;
-		s->cls[class_id].st.misses++;
-	}
+	rc_store_count_miss(s, class_id);
 }
 
 enum rc_store_result rc_store_get(struct rc_store *s, const void *digest,
@@ -869,6 +889,14 @@ enum rc_store_result rc_store_get(struct rc_store *s, const void *digest,
 		return RC_STORE_NOT_FOUND;
 	view_of(s, it, cls, out);
 	return RC_STORE_OK;
+}
+
+void rc_store_count_miss(struct rc_store *s, uint8_t class_id)
+{
+	if (class_id < RC_STORE_MAX_CLASSES && class_id < s->cfg.n_classes) {
+		s->cls[class_id].st.gets++;
+		s->cls[class_id].st.misses++;
+	}
 }
 
 void rc_store_get_bulk(struct rc_store *s, unsigned n,

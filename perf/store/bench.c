@@ -214,6 +214,15 @@ static int cmd_speed(size_t mem, size_t ops, bool quick)
 				rc_store_set(s, &d, kb, KEY_LEN, val, vals[vi],
 					     0, 0, 0, 0, 1, &cas);
 			}
+			{
+				struct rc_store_stats st;
+
+				rc_store_get_stats(s, &st);
+				fprintf(stderr, "preloaded %" PRIu64 " keys of %u B: "
+					"%" PRIu64 " held, %" PRIu64 " segments, "
+					"%" PRIu64 " evicted\n", nk, vals[vi],
+					st.items, st.segments, st.evictions);
+			}
 			for (unsigned di = 0; di < 2; di++)
 				for (unsigned mi = 0; mi < 2; mi++) {
 					struct trace t;
@@ -257,6 +266,18 @@ static int cmd_speed(size_t mem, size_t ops, bool quick)
 						       single[ROUNDS / 2]);
 					fflush(stdout);
 					free_trace(&t);
+					{
+						struct rc_store_stats st;
+
+						rc_store_get_stats(s, &st);
+						fprintf(stderr, "  after: %" PRIu64
+							" held, %" PRIu64 " segments, %"
+							PRIu64 " evicted, %" PRIu64
+							" kept, %" PRIu64 " inline\n",
+							st.items, st.segments,
+							st.evictions, st.reinserted,
+							st.reclaims_inline);
+					}
 				}
 			rc_store_destroy(s);
 			free(keys);
@@ -475,6 +496,7 @@ static void usage(FILE *f)
 		"  memory: resident bytes per item, 16 B keys, 64 B values\n"
 		"  --ops N        ops per round (default 2000000)\n"
 		"  --quick        1/100 of the keys (a smoke run)\n"
+		"  --memory MiB   speed: store memory (default 4096)\n"
 		"  --keys N       hitrate key space (default 1000000)\n"
 		"  --requests N   hitrate trace length (default 20000000)\n"
 		"  --value B      hitrate value size (default 64)\n"
@@ -496,6 +518,7 @@ int main(int argc, char **argv)
 		{"theta", required_argument, NULL, 't'},
 		{"items", required_argument, NULL, 'i'},
 		{"huge", no_argument, NULL, 'H'},
+		{"memory", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -509,6 +532,7 @@ int main(int argc, char **argv)
 	uint32_t vlen = 64;
 	double theta = 0.99;
 	bool quick = false, huge = false;
+	size_t speed_mem = (size_t)4 << 30;
 	long rss_start = rss_bytes();
 	const char *cmd;
 	int opt, rc;
@@ -529,6 +553,7 @@ int main(int argc, char **argv)
 		case 't': theta = strtod(optarg, NULL); break;
 		case 'i': items = strtoull(optarg, NULL, 10); break;
 		case 'H': huge = true; break;
+		case 'M': speed_mem = strtoull(optarg, NULL, 10) << 20; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -556,7 +581,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(cmd, "speed"))
-		rc = cmd_speed((size_t)4 << 30, ops, quick);
+		rc = cmd_speed(speed_mem, ops, quick);
 	else if (!strcmp(cmd, "hitrate"))
 		rc = cmd_hitrate(keys, reqs, vlen, theta);
 	else if (!strcmp(cmd, "memory"))
