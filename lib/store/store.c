@@ -470,21 +470,22 @@ static uint32_t pick_victim(const struct rc_store *s, const struct cls *C)
 	return best;
 }
 
-static bool reclaim_start(struct rc_store *s, uint8_t c, bool drop_all)
+/* Start compacting segment id of class c: one it owns in its FIFO, or
+ * its ready one (dropped whole when trimming). */
+static void reclaim_begin(struct rc_store *s, uint8_t c, uint32_t id,
+			  bool drop_all)
 {
 	struct cls *C = &s->cls[c];
-	uint32_t id = C->head;
-	struct seg *g;
+	struct seg *g = &s->segs[id];
 
-	if (id == NONE)
-		return false;
-	id = pick_victim(s, C);
-	g = &s->segs[id];
 	if (g->state == SEG_OPEN)
 		C->open[g->bucket] = NONE;
 	if (s->sw_seg == id)
 		s->sw_seg = NONE;
-	fifo_unlink(s, C, id);
+	if (C->ready == id)
+		C->ready = NONE;
+	else
+		fifo_unlink(s, C, id);
 	g->state = SEG_RECLAIM;
 	g->seq = ++s->seq;      /* kept items get fresh CAS values */
 	C->reclaim = id;
@@ -493,6 +494,13 @@ static bool reclaim_start(struct rc_store *s, uint8_t c, bool drop_all)
 	C->drop_all = drop_all;
 	/* Mostly dead space: compacting it keeps every live item. */
 	C->keep_all = g->live_bytes <= (s->seg_size - SEG_HDR) / 2;
+}
+
+static bool reclaim_start(struct rc_store *s, uint8_t c, bool drop_all)
+{
+	if (s->cls[c].head == NONE)
+		return false;
+	reclaim_begin(s, c, pick_victim(s, &s->cls[c]), drop_all);
 	return true;
 }
 
@@ -593,26 +601,11 @@ static bool evict_segment_now(struct rc_store *s, uint8_t v, uint32_t now)
 	struct cls *V = &s->cls[v];
 
 	reclaim_finish(s, v, now);
-	if (V->ready != NONE) {
-		uint32_t id = V->ready;
-
-		/* Its kept items go too: it is the newest copy of old data. */
-		for (uint32_t off = SEG_HDR; off < s->segs[id].wr;) {
-			struct rc_item *it =
-				(struct rc_item *)(s->segs[id].mem + off);
-
-			off += (uint32_t)item_size(it);
-			if (it_has(it, IT_LIVE)) {
-				V->st.evictions++;
-				s->st.evictions++;
-				unindex(s, it);
-				uncount(s, it, &s->segs[id]);
-			}
-		}
-		seg_release(s, id);
-		return true;
-	}
-	if (!reclaim_start(s, v, true))
+	/* A ready segment goes first: its kept items are the newest copy of
+	 * old data, at most half a segment of work. */
+	if (V->ready != NONE)
+		reclaim_begin(s, v, V->ready, true);
+	else if (!reclaim_start(s, v, true))
 		return false;
 	reclaim_finish(s, v, now);
 	return true;
