@@ -96,10 +96,13 @@ enum rc_proto_rstatus rc_proto_hdr_decode(const uint8_t *buf, size_t len,
 	h->seg_index = get16(buf + 14);
 	h->seg_count = get16(buf + 16);
 	h->partitions = get16(buf + 18);
-	/* v1 carries whole datagrams only: segment 0 of 1. */
-	if ((h->flags & RC_PROTO_F_SEGMENTED) || h->seg_index != 0 ||
-	    h->seg_count != 1)
+	if (h->flags & RC_PROTO_F_SEGMENTED) {
+		if (h->seg_count < 2 || h->seg_count > RC_PROTO_MAX_SEGMENTS ||
+		    h->seg_index >= h->seg_count)
+			return RC_PROTO_ESEGMENT;
+	} else if (h->seg_index != 0 || h->seg_count != 1) {
 		return RC_PROTO_ESEGMENT;
+	}
 	if (h->n_ops == 0)
 		return RC_PROTO_ENOOPS;
 	if (h->n_ops > RC_PROTO_MAX_OPS)
@@ -172,6 +175,8 @@ enum rc_proto_rstatus rc_proto_decode_request(const uint8_t *buf, size_t len,
 
 	if (rs != RC_PROTO_OK)
 		return rs;
+	if (h->flags & RC_PROTO_F_SEGMENTED)
+		return RC_PROTO_ESEGMENT;
 	if (h->flags & RC_PROTO_F_REPLY)
 		return RC_PROTO_EFLAGS;
 	if (h->partitions != 0)
@@ -221,6 +226,8 @@ enum rc_proto_rstatus rc_proto_decode_request(const uint8_t *buf, size_t len,
 		op->value = op->key + op->key_len;
 		off += body;
 	}
+	if (h->flags & RC_PROTO_F_PADDED)
+		return RC_PROTO_OK;
 	return off == len ? RC_PROTO_OK : RC_PROTO_ETRAILING;
 }
 
@@ -234,7 +241,9 @@ enum rc_proto_rstatus rc_proto_decode_reply(const uint8_t *buf, size_t len,
 
 	if (rs != RC_PROTO_OK)
 		return rs;
-	if (!(h->flags & RC_PROTO_F_REPLY))
+	if (h->flags & RC_PROTO_F_SEGMENTED)
+		return RC_PROTO_ESEGMENT;
+	if (!(h->flags & RC_PROTO_F_REPLY) || (h->flags & RC_PROTO_F_PADDED))
 		return RC_PROTO_EFLAGS;
 	if (h->n_ops > max_ops)
 		return RC_PROTO_ETOOMANY;
@@ -278,6 +287,8 @@ static const char *const status_names[RC_ST__COUNT] = {
 	[RC_ST_OVERFLOW] = "OVERFLOW",
 	[RC_ST_WRONG_PARTITION] = "WRONG_PARTITION",
 	[RC_ST_READ_ONLY] = "READ_ONLY",
+	[RC_ST_PAD_REQUIRED] = "PAD_REQUIRED",
+	[RC_ST_BUSY] = "BUSY",
 };
 
 static const char *const opcode_names[RC_OP__COUNT] = {

@@ -20,14 +20,25 @@
 /* Hard protocol limits. Servers may configure lower ones. */
 #define RC_PROTO_MAX_KEY      250u   /* bytes */
 #define RC_PROTO_MAX_OPS      64u    /* operations per datagram */
-/* Largest UDP payload of one unsegmented datagram: a 1500-byte Ethernet MTU
- * minus IPv4 (20) and UDP (8) headers. */
+/* Largest UDP payload of one datagram: a 1500-byte Ethernet MTU minus
+ * IPv4 (20) and UDP (8) headers. */
 #define RC_PROTO_MAX_DATAGRAM 1472u
+/* A message (request or reply) longer than one datagram travels as
+ * numbered segments: each repeats the 20-byte header and carries the next
+ * RC_PROTO_SEG_BODY bytes of what follows it (the last one the rest). */
+#define RC_PROTO_SEG_BODY     (RC_PROTO_MAX_DATAGRAM - RC_PROTO_HDR_LEN)
+#define RC_PROTO_MAX_SEGMENTS 1024u
+#define RC_PROTO_MAX_MESSAGE                                               \
+	(RC_PROTO_HDR_LEN + RC_PROTO_SEG_BODY * RC_PROTO_MAX_SEGMENTS)
+#define RC_PROTO_MAX_VALUE    (1u << 20) /* 1 MiB */
 
 /* Frame flags. */
 #define RC_PROTO_F_REPLY     0x01u
-#define RC_PROTO_F_SEGMENTED 0x02u /* reserved for segmented values (later) */
-#define RC_PROTO_F_KNOWN     (RC_PROTO_F_REPLY | RC_PROTO_F_SEGMENTED)
+#define RC_PROTO_F_SEGMENTED 0x02u /* one segment of a longer message */
+#define RC_PROTO_F_PADDED    0x04u /* request: bytes after the last op are
+				    * padding (see amplification) */
+#define RC_PROTO_F_KNOWN                                                   \
+	(RC_PROTO_F_REPLY | RC_PROTO_F_SEGMENTED | RC_PROTO_F_PADDED)
 
 enum rc_proto_opcode {
 	RC_OP_NOOP = 0x00,
@@ -52,6 +63,11 @@ enum rc_proto_status {
 	RC_ST_OVERFLOW = 10,       /* reply would not fit: ask again alone */
 	RC_ST_WRONG_PARTITION = 11,/* header partitions field says how many */
 	RC_ST_READ_ONLY = 12,
+	RC_ST_PAD_REQUIRED = 13,   /* reply would outgrow the request of an
+				    * untrusted source: value_len says by
+				    * how much the request must grow */
+	RC_ST_BUSY = 14,           /* no room to reassemble a segmented
+				    * request: retry later */
 	RC_ST__COUNT
 };
 
@@ -66,7 +82,8 @@ enum rc_proto_rstatus {
 	RC_PROTO_EMAGIC,
 	RC_PROTO_EVERSION,
 	RC_PROTO_EFLAGS,      /* unknown flag bits, or reply/request mismatch */
-	RC_PROTO_ESEGMENT,    /* segment fields set in an unsegmented frame */
+	RC_PROTO_ESEGMENT,    /* segment fields out of range, or a segment
+			       * where a whole message is expected */
 	RC_PROTO_ENOOPS,      /* op count is zero */
 	RC_PROTO_ETOOMANY,    /* op count above RC_PROTO_MAX_OPS */
 	RC_PROTO_ETRUNC,      /* an op runs past the end of the datagram */
@@ -124,7 +141,9 @@ static inline size_t rc_proto_rep_op_size(uint32_t value_len)
 /* Write the frame header. buf must hold RC_PROTO_HDR_LEN bytes. */
 void rc_proto_hdr_encode(uint8_t *buf, const struct rc_proto_hdr *h);
 
-/* Parse and validate the frame header.
+/* Parse and validate the frame header (segment fields included: a
+ * SEGMENTED frame has 2 <= seg_count <= RC_PROTO_MAX_SEGMENTS and
+ * seg_index < seg_count; any other has 0 of 1).
  * @return RC_PROTO_OK, or the reason the frame is malformed. */
 enum rc_proto_rstatus rc_proto_hdr_decode(const uint8_t *buf, size_t len,
 					  struct rc_proto_hdr *h);
@@ -141,8 +160,9 @@ size_t rc_proto_req_op_encode(uint8_t *buf, size_t cap,
 size_t rc_proto_rep_op_encode(uint8_t *buf, size_t cap,
 			      const struct rc_proto_rep_op *op);
 
-/* Decode a whole request datagram into ops[max_ops]. Validates every
- * length before returning; on success *n_ops holds h->n_ops.
+/* Decode a whole request message (one datagram, or a reassembled one)
+ * into ops[max_ops]. Validates every length before returning. A SEGMENTED
+ * header is refused (ESEGMENT): reassemble first.
  * @return RC_PROTO_OK or the reason to drop the datagram. */
 enum rc_proto_rstatus rc_proto_decode_request(const uint8_t *buf, size_t len,
 					      struct rc_proto_hdr *h,
@@ -154,6 +174,16 @@ enum rc_proto_rstatus rc_proto_decode_reply(const uint8_t *buf, size_t len,
 					    struct rc_proto_hdr *h,
 					    struct rc_proto_rep_op *ops,
 					    unsigned max_ops);
+
+/* Segments a message of msg_len bytes (header included) travels in. */
+static inline unsigned rc_proto_seg_count(size_t msg_len)
+{
+	return msg_len <= RC_PROTO_MAX_DATAGRAM
+		       ? 1u
+		       : (unsigned)((msg_len - RC_PROTO_HDR_LEN +
+				     RC_PROTO_SEG_BODY - 1) /
+				    RC_PROTO_SEG_BODY);
+}
 
 /* Names for logs, counters and error messages. Never NULL. */
 const char *rc_proto_status_name(unsigned status);

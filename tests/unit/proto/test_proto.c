@@ -153,7 +153,7 @@ static void test_malformed_headers(void)
 	CU_ASSERT_EQUAL(rc_proto_decode_request(b, n, &h, ops, 64), RC_PROTO_EVERSION);
 	put_hdr(b, 1, 0x80);
 	CU_ASSERT_EQUAL(rc_proto_decode_request(b, n, &h, ops, 64), RC_PROTO_EFLAGS);
-	put_hdr(b, 1, RC_PROTO_F_SEGMENTED);
+	put_hdr(b, 1, RC_PROTO_F_SEGMENTED); /* segment 0 of 1 */
 	CU_ASSERT_EQUAL(rc_proto_decode_request(b, n, &h, ops, 64), RC_PROTO_ESEGMENT);
 	put_hdr(b, 1, 0);
 	b[15] = 1; /* seg_index 1 */
@@ -174,6 +174,72 @@ static void test_malformed_headers(void)
 }
 
 /* value_len near UINT32_MAX must not wrap the bounds check. */
+static void put_seg(uint8_t *b, uint16_t idx, uint16_t count)
+{
+	struct rc_proto_hdr h = {.version = RC_PROTO_VERSION,
+				 .flags = RC_PROTO_F_SEGMENTED, .n_ops = 1,
+				 .seg_index = idx, .seg_count = count};
+
+	rc_proto_hdr_encode(b, &h);
+}
+
+/* Segment fields at and past their edges; segments are never decoded as
+ * whole messages. */
+static void test_segment_fields(void)
+{
+	uint8_t b[64] = {0};
+	struct rc_proto_hdr h;
+	struct rc_proto_req_op ops[1];
+
+	put_seg(b, 0, 2);
+	CU_ASSERT_EQUAL(rc_proto_hdr_decode(b, 20, &h), RC_PROTO_OK);
+	CU_ASSERT_EQUAL(h.seg_count, 2);
+	CU_ASSERT_EQUAL(rc_proto_decode_request(b, 28, &h, ops, 1), RC_PROTO_ESEGMENT);
+	put_seg(b, 1, 2);
+	CU_ASSERT_EQUAL(rc_proto_hdr_decode(b, 20, &h), RC_PROTO_OK);
+	put_seg(b, 2, 2);
+	CU_ASSERT_EQUAL(rc_proto_hdr_decode(b, 20, &h), RC_PROTO_ESEGMENT);
+	put_seg(b, 0, 1);
+	CU_ASSERT_EQUAL(rc_proto_hdr_decode(b, 20, &h), RC_PROTO_ESEGMENT);
+	put_seg(b, 1023, RC_PROTO_MAX_SEGMENTS);
+	CU_ASSERT_EQUAL(rc_proto_hdr_decode(b, 20, &h), RC_PROTO_OK);
+	put_seg(b, 0, RC_PROTO_MAX_SEGMENTS + 1);
+	CU_ASSERT_EQUAL(rc_proto_hdr_decode(b, 20, &h), RC_PROTO_ESEGMENT);
+
+	CU_ASSERT_EQUAL(rc_proto_seg_count(RC_PROTO_MAX_DATAGRAM), 1);
+	CU_ASSERT_EQUAL(rc_proto_seg_count(RC_PROTO_MAX_DATAGRAM + 1), 2);
+	CU_ASSERT_EQUAL(rc_proto_seg_count(RC_PROTO_HDR_LEN + 2 * RC_PROTO_SEG_BODY), 2);
+	CU_ASSERT_EQUAL(rc_proto_seg_count(RC_PROTO_HDR_LEN + 2 * RC_PROTO_SEG_BODY + 1), 3);
+	CU_ASSERT_EQUAL(rc_proto_seg_count(RC_PROTO_MAX_MESSAGE), RC_PROTO_MAX_SEGMENTS);
+	/* A 1 MiB SET with the longest key fits the segment limit. */
+	CU_ASSERT(RC_PROTO_HDR_LEN + RC_PROTO_REQ_OP_LEN + 16 + RC_PROTO_MAX_KEY +
+		  RC_PROTO_MAX_VALUE <= RC_PROTO_MAX_MESSAGE);
+}
+
+/* PADDED requests may carry ignored bytes after the last op; replies
+ * may not be padded. */
+static void test_padding(void)
+{
+	uint8_t b[128] = {0};
+	struct rc_proto_hdr h;
+	struct rc_proto_req_op ops[1];
+	struct rc_proto_rep_op rops[1];
+	struct rc_proto_req_op op = {.opcode = RC_OP_GET, .key_len = 1,
+				     .key = (const uint8_t *)"k"};
+	size_t n = put_hdr(b, 1, 0);
+
+	n += rc_proto_req_op_encode(b + n, sizeof(b) - n, &op);
+	CU_ASSERT_EQUAL(rc_proto_decode_request(b, n + 40, &h, ops, 1), RC_PROTO_ETRAILING);
+	put_hdr(b, 1, RC_PROTO_F_PADDED);
+	CU_ASSERT_EQUAL(rc_proto_decode_request(b, n + 40, &h, ops, 1), RC_PROTO_OK);
+	CU_ASSERT_EQUAL(ops[0].key_len, 1);
+	CU_ASSERT_EQUAL(rc_proto_decode_request(b, n, &h, ops, 1), RC_PROTO_OK);
+	CU_ASSERT_EQUAL(rc_proto_decode_request(b, n - 1, &h, ops, 1), RC_PROTO_ETRUNC);
+	put_hdr(b, 1, RC_PROTO_F_REPLY | RC_PROTO_F_PADDED);
+	memset(b + 20, 0, 20);
+	CU_ASSERT_EQUAL(rc_proto_decode_reply(b, 40, &h, rops, 1), RC_PROTO_EFLAGS);
+}
+
 static void test_huge_lengths(void)
 {
 	uint8_t b[64];
@@ -229,6 +295,8 @@ int main(void)
 		{"reply round trip", test_reply_roundtrip},
 		{"malformed headers", test_malformed_headers},
 		{"huge lengths", test_huge_lengths},
+		{"segment fields", test_segment_fields},
+		{"padding", test_padding},
 		{"names and partition", test_names_and_partition},
 		{NULL, NULL},
 	};
