@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+
 #include "config.h"
 #include "worker.h"
 #include "rc_proto.h"
+#include "rc_store.h"
 
 #define OPT(sec, nm, ty, def, lo, hi, field, d)                              \
 	{ .section = sec, .name = nm, .type = ty, .defval = def, .min = lo,  \
@@ -60,14 +63,14 @@ const struct rc_opt rcd_options[] = {
 	    max_items, "Total index capacity, split evenly over partitions"),
 	OPT("store", "max_key_size", RC_OPT_UINT, "250", 1, RC_PROTO_MAX_KEY,
 	    max_key_size, "Longest key accepted, in bytes"),
-	OPT("store", "max_value_size", RC_OPT_UINT, "1024", 0, 1178,
+	OPT("store", "max_value_size", RC_OPT_SIZE, "1M", 0, RC_PROTO_MAX_VALUE,
 	    max_value_size,
-	    "Largest value accepted, in bytes (v1: a SET with the longest key "
-	    "must fit one 1500-byte-MTU datagram, hence the bound)"),
+	    "Largest value accepted; values over one datagram travel in "
+	    "segments (an item must fit one store segment)"),
 	OPT("store", "memory_cap", RC_OPT_SIZE, "0", 0, 1ull << 40, memory_cap,
 	    "Most store.memory may grow to at runtime (scaling multipliers); "
 	    "0 = store.memory"),
-	OPT("store", "segment_size", RC_OPT_SIZE, "1M", 16 << 10, 64 << 20,
+	OPT("store", "segment_size", RC_OPT_SIZE, "2M", 16 << 10, 64 << 20,
 	    segment_size,
 	    "Items are written in segments of this size (a power of two); "
 	    "classes own whole segments and evict one at a time"),
@@ -94,6 +97,37 @@ const struct rc_opt rcd_options[] = {
 	OPT("store", "borrowing", RC_OPT_BOOL, "true", 0, 0, borrowing,
 	    "A class at its budget may use memory other classes leave idle; "
 	    "it is given back (evicted) when they need it"),
+
+	OPT("acl", "allow", RC_OPT_STR,
+	    "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 198.18.0.0/15", 0, 0,
+	    allow,
+	    "Source networks (CIDR list) whose requests are served; others "
+	    "are dropped and counted (drop_acl)"),
+	OPT("acl", "trusted", RC_OPT_STR, "", 0, 0, trusted,
+	    "Source networks that may get replies larger than their "
+	    "requests; others must pad requests (UDP amplification guard)"),
+	OPT("acl", "rate_limits", RC_OPT_STR, "", 0, 0, rate_limits,
+	    "cidr=rate[/burst] rules: operations per second allowed to each "
+	    "client network in cidr (burst default rate/10); the most "
+	    "specific rule wins; excess is answered THROTTLED"),
+	OPT("acl", "rate_network_prefix", RC_OPT_UINT, "24", 0, 32,
+	    rate_network_prefix,
+	    "A client network for rate_limits is a /this prefix"),
+	OPT("acl", "rate_max_networks", RC_OPT_UINT, "4096", 4, 1 << 20,
+	    rate_max_networks,
+	    "Rate buckets per worker; when full the idlest is reused "
+	    "(counted)"),
+
+	OPT("reassembly", "max_entries", RC_OPT_UINT, "64", 1, 4096,
+	    reasm_entries,
+	    "Segmented requests being reassembled at once, per worker; past "
+	    "that new ones are answered BUSY"),
+	OPT("reassembly", "max_bytes", RC_OPT_SIZE, "32M", 64 << 10,
+	    1ull << 32, reasm_bytes,
+	    "Buffer bytes all reassemblies of one worker may hold"),
+	OPT("reassembly", "timeout_ms", RC_OPT_UINT, "500", 10, 60000,
+	    reasm_timeout_ms,
+	    "An incomplete segmented request is dropped after this long"),
 };
 
 const size_t rcd_n_options = sizeof(rcd_options) / sizeof(rcd_options[0]);
@@ -126,6 +160,32 @@ int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
 			 (unsigned long)(cfg->memory / cfg->workers));
 		return -EINVAL;
 	}
+	if (RC_STORE_SEG_HDR + rc_store_item_size((uint16_t)cfg->max_key_size,
+					       (uint32_t)cfg->max_value_size,
+					       1) > cfg->segment_size) {
+		snprintf(err, errlen, "store.max_value_size %lu with "
+			 "max_key_size %lu does not fit one store segment "
+			 "(%lu bytes): raise store.segment_size",
+			 (unsigned long)cfg->max_value_size,
+			 (unsigned long)cfg->max_key_size,
+			 (unsigned long)cfg->segment_size);
+		return -EINVAL;
+	}
+	if (rc_cidr_parse(&cfg->allow_l, cfg->allow, err, errlen) != 0 ||
+	    rc_cidr_parse(&cfg->trusted_l, cfg->trusted, err, errlen) != 0 ||
+	    rc_rate_rules_parse(&cfg->rate_l, cfg->rate_limits, err,
+				errlen) != 0) {
+		char e2[256];
+
+		snprintf(e2, sizeof(e2), "acl: %s", err);
+		snprintf(err, errlen, "%s", e2);
+		return -EINVAL;
+	}
+	if (cfg->allow_l.n == 0) {
+		snprintf(err, errlen, "acl.allow is empty: no client could "
+			 "reach the node (0.0.0.0/0 allows every source)");
+		return -EINVAL;
+	}
 	if (strcmp(cfg->eviction, "clock") && strcmp(cfg->eviction, "fifo")) {
 		snprintf(err, errlen, "store.eviction '%s': expected "
 			 "clock or fifo", cfg->eviction);
@@ -156,4 +216,47 @@ void rcd_store_config(const struct rcd_config *cfg, const char *name,
 	sc->policy = strcmp(cfg->eviction, "fifo") ? RC_STORE_CLOCK
 						   : RC_STORE_FIFO;
 	sc->digest = rcd_key_digest;
+}
+
+int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
+			 unsigned id)
+{
+	struct rc_reasm_config rc = {
+		.max_entries = (unsigned)cfg->reasm_entries,
+		.max_bytes = cfg->reasm_bytes,
+		.max_message = RC_PROTO_MAX_MESSAGE,
+		.timeout = rte_get_tsc_hz() / 1000 * cfg->reasm_timeout_ms,
+	};
+	struct rc_ratelimit_config lc = {
+		.rules = &cfg->rate_l,
+		.network_prefix = (unsigned)cfg->rate_network_prefix,
+		.max_networks = (unsigned)cfg->rate_max_networks,
+		.share = (unsigned)cfg->workers,
+		.hz = rte_get_tsc_hz(),
+	};
+
+	w->id = id;
+	w->port_id = (uint16_t)cfg->port_id;
+	w->burst = (uint16_t)cfg->burst;
+	w->partitions = (uint16_t)cfg->workers;
+	w->epoch = (uint32_t)cfg->epoch;
+	w->max_key = (uint32_t)cfg->max_key_size;
+	w->max_value = (uint32_t)cfg->max_value_size;
+	w->classes = &cfg->cl;
+	w->allow = &cfg->allow_l;
+	w->trusted = &cfg->trusted_l;
+	w->idle_sleep_us = cfg->idle_sleep_us;
+	w->idle_spin_us = cfg->idle_spin_us;
+	w->tsc_hz = rte_get_tsc_hz();
+	w->tsc_start = rte_rdtsc();
+	w->now_tsc = w->tsc_start;
+	w->reasm = rc_reasm_create(&rc);
+	if (!w->reasm)
+		return -ENOMEM;
+	if (cfg->rate_l.n) {
+		w->rl = rc_ratelimit_create(&lc);
+		if (!w->rl)
+			return -ENOMEM;
+	}
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "rc_classes.h"
+#include "rc_guard.h"
 #include "rc_opt.h"
 
 struct rcd_config {
@@ -39,6 +40,18 @@ struct rcd_config {
 	char default_class[RC_OPT_STR_MAX];
 	bool borrowing;
 	struct rc_classes cl;        /* parsed from the three strings above */
+	/* [acl] */
+	char allow[RC_OPT_STR_MAX];
+	char trusted[RC_OPT_STR_MAX];
+	char rate_limits[RC_OPT_STR_MAX];
+	uint64_t rate_network_prefix;
+	uint64_t rate_max_networks;
+	struct rc_cidr_list allow_l, trusted_l; /* parsed */
+	struct rc_rate_rules rate_l;
+	/* [reassembly] */
+	uint64_t reasm_entries;
+	uint64_t reasm_bytes;
+	uint64_t reasm_timeout_ms;
 };
 
 /* After all options are set: cross-checks and class parsing.
@@ -49,6 +62,13 @@ int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen);
 struct rc_store_config;
 void rcd_store_config(const struct rcd_config *cfg, const char *name,
 		      int socket, struct rc_store_config *sc);
+
+/* Set worker w (partition id) up from the config: limits, classes, ACL,
+ * clocks, its rate buckets and reassembly state. The caller provides the
+ * store, pool, rings, port and interface. @return 0 or -ENOMEM. */
+struct rcd_worker;
+int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
+			 unsigned id);
 
 extern const struct rc_opt rcd_options[];
 extern const size_t rcd_n_options;

@@ -238,24 +238,17 @@ static int setup_workers(struct node *nd)
 			    socket, strerror(errno ? errno : ENOMEM));
 			return -ENOMEM;
 		}
-		w->id = i;
 		w->lcore = lcore;
-		w->port_id = (uint16_t)cfg->port_id;
-		w->burst = (uint16_t)cfg->burst;
-		w->partitions = (uint16_t)cfg->workers;
-		w->epoch = (uint32_t)cfg->epoch;
-		w->max_key = (uint32_t)cfg->max_key_size;
-		w->max_value = (uint32_t)cfg->max_value_size;
-		w->classes = &cfg->cl;
-		w->idle_sleep_us = cfg->idle_sleep_us;
-		w->idle_spin_us = cfg->idle_spin_us;
 		w->ifc = &nd->ifc;
 		w->pool = nd->pools[i];
 		w->inbox = nd->inboxes[i];
 		w->inboxes = nd->inboxes;
-		w->tsc_hz = rte_get_tsc_hz();
-		w->tsc_start = rte_rdtsc();
 		w->quit = &quit;
+		if (rcd_worker_configure(w, cfg, i) != 0) {
+			LOG(ERR, "worker %u: cannot allocate rate buckets or "
+			    "reassembly state", i);
+			return -ENOMEM;
+		}
 		rcd_worker_snapshot(w);
 		LOG(INFO, "worker %u on lcore %u (socket %d): partition of "
 		    "%zu bytes, %u items; the index takes %lu of them", i,
@@ -274,6 +267,8 @@ static void teardown(struct node *nd)
 	for (unsigned i = 0; i < RTE_MAX_LCORE; i++) {
 		if (nd->workers[i]) {
 			rc_store_destroy(nd->workers[i]->store);
+			rc_ratelimit_destroy(nd->workers[i]->rl);
+			rc_reasm_destroy(nd->workers[i]->reasm);
 			rte_free(nd->workers[i]);
 		}
 		rte_ring_free(nd->inboxes[i]);

@@ -45,6 +45,23 @@ void rcd_stats_print(const struct rcd_worker_stats *s,
 	P("handoff_in", s->handoff_in);
 	P("handoff_dropped", s->handoff_dropped);
 	P("reply_failed", s->reply_failed);
+	P("tx_retries", s->tx_retries);
+	P("drop_acl", s->drop_acl);
+	P("drop_amplification", s->drop_amplification);
+	P("segments_in", s->seg_in);
+	P("segments_out", s->seg_out);
+	P("busy_replies", s->busy_replies);
+	P("reassembly_entries", s->reasm.entries);
+	P("reassembly_bytes", s->reasm.bytes);
+	P("reassembly_completed", s->reasm.completed);
+	P("reassembly_timeouts", s->reasm.timeouts);
+	P("reassembly_full", s->reasm.full);
+	P("reassembly_too_big", s->reasm.too_big);
+	P("reassembly_duplicates", s->reasm.duplicates);
+	P("reassembly_mismatches", s->reasm.mismatches);
+	P("rate_admitted_ops", s->rate.admitted);
+	P("rate_throttled_ops", s->rate.throttled);
+	P("rate_buckets_reused", s->rate.reused);
 	for (unsigned i = 0; i < RC_NET_DROP__COUNT; i++)
 		fprintf(f, "drop_%s %" PRIu64 "\n", rc_net_drop_name(i),
 			s->net_drops[i]);

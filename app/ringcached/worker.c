@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * The worker loop: RX burst -> classify -> execute -> reply in place ->
  * buffered TX burst. No locks, no syscalls (unless idle_sleep_us is set). */
+#include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_pause.h>
 #include <rte_prefetch.h>
 
 #include "worker.h"
@@ -59,30 +61,102 @@ static uint8_t class_of(const struct rcd_worker *w,
 	return op->class_id;
 }
 
-uint16_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
-			    uint16_t len, uint32_t now)
+/* ---- the reply as pieces ------------------------------------------ */
+
+static inline void out_reset(struct rcd_reply *r)
+{
+	r->len = 0;
+	r->hdr_done = 0;
+	r->n = 0;
+}
+
+/* Close the run of header bytes written since the last piece. */
+static inline void out_hdr_piece(struct rcd_worker *w, uint32_t hdr_end)
+{
+	struct rcd_reply *r = &w->out;
+
+	if (hdr_end > r->hdr_done) {
+		r->v[r->n++] = (struct rcd_piece){w->reply + r->hdr_done,
+						  hdr_end - r->hdr_done, 0};
+		r->hdr_done = hdr_end;
+	}
+}
+
+/* Before an op that may move items (SET), copy the values the reply so
+ * far points at out of the store. Multi-op replies fit one datagram. */
+static void pin_values(struct rcd_worker *w)
+{
+	uint32_t used = 0;
+
+	for (unsigned i = 0; i < w->out.n; i++) {
+		struct rcd_piece *pc = &w->out.v[i];
+
+		if (!pc->in_store)
+			continue;
+		memcpy(w->pinned + used, pc->p, pc->len);
+		pc->p = w->pinned + used;
+		pc->in_store = 0;
+		used += pc->len;
+	}
+}
+
+void rcd_reply_copy(const struct rcd_reply *r, uint32_t off, uint8_t *dst,
+		    uint32_t len)
+{
+	for (unsigned i = 0; i < r->n && len; i++) {
+		const struct rcd_piece *pc = &r->v[i];
+		uint32_t n;
+
+		if (off >= pc->len) {
+			off -= pc->len;
+			continue;
+		}
+		n = pc->len - off < len ? pc->len - off : len;
+		memcpy(dst, pc->p + off, n);
+		dst += n;
+		len -= n;
+		off = 0;
+	}
+}
+
+uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
+			    size_t len, const struct rcd_exec *x,
+			    uint32_t now)
 {
 	struct rcd_worker_stats *st = &w->stats;
-	struct rc_proto_hdr h;
+	struct rc_proto_hdr *h = &w->rh;
 	enum rc_proto_rstatus rs;
-	size_t off = RC_PROTO_HDR_LEN;
+	uint32_t off = RC_PROTO_HDR_LEN, hoff = RC_PROTO_HDR_LEN, limit;
 
-	rs = rc_proto_decode_request(req, len, &h, w->ops, RC_PROTO_MAX_OPS);
+	rs = rc_proto_decode_request(req, len, h, w->ops, RC_PROTO_MAX_OPS);
 	if (rs != RC_PROTO_OK) {
 		st->proto_drops[rs]++;
 		return 0;
 	}
+	/* The smallest answer is 20 bytes an op. An untrusted source must
+	 * send at least that much (libringcache pads); else no answer. */
+	if (RC_PROTO_HDR_LEN + h->n_ops * RC_PROTO_REP_OP_LEN > x->cap) {
+		st->drop_amplification++;
+		return 0;
+	}
+	/* A lone op may be answered in segments; several share one
+	 * datagram (a value that does not fit: OVERFLOW, ask alone). */
+	limit = h->n_ops == 1 ? RC_PROTO_MAX_MESSAGE : RC_PROTO_MAX_DATAGRAM;
+	if (limit > x->cap)
+		limit = x->cap;
 	st->requests++;
-	for (unsigned i = 0; i < h.n_ops; i++) {
+	out_reset(&w->out);
+	for (unsigned i = 0; i < h->n_ops; i++) {
 		const struct rc_proto_req_op *op = &w->ops[i];
 		struct rc_proto_rep_op r = {.opcode = op->opcode,
 					    .class_id = op->class_id};
 		struct rc_store_item_view v;
 		struct rc_proto_digest d;
+		uint32_t need;
 		uint8_t cls;
 
 		st->ops[op->opcode]++;
-		r.status = precheck(w, op, &d);
+		r.status = x->throttled ? RC_ST_THROTTLED : precheck(w, op, &d);
 		if (r.status == RC_ST_OK) {
 			switch (op->opcode) {
 			case RC_OP_GET:
@@ -101,15 +175,21 @@ uint16_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 				if (r.status != RC_ST_OK)
 					break;
 				/* Keep room for a 20-byte answer to every
-				 * later op; else ask the client to retry. */
-				if (off + rc_proto_rep_op_size(v.value_len) +
-					    (h.n_ops - i - 1) *
-						    RC_PROTO_REP_OP_LEN >
-				    sizeof(w->reply)) {
-					r.status = RC_ST_OVERFLOW;
+				 * later op. */
+				need = off + RC_PROTO_REP_OP_LEN + v.value_len +
+				       (h->n_ops - i - 1) * RC_PROTO_REP_OP_LEN;
+				if (need > limit) {
+					if (h->n_ops > 1 &&
+					    need > RC_PROTO_MAX_DATAGRAM) {
+						r.status = RC_ST_OVERFLOW;
+					} else {
+						/* flags: the value's size,
+						 * to pad a lone request to */
+						r.status = RC_ST_PAD_REQUIRED;
+						r.client_flags = v.value_len;
+					}
 					break;
 				}
-				r.value = v.value;
 				r.value_len = v.value_len;
 				r.client_flags = v.client_flags;
 				r.cas = v.cas;
@@ -120,6 +200,7 @@ uint16_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 				if (r.status != RC_ST_OK)
 					break;
 				r.class_id = cls;
+				pin_values(w);
 				r.status = store_to_status[rc_store_set(
 					w->store, &d, op->key, op->key_len,
 					op->value, op->value_len,
@@ -141,15 +222,24 @@ uint16_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 			}
 		}
 		st->status[r.status]++;
-		/* Cannot fail: the room check above reserves the space. */
-		off += rc_proto_rep_op_encode(w->reply + off,
-					      sizeof(w->reply) - off, &r);
+		/* The op header here, its value (if any) stays in the store:
+		 * the room checks above reserve the space. */
+		rc_proto_rep_op_encode_hdr(w->reply + hoff, &r);
+		hoff += RC_PROTO_REP_OP_LEN;
+		off += RC_PROTO_REP_OP_LEN + r.value_len;
+		if (r.value_len) {
+			out_hdr_piece(w, hoff);
+			w->out.v[w->out.n++] =
+				(struct rcd_piece){v.value, r.value_len, 1};
+		}
 	}
-	h.flags = RC_PROTO_F_REPLY;
-	h.epoch = w->epoch;
-	h.partitions = w->partitions;
-	rc_proto_hdr_encode(w->reply, &h);
-	return (uint16_t)off;
+	out_hdr_piece(w, hoff);
+	w->out.len = off;
+	h->flags = RC_PROTO_F_REPLY;
+	h->epoch = w->epoch;
+	h->partitions = w->partitions;
+	rc_proto_hdr_encode(w->reply, h);
+	return off;
 }
 
 static inline uint32_t store_clock(const struct rcd_worker *w)
@@ -160,11 +250,24 @@ static inline uint32_t store_clock(const struct rcd_worker *w)
 
 void rcd_worker_flush(struct rcd_worker *w)
 {
-	uint16_t sent;
+	uint16_t sent = 0;
+	unsigned idle = 0;
 
 	if (w->n_tx == 0)
 		return;
-	sent = rte_eth_tx_burst(w->port_id, (uint16_t)w->id, w->tx, w->n_tx);
+	/* A full TX ring is polled again a bounded number of times: a
+	 * segmented reply is hundreds of frames at once. */
+	while (sent < w->n_tx && idle < RCD_TX_RETRIES) {
+		uint16_t k = rte_eth_tx_burst(w->port_id, (uint16_t)w->id,
+					      w->tx + sent, w->n_tx - sent);
+
+		sent += k;
+		if (k == 0) {
+			idle++;
+			w->stats.tx_retries++;
+			rte_pause();
+		}
+	}
 	w->stats.tx_packets += sent;
 	if (unlikely(sent < w->n_tx)) {
 		w->stats.tx_failed += w->n_tx - sent;
@@ -180,22 +283,190 @@ static inline void tx_queue(struct rcd_worker *w, struct rte_mbuf *m)
 		rcd_worker_flush(w);
 }
 
-/* Answer one datagram for our partition, or drop it. */
-static void serve(struct rcd_worker *w, struct rte_mbuf *m,
-		  const struct rc_net_udp *u, uint32_t now)
+/* A reply longer than a datagram: n segments, m (the request) becomes
+ * the last one, the others are new mbufs with its headers. */
+static void send_segments(struct rcd_worker *w, struct rte_mbuf *m,
+			  uint32_t total)
 {
-	uint16_t rlen = rcd_worker_execute(w, u->payload, u->len, now);
+	struct rc_proto_hdr h = w->rh;
+	const uint16_t n = (uint16_t)rc_proto_seg_count(total);
+	const uint32_t last = total - RC_PROTO_HDR_LEN -
+			      (uint32_t)(n - 1) * RC_PROTO_SEG_BODY;
+	uint8_t *p = rc_net_udp_reply_begin(m, (uint16_t)(RC_PROTO_HDR_LEN + last));
 
-	if (rlen == 0) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	if (unlikely(rc_net_udp_reply(m, w->reply, rlen) != 0)) {
+	if (unlikely(!p)) {
 		w->stats.reply_failed++;
 		rte_pktmbuf_free(m);
 		return;
 	}
+	h.flags |= RC_PROTO_F_SEGMENTED;
+	h.seg_count = n;
+	for (uint16_t i = 0; i < n - 1; i++) {
+		uint8_t *q;
+		struct rte_mbuf *s = rc_net_udp_reply_copy(
+			w->pool, m, RC_PROTO_MAX_DATAGRAM, &q);
+
+		if (unlikely(!s)) {
+			/* The client times out and asks again. */
+			w->stats.reply_failed++;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		h.seg_index = i;
+		rc_proto_hdr_encode(q, &h);
+		rcd_reply_copy(&w->out,
+			       RC_PROTO_HDR_LEN + (uint32_t)i * RC_PROTO_SEG_BODY,
+			       q + RC_PROTO_HDR_LEN, RC_PROTO_SEG_BODY);
+		rc_net_udp_reply_end(s);
+		w->stats.seg_out++;
+		tx_queue(w, s);
+	}
+	h.seg_index = (uint16_t)(n - 1);
+	rc_proto_hdr_encode(p, &h);
+	rcd_reply_copy(&w->out,
+		       RC_PROTO_HDR_LEN + (uint32_t)(n - 1) * RC_PROTO_SEG_BODY,
+		       p + RC_PROTO_HDR_LEN, last);
+	rc_net_udp_reply_end(m);
+	w->stats.seg_out++;
 	tx_queue(w, m);
+}
+
+/* Write the reply described by w->out into m (over the request, whose
+ * contents are no longer needed) or, if longer, into segments. */
+static void send_reply(struct rcd_worker *w, struct rte_mbuf *m,
+		       uint32_t total)
+{
+	uint8_t *p;
+
+	if (unlikely(total > RC_PROTO_MAX_DATAGRAM)) {
+		send_segments(w, m, total);
+		return;
+	}
+	p = rc_net_udp_reply_begin(m, (uint16_t)total);
+	if (unlikely(!p)) {
+		w->stats.reply_failed++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	rcd_reply_copy(&w->out, 0, p, total);
+	rc_net_udp_reply_end(m);
+	tx_queue(w, m);
+}
+
+/* Reassembly is full: answer BUSY for every op (their opcodes are not
+ * known yet), on the first and last segment only, so a client learns it
+ * without a reply per segment. */
+static void send_busy(struct rcd_worker *w, struct rte_mbuf *m,
+		      const struct rc_proto_hdr *req, uint32_t cap)
+{
+	struct rc_proto_rep_op r = {.opcode = RC_OP_NOOP, .status = RC_ST_BUSY,
+				    .class_id = RC_PROTO_CLASS_AUTO};
+	uint32_t total = RC_PROTO_HDR_LEN + req->n_ops * RC_PROTO_REP_OP_LEN;
+
+	if (req->seg_index != 0 && req->seg_index != req->seg_count - 1) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (total > cap) {
+		w->stats.drop_amplification++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	w->rh = *req;
+	w->rh.flags = RC_PROTO_F_REPLY;
+	w->rh.seg_index = 0;
+	w->rh.seg_count = 1;
+	w->rh.epoch = w->epoch;
+	w->rh.partitions = w->partitions;
+	rc_proto_hdr_encode(w->reply, &w->rh);
+	for (unsigned i = 0; i < req->n_ops; i++)
+		rc_proto_rep_op_encode_hdr(
+			w->reply + RC_PROTO_HDR_LEN + i * RC_PROTO_REP_OP_LEN, &r);
+	w->stats.status[RC_ST_BUSY] += req->n_ops;
+	w->stats.busy_replies++;
+	out_reset(&w->out);
+	out_hdr_piece(w, total);
+	w->out.len = total;
+	send_reply(w, m, total);
+}
+
+/* Rate quota of the source, charged per operation. */
+static inline uint8_t over_rate(struct rcd_worker *w, uint32_t src,
+				const uint8_t *msg, size_t len)
+{
+	unsigned n_ops;
+
+	if (!w->rl || len < RC_PROTO_HDR_LEN)
+		return 0;
+	n_ops = (unsigned)msg[12] << 8 | msg[13];
+	if (n_ops > RC_PROTO_MAX_OPS)
+		n_ops = RC_PROTO_MAX_OPS;
+	return !rc_ratelimit_admit(w->rl, src, n_ops, w->now_tsc);
+}
+
+/* One segment of a longer request: keep it; run the request when it is
+ * complete, answering to the sender of the last segment. */
+static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
+			  const struct rc_net_udp *u, uint8_t trusted,
+			  uint32_t now)
+{
+	struct rc_proto_hdr h;
+	enum rc_proto_rstatus rs = rc_proto_hdr_decode(u->payload, u->len, &h);
+	struct rcd_exec x = {.cap = UINT32_MAX};
+	uint8_t *msg = NULL;
+	size_t mlen = 0;
+	uint32_t total;
+
+	if (rs == RC_PROTO_OK && ((h.flags & RC_PROTO_F_REPLY) || !w->reasm))
+		rs = RC_PROTO_EFLAGS;
+	if (rs != RC_PROTO_OK) {
+		w->stats.proto_drops[rs]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	w->stats.seg_in++;
+	switch (rc_reasm_add(w->reasm, (uint64_t)u->src_ip << 16 | u->src_port,
+			     &h, u->payload, u->len, w->now_tsc, &msg, &mlen)) {
+	case RC_REASM_DONE:
+		break;
+	case RC_REASM_FULL:
+		send_busy(w, m, &h, trusted ? UINT32_MAX : u->len);
+		return;
+	default: /* pending, duplicate, too big, mismatch: counted there */
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (!trusted)
+		x.cap = (uint32_t)mlen;
+	x.throttled = over_rate(w, u->src_ip, msg, mlen);
+	total = rcd_worker_execute(w, msg, mlen, &x, now);
+	if (total)
+		send_reply(w, m, total);
+	else
+		rte_pktmbuf_free(m);
+	rc_reasm_release(w->reasm, msg);
+}
+
+/* Answer one datagram for our partition, or drop it. */
+static void serve(struct rcd_worker *w, struct rte_mbuf *m,
+		  const struct rc_net_udp *u, uint32_t now)
+{
+	const uint8_t trusted = rc_cidr_match(w->trusted, u->src_ip);
+	struct rcd_exec x = {.cap = trusted ? UINT32_MAX : u->len};
+	uint32_t total;
+
+	if (unlikely(u->len >= RC_PROTO_HDR_LEN &&
+		     (u->payload[3] & RC_PROTO_F_SEGMENTED))) {
+		serve_segment(w, m, u, trusted, now);
+		return;
+	}
+	x.throttled = over_rate(w, u->src_ip, u->payload, u->len);
+	total = rcd_worker_execute(w, u->payload, u->len, &x, now);
+	if (total == 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	send_reply(w, m, total);
 }
 
 void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
@@ -213,6 +484,11 @@ void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
 		tx_queue(w, m);
 		return;
 	case RC_NET_UDP:
+		if (!rc_cidr_match(w->allow, u.src_ip)) {
+			w->stats.drop_acl++;
+			rte_pktmbuf_free(m);
+			return;
+		}
 		owner = u.dst_port - w->ifc->base_port;
 		if (owner == w->id) {
 			serve(w, m, &u, now);
@@ -251,6 +527,10 @@ static void handle_inbox(struct rcd_worker *w, uint32_t now)
 
 void rcd_worker_snapshot(struct rcd_worker *w)
 {
+	if (w->reasm)
+		rc_reasm_get_stats(w->reasm, &w->stats.reasm);
+	if (w->rl)
+		rc_ratelimit_get_stats(w->rl, &w->stats.rate);
 	rc_store_get_stats(w->store, &w->stats.store);
 	for (unsigned c = 0; c < w->classes->n; c++)
 		rc_store_get_class_stats(w->store, (uint8_t)c,
@@ -281,6 +561,8 @@ int rcd_worker_main(void *arg)
 	while (!*w->quit) {
 		uint64_t now_tsc = rte_rdtsc();
 		uint32_t now = store_clock(w);
+
+		w->now_tsc = now_tsc;
 		uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->id,
 					      pkts, w->burst);
 
@@ -302,6 +584,8 @@ int rcd_worker_main(void *arg)
 		 * second: up to 5M items/s, never one long pause. */
 		if (now_tsc - last_maint > maint) {
 			rc_store_maintain(w->store, now, RCD_MAINT_WORK);
+			if (w->reasm)
+				rc_reasm_expire(w->reasm, now_tsc);
 			last_maint = now_tsc;
 		}
 		/* Publish a store snapshot for the control core ~100x/s. */

@@ -10,12 +10,15 @@
 #include <rte_ring.h>
 
 #include "rc_classes.h"
+#include "rc_guard.h"
 #include "rc_net.h"
 #include "rc_proto.h"
+#include "rc_reasm.h"
 #include "rc_store.h"
 
 #define RCD_MAX_BURST 64
 #define RCD_MAINT_WORK 256u   /* items per store upkeep slice */
+#define RCD_TX_RETRIES 64u    /* TX polls without progress before a drop */
 
 /* Counters written only by the owning worker, read by the control core.
  * Plain fields: no atomics on the fast path. */
@@ -24,14 +27,44 @@ struct rcd_worker_stats {
 	uint64_t requests;           /* well-formed datagrams executed */
 	uint64_t arp_replies, icmp_replies;
 	uint64_t handoff_out, handoff_in, handoff_dropped;
-	uint64_t reply_failed;       /* reply did not fit the mbuf */
+	uint64_t reply_failed;       /* no mbuf for the reply */
+	uint64_t tx_retries;         /* TX ring full, polled again */
+	uint64_t drop_acl;           /* source outside acl.allow */
+	uint64_t drop_amplification; /* untrusted request smaller than any
+				      * answer to it */
+	uint64_t seg_in, seg_out;    /* segments received, sent */
+	uint64_t busy_replies;       /* reassembly full: answered BUSY */
 	uint64_t net_drops[RC_NET_DROP__COUNT];
 	uint64_t proto_drops[RC_PROTO_E__COUNT];
 	uint64_t ops[RC_OP__COUNT];
 	uint64_t status[RC_ST__COUNT];
-	struct rc_store_stats store; /* snapshot, refreshed by the worker */
+	struct rc_reasm_stats reasm; /* snapshots, refreshed by the worker */
+	struct rc_ratelimit_stats rate;
+	struct rc_store_stats store;
 	struct rc_store_class_stats classes[RC_STORE_MAX_CLASSES];
 } __rte_cache_aligned;
+
+/* A reply as pieces: header bytes in the worker, values in the store.
+ * Copied once, into the TX mbuf(s). */
+struct rcd_piece {
+	const uint8_t *p;
+	uint32_t len;
+	uint8_t in_store;
+};
+
+struct rcd_reply {
+	uint32_t len;                /* all pieces */
+	uint32_t hdr_done;           /* bytes of w->reply already pieces */
+	unsigned n;
+	struct rcd_piece v[2 * RC_PROTO_MAX_OPS + 1];
+};
+
+/* How one request may be answered. */
+struct rcd_exec {
+	uint32_t cap;                /* largest reply: the request's size for
+				      * an untrusted source */
+	uint8_t throttled;           /* over its rate: every op THROTTLED */
+};
 
 struct rcd_worker {
 	unsigned id;                 /* = partition = queue */
@@ -42,6 +75,9 @@ struct rcd_worker {
 	uint32_t epoch;
 	uint32_t max_key, max_value;
 	const struct rc_classes *classes;
+	const struct rc_cidr_list *allow, *trusted;
+	struct rc_ratelimit *rl;     /* NULL: no rate limits */
+	struct rc_reasm *reasm;      /* NULL: segmented requests dropped */
 	uint64_t idle_sleep_us;
 	uint64_t idle_spin_us;
 	const struct rc_net_iface *ifc;
@@ -50,11 +86,17 @@ struct rcd_worker {
 	struct rte_ring *inbox;      /* requests handed over by other workers */
 	struct rte_ring **inboxes;   /* all workers' inboxes, by partition */
 	uint64_t tsc_hz, tsc_start;
+	uint64_t now_tsc;            /* set once per loop turn */
 	volatile int *quit;
 
 	struct rte_mbuf *tx[RCD_MAX_BURST];
 	uint16_t n_tx;
-	uint8_t reply[RC_PROTO_MAX_DATAGRAM];
+	struct rc_proto_hdr rh;      /* header of the reply being built */
+	struct rcd_reply out;
+	/* The reply's header and op headers; values stay where they are. */
+	uint8_t reply[RC_PROTO_HDR_LEN + RC_PROTO_MAX_OPS * RC_PROTO_REP_OP_LEN];
+	uint8_t pinned[RC_PROTO_MAX_DATAGRAM]; /* values copied out of the
+						* store before a SET */
 	struct rc_proto_req_op ops[RC_PROTO_MAX_OPS];
 	struct rcd_worker_stats stats;
 } __rte_cache_aligned;
@@ -76,10 +118,16 @@ void rcd_worker_snapshot(struct rcd_worker *w);
 /* Send what is queued for TX. */
 void rcd_worker_flush(struct rcd_worker *w);
 
-/* Execute one request datagram against w's partition and write the reply
- * payload into w->reply. Exposed for in-process tests and benchmarks.
- * @return reply length, or 0 if the datagram is dropped (counted). */
-uint16_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
-			    uint16_t len, uint32_t now);
+/* Execute one request message (a datagram or a reassembled one) against
+ * w's partition and describe the reply in w->out / w->rh. Exposed for
+ * in-process tests and benchmarks.
+ * @return reply length, or 0 if the request is dropped (counted). */
+uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
+			    size_t len, const struct rcd_exec *x,
+			    uint32_t now);
+
+/* Copy len bytes of the reply described by r, from offset off, to dst. */
+void rcd_reply_copy(const struct rcd_reply *r, uint32_t off, uint8_t *dst,
+		    uint32_t len);
 
 #endif

@@ -14,10 +14,13 @@
 
 #include "hashring.h"
 #include "rc_proto.h"
+#include "rc_reasm.h"
 #include "ringcache.h"
 
 #define REPLY_BUF 2048
 #define MAX_REROUTES 3
+/* Socket receive buffer asked for: a 1 MiB reply is ~720 datagrams. */
+#define RCVBUF_BYTES (8 << 20)
 
 struct server {
 	struct sockaddr_in addr;  /* port = base port */
@@ -37,7 +40,11 @@ struct rc_client {
 	struct rc_client_stats st;
 	struct rc_proto_hdr rh;
 	struct rc_proto_rep_op reps[RC_PROTO_MAX_OPS];
-	uint8_t tx[RC_PROTO_MAX_DATAGRAM];
+	struct rc_reasm *reasm;   /* segmented replies */
+	uint8_t *held;            /* reassembled reply behind c->reps */
+	uint8_t *tx;              /* request being sent; grows for segments */
+	size_t tx_cap;
+	uint8_t seg[RC_PROTO_MAX_DATAGRAM];
 	uint8_t rx[REPLY_BUF];
 };
 
@@ -53,6 +60,7 @@ static const char *const err_text[] = {
 	[8] = "server out of memory",
 	[9] = "unknown data class",
 	[10] = "read-only",
+	[11] = "server busy (reassembly full); try later",
 	[20] = "timed out",
 	[21] = "system error",
 	[22] = "protocol error",
@@ -86,6 +94,7 @@ static int status_to_err(uint8_t st)
 	case RC_ST_NO_MEMORY: return RC_ENOSPACE;
 	case RC_ST_UNKNOWN_CLASS: return RC_EUNKNOWNCLASS;
 	case RC_ST_READ_ONLY: return RC_EREADONLY;
+	case RC_ST_BUSY: return RC_EBUSY;
 	default: return RC_EPROTOCOL;
 	}
 }
@@ -186,10 +195,32 @@ rc_client *rc_client_create(const struct rc_client_config *cfg, int *err)
 	if (!c->rng)
 		c->rng = 1;
 	c->next_id = (uint32_t)xorshift(&c->rng);
+	c->tx_cap = RC_PROTO_MAX_DATAGRAM;
+	c->tx = malloc(c->tx_cap);
+	{
+		struct rc_reasm_config rc = {
+			.max_entries = 16, .max_bytes = 32u << 20,
+			.max_message = RC_PROTO_MAX_MESSAGE,
+			.timeout = 4 * (uint64_t)c->timeout_ms,
+		};
+		c->reasm = rc_reasm_create(&rc);
+	}
+	if (!c->tx || !c->reasm)
+		goto fail;
 	c->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
 		e = RC_ESYSTEM;
 		goto fail;
+	}
+	/* Room for a whole segmented reply: FORCE works for root, else the
+	 * kernel caps the request at net.core.rmem_max (operations.md). */
+	{
+		int sz = RCVBUF_BYTES;
+
+		if (setsockopt(c->fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz,
+			       sizeof(sz)) != 0)
+			(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &sz,
+					 sizeof(sz));
 	}
 	free(names);
 	return c;
@@ -207,6 +238,12 @@ void rc_client_destroy(rc_client *c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->reasm) {
+		if (c->held)
+			rc_reasm_release(c->reasm, c->held);
+		rc_reasm_destroy(c->reasm);
+	}
+	free(c->tx);
 	rc_hashring_free(&c->ring);
 	free(c->srv);
 	free(c);
@@ -244,10 +281,70 @@ static int send_dgram(rc_client *c, size_t srv, unsigned part,
 	}
 }
 
+/* Make c->tx hold at least cap bytes. */
+static int tx_reserve(rc_client *c, size_t cap)
+{
+	uint8_t *p;
+
+	if (cap <= c->tx_cap)
+		return RC_OK;
+	p = realloc(c->tx, cap);
+	if (!p)
+		return RC_ENOMEM;
+	c->tx = p;
+	c->tx_cap = cap;
+	return RC_OK;
+}
+
+/* Send the message in buf (header h already encoded at its start): one
+ * datagram, or segments of RC_PROTO_SEG_BODY bytes each. */
+static int send_msg(rc_client *c, size_t srv, unsigned part,
+		    const struct rc_proto_hdr *h, const uint8_t *buf,
+		    size_t len)
+{
+	struct rc_proto_hdr sh = *h;
+	unsigned n = rc_proto_seg_count(len);
+
+	if (n == 1)
+		return send_dgram(c, srv, part, buf, len);
+	sh.flags |= RC_PROTO_F_SEGMENTED;
+	sh.seg_count = (uint16_t)n;
+	for (unsigned i = 0; i < n; i++) {
+		size_t off = RC_PROTO_HDR_LEN + (size_t)i * RC_PROTO_SEG_BODY;
+		size_t body = len - off < RC_PROTO_SEG_BODY ? len - off
+							     : RC_PROTO_SEG_BODY;
+		int r;
+
+		sh.seg_index = (uint16_t)i;
+		rc_proto_hdr_encode(c->seg, &sh);
+		memcpy(c->seg + RC_PROTO_HDR_LEN, buf + off, body);
+		r = send_dgram(c, srv, part, c->seg, RC_PROTO_HDR_LEN + body);
+		if (r != RC_OK)
+			return r;
+	}
+	return RC_OK;
+}
+
+/* Zero-fill a request from len up to pad bytes (PADDED): an untrusted
+ * client's request must be as large as its answer. @return new length. */
+static size_t pad_request(uint8_t *buf, size_t len, size_t pad,
+			  struct rc_proto_hdr *h)
+{
+	if (pad <= len)
+		return len;
+	memset(buf + len, 0, pad - len);
+	h->flags |= RC_PROTO_F_PADDED;
+	return pad;
+}
+
 /* Receive one well-formed reply from a known server before deadline.
  * Fills c->rh, c->reps. @return server index, RC_ETIMEOUT, RC_ESYSTEM. */
 static int recv_reply(rc_client *c, uint64_t deadline)
 {
+	if (c->held) {
+		rc_reasm_release(c->reasm, c->held);
+		c->held = NULL;
+	}
 	for (;;) {
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);
@@ -272,11 +369,32 @@ static int recv_reply(rc_client *c, uint64_t deadline)
 		}
 		for (size_t s = 0; s < c->n_srv; s++) {
 			struct server *sv = &c->srv[s];
+			const uint8_t *msg = c->rx;
+			size_t mlen = (size_t)n;
 
 			if (sv->addr.sin_addr.s_addr != from.sin_addr.s_addr)
 				continue;
-			if (rc_proto_decode_reply(c->rx, (size_t)n, &c->rh,
-						  c->reps, RC_PROTO_MAX_OPS) !=
+			if (rc_proto_hdr_decode(c->rx, mlen, &c->rh) ==
+				    RC_PROTO_OK &&
+			    (c->rh.flags & RC_PROTO_F_SEGMENTED)) {
+				uint8_t *whole;
+				enum rc_reasm_result rr = rc_reasm_add(
+					c->reasm,
+					(uint64_t)from.sin_addr.s_addr << 16 |
+						from.sin_port,
+					&c->rh, c->rx, mlen, now_ms(), &whole,
+					&mlen);
+
+				if (rr != RC_REASM_DONE) {
+					if (rr >= RC_REASM_FULL)
+						c->st.bad_replies++;
+					break;
+				}
+				c->held = whole;
+				msg = whole;
+			}
+			if (rc_proto_decode_reply(msg, mlen, &c->rh, c->reps,
+						  RC_PROTO_MAX_OPS) !=
 			    RC_PROTO_OK) {
 				c->st.bad_replies++;
 				break;
@@ -289,18 +407,21 @@ static int recv_reply(rc_client *c, uint64_t deadline)
 	}
 }
 
-/* One datagram of n_ops already encoded after the header in c->tx (total
- * len bytes): send, wait for its reply, retry if allowed. On success the
- * reply is in c->rh / c->reps. */
+/* One request of n_ops already encoded after the header in c->tx (total
+ * len bytes, c->tx_cap >= pad): pad it to pad bytes, send it (segmented
+ * if long), wait for its reply, retry if allowed. On success the reply is
+ * in c->rh / c->reps. A whole-request BUSY is retried like a timeout. */
 static int transact(rc_client *c, size_t srv, unsigned part, uint16_t n_ops,
-		    size_t len, bool idempotent)
+		    size_t len, size_t pad, bool idempotent)
 {
 	unsigned attempts = 1 + (idempotent ? c->retries : 0);
+	int busy = 0;
 
 	for (unsigned a = 0; a < attempts; a++) {
 		struct rc_proto_hdr h = {.version = RC_PROTO_VERSION,
 					 .n_ops = n_ops, .seg_count = 1,
 					 .epoch = c->srv[srv].epoch};
+		size_t mlen = pad_request(c->tx, len, pad, &h);
 		uint64_t deadline;
 		int r;
 
@@ -310,21 +431,29 @@ static int transact(rc_client *c, size_t srv, unsigned part, uint16_t n_ops,
 		}
 		h.request_id = c->next_id++;
 		rc_proto_hdr_encode(c->tx, &h);
-		r = send_dgram(c, srv, part, c->tx, len);
+		r = send_msg(c, srv, part, &h, c->tx, mlen);
 		if (r != RC_OK)
 			return r;
-		deadline = now_ms() + c->timeout_ms;
+		/* Big messages take longer on the wire. */
+		deadline = now_ms() + c->timeout_ms +
+			   rc_proto_seg_count(mlen) / 64;
 		while ((r = recv_reply(c, deadline)) >= 0) {
 			if ((size_t)r == srv && c->rh.request_id == h.request_id &&
 			    c->rh.n_ops == n_ops)
-				return RC_OK;
+				break;
 			c->st.stale++;
 		}
+		if (r >= 0 && c->reps[0].status == RC_ST_BUSY) {
+			busy = 1;
+			continue;
+		}
+		if (r >= 0)
+			return RC_OK;
 		if (r != RC_ETIMEOUT)
 			return r;
 		c->st.timeouts++;
 	}
-	return RC_ETIMEOUT;
+	return busy ? RC_EBUSY : RC_ETIMEOUT;
 }
 
 static int check_key(size_t key_len)
@@ -334,35 +463,53 @@ static int check_key(size_t key_len)
 	return key_len > RC_MAX_KEY ? RC_ETOOLARGE : RC_OK;
 }
 
-/* Send one op for its key, following partition-count changes. On RC_OK
- * c->reps[0] holds the answer. */
+/* Send one op for its key, following partition-count changes and
+ * padding requests. On RC_OK c->reps[0] holds the answer. */
 static int single(rc_client *c, struct rc_proto_req_op *op, bool idempotent)
 {
 	struct rc_proto_digest d;
+	size_t need = RC_PROTO_HDR_LEN + rc_proto_req_op_size(op);
+	/* Every request is at least as large as the smallest answer. */
+	size_t pad = RC_PROTO_HDR_LEN + RC_PROTO_REP_OP_LEN;
 	int r = check_key(op->key_len);
 
 	if (r != RC_OK)
 		return r;
-	if (RC_PROTO_HDR_LEN + rc_proto_req_op_size(op) > sizeof(c->tx))
+	if (need > RC_PROTO_MAX_MESSAGE)
 		return RC_ETOOLARGE;
 	rc_proto_key_digest(op->key, op->key_len, &d);
 	for (unsigned i = 0; i <= MAX_REROUTES; i++) {
 		size_t srv, len;
 		unsigned part;
 
+		r = tx_reserve(c, need > pad ? need : pad);
+		if (r != RC_OK)
+			return r;
 		route(c, &d, &srv, &part);
 		len = RC_PROTO_HDR_LEN +
 		      rc_proto_req_op_encode(c->tx + RC_PROTO_HDR_LEN,
-					     sizeof(c->tx) - RC_PROTO_HDR_LEN,
-					     op);
-		r = transact(c, srv, part, 1, len, idempotent);
+					     c->tx_cap - RC_PROTO_HDR_LEN, op);
+		r = transact(c, srv, part, 1, len, pad, idempotent);
 		if (r != RC_OK)
 			return r;
 		if (c->reps[0].opcode != op->opcode)
 			return RC_EPROTOCOL;
 		/* The reply told us the real partition count: go again. */
-		if (c->reps[0].status != RC_ST_WRONG_PARTITION)
-			return status_to_err(c->reps[0].status);
+		if (c->reps[0].status == RC_ST_WRONG_PARTITION)
+			continue;
+		/* Not trusted: the request must be as large as the answer
+		 * (flags = the value's length). */
+		if (c->reps[0].status == RC_ST_PAD_REQUIRED &&
+		    pad < RC_PROTO_HDR_LEN + RC_PROTO_REP_OP_LEN +
+				  (size_t)c->reps[0].client_flags) {
+			pad = RC_PROTO_HDR_LEN + RC_PROTO_REP_OP_LEN +
+			      c->reps[0].client_flags;
+			if (pad > RC_PROTO_MAX_MESSAGE)
+				return RC_ETOOLARGE;
+			c->st.padded++;
+			continue;
+		}
+		return status_to_err(c->reps[0].status);
 	}
 	return RC_EPROTOCOL;
 }
@@ -406,7 +553,7 @@ int rc_set(rc_client *c, const void *key, size_t key_len, const void *value,
 
 	if (!c || (!value && value_len) || key_len > UINT16_MAX)
 		return RC_EINVAL;
-	if (value_len > RC_PROTO_MAX_DATAGRAM)
+	if (value_len > RC_MAX_VALUE)
 		return RC_ETOOLARGE;
 	if (opts) {
 		op.client_flags = opts->flags;
@@ -454,8 +601,9 @@ int rc_ping(rc_client *c, size_t idx)
 		return RC_EINVAL;
 	len = RC_PROTO_HDR_LEN +
 	      rc_proto_req_op_encode(c->tx + RC_PROTO_HDR_LEN,
-				     sizeof(c->tx) - RC_PROTO_HDR_LEN, &op);
-	r = transact(c, idx, 0, 1, len, true);
+				     c->tx_cap - RC_PROTO_HDR_LEN, &op);
+	r = transact(c, idx, 0, 1, len,
+		     RC_PROTO_HDR_LEN + RC_PROTO_REP_OP_LEN, true);
 	return r == RC_OK ? status_to_err(c->reps[0].status) : r;
 }
 
@@ -517,6 +665,7 @@ static void mget_apply(rc_client *c, struct chunk *k,
 		const struct rc_proto_rep_op *rep = &c->reps[j];
 
 		if (rep->status == RC_ST_OVERFLOW ||
+		    rep->status == RC_ST_PAD_REQUIRED ||
 		    rep->status == RC_ST_WRONG_PARTITION) {
 			again[k->items[j]] = true; /* ask alone, later */
 			continue;
@@ -596,10 +745,16 @@ int rc_mget(rc_client *c, struct rc_mget_item *items, size_t n)
 				.seg_count = 1, .request_id = base + (uint32_t)j,
 				.epoch = c->srv[ch[j].srv].epoch};
 
+			size_t len = pad_request(
+				ch[j].buf, ch[j].len,
+				RC_PROTO_HDR_LEN +
+					(size_t)ch[j].n * RC_PROTO_REP_OP_LEN,
+				&h);
+
 			ch[j].id = h.request_id;
 			rc_proto_hdr_encode(ch[j].buf, &h);
 			rc = send_dgram(c, ch[j].srv, ch[j].part, ch[j].buf,
-					ch[j].len);
+					len);
 			if (rc != RC_OK)
 				goto out;
 		}

@@ -37,6 +37,8 @@ enum rc_err {
 	RC_ENOSPACE = -8,       /* server could not make room for the item */
 	RC_EUNKNOWNCLASS = -9,  /* data class id not configured */
 	RC_EREADONLY = -10,     /* node is in read-only mode */
+	RC_EBUSY = -11,         /* node could not take a segmented request
+				 * now (reassembly full); try later */
 	/* Local outcomes. */
 	RC_ETIMEOUT = -20,      /* no answer after every retry */
 	RC_ESYSTEM = -21,       /* a socket call failed; see errno */
@@ -53,6 +55,7 @@ RC_API const char *rc_strerror(int err);
 #define RC_DEFAULT_PORT 7711
 #define RC_CLASS_AUTO 0xFF  /* let the server derive the class */
 #define RC_MAX_KEY 250
+#define RC_MAX_VALUE (1u << 20)
 
 struct rc_client_config {
 	const char *const *servers; /* "a.b.c.d" or "a.b.c.d:port" */
@@ -78,7 +81,10 @@ struct rc_item_meta {
 
 /* Get a value into buf (cap bytes). *value_len receives the full length
  * even when it exceeds cap (then RC_ETRUNCATED, with cap bytes copied).
- * meta may be NULL. */
+ * meta may be NULL. Values longer than one datagram arrive in segments,
+ * reassembled here. A node that does not trust this client's network
+ * (acl.trusted) answers a value larger than the request only to a padded
+ * request: the call pads and asks again, at the cost of a round trip. */
 RC_API int rc_get(rc_client *c, const void *key, size_t key_len, void *buf,
 	   size_t cap, size_t *value_len, struct rc_item_meta *meta);
 
@@ -89,7 +95,8 @@ struct rc_set_opts {
 	uint8_t class_id;  /* data class, or RC_CLASS_AUTO */
 };
 
-/* Store a value. opts may be NULL (no flags, no TTL, unconditional, class
+/* Store a value of up to 1 MiB (RC_MAX_VALUE; the node may set a lower
+ * limit); one longer than a datagram is sent in segments. opts may be NULL (no flags, no TTL, unconditional, class
  * derived by the server). cas_out may be NULL. A plain set is retried on
  * timeout; a conditional one (cas != 0) is not, since a retry could report
  * RC_EEXISTS for its own earlier success. */
@@ -133,6 +140,7 @@ struct rc_client_stats {
 	uint64_t timeouts;   /* attempts that waited out timeout_ms */
 	uint64_t stale;      /* replies for earlier attempts, discarded */
 	uint64_t bad_replies;
+	uint64_t padded;     /* requests sent again padded (untrusted) */
 };
 RC_API void rc_client_get_stats(const rc_client *c, struct rc_client_stats *st);
 

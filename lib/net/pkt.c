@@ -180,6 +180,8 @@ enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
 	u->payload = (uint8_t *)(udp + 1);
 	u->len = (uint16_t)(udp_len - sizeof(*udp));
 	u->dst_port = port;
+	u->src_port = rte_be_to_cpu_16(udp->src_port);
+	u->src_ip = rte_be_to_cpu_32(ip->src_addr);
 	return RC_NET_UDP;
 }
 
@@ -192,23 +194,37 @@ void rc_net_udp_locate(struct rte_mbuf *m, struct rc_net_udp *u)
 	u->payload = (uint8_t *)(udp + 1);
 	u->len = (uint16_t)(rte_be_to_cpu_16(udp->dgram_len) - sizeof(*udp));
 	u->dst_port = rte_be_to_cpu_16(udp->dst_port);
+	u->src_port = rte_be_to_cpu_16(udp->src_port);
+	u->src_ip = rte_be_to_cpu_32(ip->src_addr);
 }
 
-int rc_net_udp_reply(struct rte_mbuf *m, const uint8_t *payload,
-		     uint16_t len)
+#define UDP_HDRS                                                           \
+	((uint16_t)(sizeof(struct rte_ether_hdr) + IPV4_MIN_HDR +          \
+		    sizeof(struct rte_udp_hdr)))
+
+/* Lengths and IP checksum for a payload of len bytes. */
+static void set_lengths(struct rte_ipv4_hdr *ip, struct rte_udp_hdr *udp,
+			uint16_t len)
 {
-	const uint16_t hdrs = sizeof(struct rte_ether_hdr) + IPV4_MIN_HDR +
-			      sizeof(struct rte_udp_hdr);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + len));
+	ip->total_length =
+		rte_cpu_to_be_16((uint16_t)(IPV4_MIN_HDR + sizeof(*udp) + len));
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+uint8_t *rc_net_udp_reply_begin(struct rte_mbuf *m, uint16_t len)
+{
 	struct rte_ether_hdr *eth;
 	struct rte_ipv4_hdr *ip;
 	struct rte_udp_hdr *udp;
 	rte_be16_t p;
-	uint32_t want = (uint32_t)hdrs + len;
+	uint32_t want = (uint32_t)UDP_HDRS + len;
 
 	/* Resize the frame to headers + new payload. */
 	if (want > m->data_len) {
 		if (!rte_pktmbuf_append(m, (uint16_t)(want - m->data_len)))
-			return -ENOSPC;
+			return NULL;
 	} else if (want < m->data_len) {
 		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - want));
 	}
@@ -219,15 +235,40 @@ int rc_net_udp_reply(struct rte_mbuf *m, const uint8_t *payload,
 	p = udp->src_port;
 	udp->src_port = udp->dst_port;
 	udp->dst_port = p;
-	memcpy(udp + 1, payload, len);
-	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*udp) + len));
-	ip->total_length =
-		rte_cpu_to_be_16((uint16_t)(IPV4_MIN_HDR + sizeof(*udp) + len));
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	set_lengths(ip, udp, len);
+	m->ol_flags = 0;
+	return (uint8_t *)(udp + 1);
+}
+
+struct rte_mbuf *rc_net_udp_reply_copy(struct rte_mempool *mp,
+				       const struct rte_mbuf *reply,
+				       uint16_t len, uint8_t **payload)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+	struct rte_ipv4_hdr *ip;
+	uint8_t *p;
+
+	if (!m)
+		return NULL;
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(UDP_HDRS + len));
+	if (!p) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memcpy(p, rte_pktmbuf_mtod(reply, const uint8_t *), UDP_HDRS);
+	ip = (struct rte_ipv4_hdr *)(p + sizeof(struct rte_ether_hdr));
+	set_lengths(ip, (struct rte_udp_hdr *)(ip + 1), len);
+	*payload = p + UDP_HDRS;
+	return m;
+}
+
+void rc_net_udp_reply_end(struct rte_mbuf *m)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(
+		m, struct rte_ipv4_hdr *, sizeof(struct rte_ether_hdr));
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
 	udp->dgram_cksum = 0;
 	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
-	m->ol_flags = 0;
-	return 0;
 }

@@ -52,6 +52,8 @@ struct rc_net_udp {
 	uint8_t *payload;
 	uint16_t len;
 	uint16_t dst_port;      /* host order */
+	uint16_t src_port;      /* host order */
+	uint32_t src_ip;        /* host order */
 };
 
 /* Classify one received frame. ARP requests and ICMP echo requests for our
@@ -67,12 +69,21 @@ enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
 void rc_net_udp_locate(struct rte_mbuf *m, struct rc_net_udp *u);
 
 /* Turn the request in m into the reply to its sender: swap addresses and
- * ports, replace the UDP payload by len bytes from payload (which must not
- * point into m), fix lengths and checksums (UDP checksum in software, so
- * it is right on every device).
- * @return 0, or -ENOSPC if the mbuf cannot hold the reply. */
-int rc_net_udp_reply(struct rte_mbuf *m, const uint8_t *payload,
-		     uint16_t len);
+ * ports, size the UDP payload to len bytes, fix lengths and the IP
+ * checksum. The caller writes the payload (the request's is overwritten)
+ * and then calls rc_net_udp_reply_end().
+ * @return the payload, or NULL if the mbuf cannot hold len bytes. */
+uint8_t *rc_net_udp_reply_begin(struct rte_mbuf *m, uint16_t len);
+
+/* A further datagram to the same peer as reply (already begun): a new
+ * mbuf from mp with reply's headers and a payload of len bytes.
+ * @return the mbuf (*payload set), or NULL if mp is empty. */
+struct rte_mbuf *rc_net_udp_reply_copy(struct rte_mempool *mp,
+				       const struct rte_mbuf *reply,
+				       uint16_t len, uint8_t **payload);
+
+/* The UDP checksum, in software so it is right on every device. */
+void rc_net_udp_reply_end(struct rte_mbuf *m);
 
 const char *rc_net_drop_name(unsigned reason);
 

@@ -153,6 +153,14 @@ size_t rc_proto_rep_op_encode(uint8_t *buf, size_t cap,
 
 	if (need > cap)
 		return 0;
+	rc_proto_rep_op_encode_hdr(buf, op);
+	if (op->value && op->value_len)
+		memcpy(buf + RC_PROTO_REP_OP_LEN, op->value, op->value_len);
+	return need;
+}
+
+void rc_proto_rep_op_encode_hdr(uint8_t *buf, const struct rc_proto_rep_op *op)
+{
 	buf[0] = op->opcode;
 	buf[1] = op->status;
 	buf[2] = op->class_id;
@@ -160,9 +168,6 @@ size_t rc_proto_rep_op_encode(uint8_t *buf, size_t cap,
 	put32(buf + 4, op->value_len);
 	put32(buf + 8, op->client_flags);
 	put64(buf + 12, op->cas);
-	if (op->value && op->value_len)
-		memcpy(buf + RC_PROTO_REP_OP_LEN, op->value, op->value_len);
-	return need;
 }
 
 enum rc_proto_rstatus rc_proto_decode_request(const uint8_t *buf, size_t len,

@@ -160,6 +160,10 @@ size_t rc_proto_req_op_encode(uint8_t *buf, size_t cap,
 size_t rc_proto_rep_op_encode(uint8_t *buf, size_t cap,
 			      const struct rc_proto_rep_op *op);
 
+/* Write only the 20-byte fixed part of a reply op (value_len included);
+ * the caller places the value after it, or elsewhere (scatter replies). */
+void rc_proto_rep_op_encode_hdr(uint8_t *buf, const struct rc_proto_rep_op *op);
+
 /* Decode a whole request message (one datagram, or a reassembled one)
  * into ops[max_ops]. Validates every length before returning. A SEGMENTED
  * header is refused (ESEGMENT): reassemble first.

@@ -23,6 +23,7 @@
 #define RC_STORE_MIN_SEGMENT (16u << 10)
 #define RC_STORE_MAX_SEGMENT (64u << 20)
 #define RC_STORE_MAX_VALUE ((1u << 21) - 1) /* and it must fit a segment */
+#define RC_STORE_SEG_HDR 8u /* bytes a segment keeps: item = size - this */
 
 enum rc_store_result {
 	RC_STORE_OK = 0,

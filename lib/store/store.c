@@ -23,7 +23,7 @@
 #include "rc_store.h"
 
 #define NONE UINT32_MAX
-#define SEG_HDR 8u          /* each segment starts with its id (+ pad) */
+#define SEG_HDR RC_STORE_SEG_HDR /* each segment starts with its id (+ pad) */
 #define N_BUCKETS 128u      /* TTL buckets per class, see bucket_of() */
 #define ALIGN4(x) (((x) + 3u) & ~(size_t)3u)
 

@@ -131,6 +131,9 @@ int main(int argc, char **argv)
 			  err, sizeof(err)) != 0 ||
 	    rc_opt_set_kv(rcd_options, rcd_n_options, &cfg,
 			  "store.max_items=65536", err, sizeof(err)) != 0 ||
+	    /* Application servers are trusted: no padding. */
+	    rc_opt_set_kv(rcd_options, rcd_n_options, &cfg,
+			  "acl.trusted=198.18.0.0/15", err, sizeof(err)) != 0 ||
 	    rcd_config_finish(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "harness: config: %s\n", err);
 		return 1;
@@ -152,14 +155,11 @@ int main(int argc, char **argv)
 	ifc.base_port = 7711;
 	ifc.n_ports = 1;
 	w.ifc = &ifc;
-	w.port_id = 0;
-	w.burst = 32;
-	w.partitions = 1;
-	w.epoch = 1;
-	w.max_key = 250;
-	w.max_value = 1024;
-	w.classes = &cfg.cl;
 	w.quit = &quit;
+	if (rcd_worker_configure(&w, &cfg, 0) != 0) {
+		fprintf(stderr, "harness: worker set-up failed\n");
+		return 1;
+	}
 	for (unsigned k = 0; k < KEYS; k++) {
 		get_lens[k] = build_frame(get_frames[k], k, false, k);
 		set_lens[k] = build_frame(set_frames[k], k, true, k);
@@ -180,6 +180,7 @@ int main(int argc, char **argv)
 	printf("%s x %lu: all OK\n", argv[1], n);
 	rte_eth_dev_stop(0);
 	rc_store_destroy(w.store);
+	rc_reasm_destroy(w.reasm);
 	/* --no-shconf leaves the runtime directory empty: remove it. */
 	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();

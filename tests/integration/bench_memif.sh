@@ -25,6 +25,8 @@ rc_ns_create "$NS"
 cat >"$WORK/node.conf" <<CONF
 [node]
 ip = 198.18.0.2
+[acl]
+trusted = 198.18.0.0/15
 [dpdk]
 workers = $WORKERS
 [store]

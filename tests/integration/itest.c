@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "rc_cunit.h"
@@ -202,7 +203,14 @@ static void test_limits(void)
 	/* Over the protocol's own limits: refused before sending. */
 	CU_ASSERT_EQUAL(rc_get(cl, key, RC_MAX_KEY + 1, big, 16, NULL, NULL),
 			RC_ETOOLARGE);
-	CU_ASSERT_EQUAL(rc_set(cl, "it:huge", 7, big, sizeof(big), NULL, NULL),
+	{
+		static char huge[RC_MAX_VALUE + 1];
+
+		CU_ASSERT_EQUAL(rc_set(cl, "it:huge", 7, huge, sizeof(huge),
+				       NULL, NULL), RC_ETOOLARGE);
+	}
+	/* Over the node's limit in segments: reassembled, then refused. */
+	CU_ASSERT_EQUAL(rc_set(cl, "it:big2", 7, big, sizeof(big), NULL, NULL),
 			RC_ETOOLARGE);
 	/* Unknown data class. */
 	CU_ASSERT_EQUAL(rc_set(cl, "it:cls", 6, "x", 1,
@@ -210,20 +218,28 @@ static void test_limits(void)
 			RC_EUNKNOWNCLASS);
 	stats_settle();
 	CU_ASSERT_EQUAL(stat_get("status_TOO_LARGE") - before,
-			max_key < RC_MAX_KEY ? 2 : 1);
+			max_key < RC_MAX_KEY ? 3 : 2);
 }
 
-static int raw_send(const void *buf, size_t len, int port_delta)
+/* The node's address, at the port of partition part (+ delta). */
+static struct sockaddr_in server_addr(int part)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	char host[64];
 	const char *colon = strchr(server, ':');
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), r;
 
 	snprintf(host, sizeof(host), "%.*s",
 		 (int)(colon ? colon - server : (long)strlen(server)), server);
 	inet_pton(AF_INET, host, &a.sin_addr);
-	a.sin_port = htons((uint16_t)((colon ? atoi(colon + 1) : 7711) + port_delta));
+	a.sin_port = htons((uint16_t)((colon ? atoi(colon + 1) : 7711) + part));
+	return a;
+}
+
+static int raw_send(const void *buf, size_t len, int port_delta)
+{
+	struct sockaddr_in a = server_addr(port_delta);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), r;
+
 	r = (int)sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof(a));
 	close(fd);
 	return r;
@@ -299,6 +315,189 @@ static void test_garbage(void)
 	}
 }
 
+/* A UDP socket bound to source address src (NULL: any), its replies
+ * waited for up to ms. */
+static int raw_sock(const char *src, int ms)
+{
+	struct sockaddr_in b = {.sin_family = AF_INET};
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	if (src) {
+		inet_pton(AF_INET, src, &b.sin_addr);
+		if (bind(fd, (struct sockaddr *)&b, sizeof(b)) != 0) {
+			perror("itest: bind");
+			close(fd);
+			return -1;
+		}
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Send buf on fd to the port of partition part and wait for one reply
+ * datagram into rep. @return reply length, or -1 if none came. */
+static long raw_rt_fd(int fd, const void *buf, size_t len, unsigned part,
+		      uint8_t *rep, size_t cap)
+{
+	struct sockaddr_in a = server_addr((int)part);
+
+	if (fd < 0 || sendto(fd, buf, len, 0, (struct sockaddr *)&a,
+			     sizeof(a)) != (ssize_t)len)
+		return -1;
+	return recv(fd, rep, cap, 0);
+}
+
+/* The same on a fresh socket from src, closed after. */
+static long raw_rt(const char *src, const void *buf, size_t len,
+		   unsigned part, uint8_t *rep, size_t cap, int ms)
+{
+	int fd = raw_sock(src, ms);
+	long n = raw_rt_fd(fd, buf, len, part, rep, cap);
+
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
+static int sendto_only(int fd, const void *buf, size_t len, unsigned part)
+{
+	struct sockaddr_in a = server_addr((int)part);
+
+	return sendto(fd, buf, len, 0, (struct sockaddr *)&a, sizeof(a)) ==
+	       (ssize_t)len ? 0 : -1;
+}
+
+/* A GET of key, padded to pad bytes (0: not padded). */
+static size_t get_request(uint8_t *b, const char *key, size_t pad)
+{
+	struct rc_proto_hdr h = {.version = 1, .request_id = 99, .n_ops = 1,
+				 .seg_count = 1};
+	struct rc_proto_req_op op = {.opcode = RC_OP_GET, .class_id = 0xff,
+				     .key_len = (uint16_t)strlen(key),
+				     .key = (const uint8_t *)key};
+	size_t n = RC_PROTO_HDR_LEN +
+		   rc_proto_req_op_encode(b + RC_PROTO_HDR_LEN, 2000, &op);
+
+	if (pad > n) {
+		h.flags = RC_PROTO_F_PADDED;
+		memset(b + n, 0, pad - n);
+		n = pad;
+	}
+	rc_proto_hdr_encode(b, &h);
+	return n;
+}
+
+static unsigned part_of(const char *key)
+{
+	struct rc_proto_digest d;
+
+	rc_proto_key_digest(key, strlen(key), &d);
+	return rc_proto_partition(&d, (unsigned)workers);
+}
+
+/* Sources outside acl.allow get nothing back and are counted. */
+static void test_acl(void)
+{
+	const char *denied = getenv("RC_DENIED_IP");
+	uint8_t b[256], r[256];
+	long long d0 = stat_get("drop_acl");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(denied);
+	CU_ASSERT_EQUAL(raw_rt(denied, b, get_request(b, "it:acl", 64),
+			       part_of("it:acl"), r, sizeof(r), 300), -1);
+	/* The same request from an allowed source is answered. */
+	CU_ASSERT(raw_rt(NULL, b, get_request(b, "it:acl", 64),
+			 part_of("it:acl"), r, sizeof(r), 500) > 0);
+	stats_settle();
+	CU_ASSERT_EQUAL(stat_get("drop_acl") - d0, 1);
+}
+
+/* No reply outgrows its request unless the source is trusted. */
+static void test_amplification(void)
+{
+	static char v[500];
+	static uint8_t b[2048], r[2048];
+	struct rc_proto_hdr h;
+	struct rc_proto_rep_op op;
+	const char *key = "it:amp";
+	int trusted = getenv("RC_TRUSTED") && atoi(getenv("RC_TRUSTED"));
+	long long a0 = stat_get("drop_amplification");
+	struct rc_client_stats cs0, cs1;
+	size_t n, vl;
+	long rl;
+
+	memset(v, 'a', sizeof(v));
+	CU_ASSERT_EQUAL_FATAL(rc_set(cl, key, strlen(key), v, sizeof(v), NULL, NULL), RC_OK);
+	n = get_request(b, key, 0);  /* 34 bytes */
+	rl = raw_rt(NULL, b, n, part_of(key), r, sizeof(r), 300);
+	if (trusted) {
+		CU_ASSERT_EQUAL(rl, 40 + (long)sizeof(v));
+	} else {
+		/* Smaller than even a status answer: dropped, counted. */
+		CU_ASSERT_EQUAL(rl, -1);
+		/* Padded to 40: a status telling how much to pad. */
+		n = get_request(b, key, 40);
+		rl = raw_rt(NULL, b, n, part_of(key), r, sizeof(r), 500);
+		CU_ASSERT_EQUAL_FATAL(rl, 40);
+		CU_ASSERT_EQUAL_FATAL(rc_proto_decode_reply(r, (size_t)rl, &h, &op, 1), RC_PROTO_OK);
+		CU_ASSERT_EQUAL(op.status, RC_ST_PAD_REQUIRED);
+		CU_ASSERT_EQUAL(op.client_flags, sizeof(v));
+		/* Padded to the answer's size: the value. */
+		n = get_request(b, key, 40 + sizeof(v));
+		rl = raw_rt(NULL, b, n, part_of(key), r, sizeof(r), 500);
+		CU_ASSERT_EQUAL(rl, (long)n);
+	}
+	/* libringcache does all of that by itself. */
+	rc_client_get_stats(cl, &cs0);
+	CU_ASSERT_EQUAL(rc_get(cl, key, strlen(key), v, sizeof(v), &vl, NULL), RC_OK);
+	CU_ASSERT_EQUAL(vl, sizeof(v));
+	rc_client_get_stats(cl, &cs1);
+	CU_ASSERT_EQUAL(cs1.padded - cs0.padded, trusted ? 0 : 1);
+	stats_settle();
+	CU_ASSERT_EQUAL(stat_get("drop_amplification") - a0, trusted ? 0 : 1);
+}
+
+/* A rate-limited source gets THROTTLED answers, never silence. */
+static void test_throttle(void)
+{
+	const char *src = getenv("RC_LIMITED_IP");
+	uint8_t b[64], r[64];
+	struct rc_proto_hdr h = {.version = 1, .n_ops = 1, .seg_count = 1};
+	struct rc_proto_req_op noop = {.opcode = RC_OP_NOOP};
+	struct rc_proto_rep_op op;
+	unsigned ok = 0, throttled = 0, other = 0;
+	/* run.sh: 20 ops/s, burst 10, shared by the workers. */
+	const unsigned burst = 10 / (unsigned)workers;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+	for (unsigned i = 0; i < 40; i++) {
+		size_t n;
+		long rl;
+
+		h = (struct rc_proto_hdr){.version = 1, .n_ops = 1, .seg_count = 1,
+					  .request_id = 1000 + i,
+					  .flags = RC_PROTO_F_PADDED};
+		rc_proto_hdr_encode(b, &h);
+		n = RC_PROTO_HDR_LEN + rc_proto_req_op_encode(b + RC_PROTO_HDR_LEN, 40, &noop);
+		memset(b + n, 0, 40 - n);
+		rl = raw_rt(src, b, 40, 0, r, sizeof(r), 500);
+		if (rl > 0 && rc_proto_decode_reply(r, (size_t)rl, &h, &op, 1) == RC_PROTO_OK)
+			op.status == RC_ST_OK ? ok++ : op.status == RC_ST_THROTTLED
+							  ? throttled++ : other++;
+		else
+			other++;
+	}
+	if (ok < burst || ok > burst + 3)
+		fprintf(stderr, "\n  %u admitted, %u throttled, %u other\n", ok,
+			throttled, other);
+	CU_ASSERT(ok >= burst && ok <= burst + 3);
+	CU_ASSERT_EQUAL(throttled + ok, 40);
+	CU_ASSERT_EQUAL(other, 0);
+	/* Other sources are not affected. */
+	CU_ASSERT_EQUAL(rc_ping(cl, 0), RC_OK);
+}
+
 /* Last: fills the store far past its memory limit. */
 static void test_eviction(void)
 {
@@ -329,8 +528,176 @@ static void test_eviction(void)
 	CU_ASSERT(used > limit - workers * (64 << 10));
 }
 
+/* ---- large values (run.sh ... large) ---------------------------- */
+
+static void fill(uint8_t *v, size_t n, unsigned seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		v[i] = (uint8_t)x;
+	}
+}
+
+/* Sizes around every boundary: one datagram, two, many, 1 MiB. */
+static void test_large_values(void)
+{
+	static uint8_t v[RC_MAX_VALUE], got[RC_MAX_VALUE];
+	const size_t sizes[] = {1411, 1412, 1413, 1452, 1453, 2904, 2905,
+				100000, RC_MAX_VALUE - 1, RC_MAX_VALUE};
+	long long s0 = stat_get("segments_in"), o0 = stat_get("segments_out");
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char key[32];
+		size_t kl = (size_t)snprintf(key, sizeof(key), "big:%zu", sizes[i]);
+		size_t vl = 0;
+
+		fill(v, sizes[i], (unsigned)i);
+		CU_ASSERT_EQUAL(rc_set(cl, key, kl, v, sizes[i], NULL, NULL), RC_OK);
+		memset(got, 0, sizes[i]);
+		CU_ASSERT_EQUAL(rc_get(cl, key, kl, got, sizeof(got), &vl, NULL), RC_OK);
+		CU_ASSERT_EQUAL(vl, sizes[i]);
+		if (memcmp(got, v, sizes[i]) != 0) {
+			fprintf(stderr, "\n  value of %zu bytes came back different\n",
+				sizes[i]);
+			CU_FAIL("large value differs");
+		}
+	}
+	/* Truncation still reports the full length. */
+	{
+		size_t vl = 0;
+
+		CU_ASSERT_EQUAL(rc_get(cl, "big:100000", 10, got, 10, &vl, NULL),
+				RC_ETRUNCATED);
+		CU_ASSERT_EQUAL(vl, 100000);
+	}
+	stats_settle();
+	CU_ASSERT(stat_get("segments_in") - s0 > 2 * 723);
+	CU_ASSERT(stat_get("segments_out") - o0 > 2 * 723);
+}
+
+/* Segment idx of the request message msg (mlen bytes, header included). */
+static size_t set_segment(uint8_t *b, uint32_t id, const char *key,
+			  uint16_t idx, const uint8_t *msg, size_t mlen)
+{
+	struct rc_proto_hdr h = {.version = 1, .flags = RC_PROTO_F_SEGMENTED,
+				 .request_id = id, .n_ops = 1,
+				 .seg_index = idx,
+				 .seg_count = (uint16_t)rc_proto_seg_count(mlen)};
+	size_t off = RC_PROTO_HDR_LEN + (size_t)idx * RC_PROTO_SEG_BODY;
+	size_t body = mlen - off < RC_PROTO_SEG_BODY ? mlen - off : RC_PROTO_SEG_BODY;
+
+	(void)key;
+	rc_proto_hdr_encode(b, &h);
+	memcpy(b + RC_PROTO_HDR_LEN, msg + off, body);
+	return RC_PROTO_HDR_LEN + body;
+}
+
+static size_t set_message(uint8_t *msg, const char *key, const uint8_t *v,
+			  size_t vl)
+{
+	struct rc_proto_req_op op = {.opcode = RC_OP_SET, .class_id = 0xff,
+				     .key_len = (uint16_t)strlen(key),
+				     .value_len = (uint32_t)vl,
+				     .key = (const uint8_t *)key, .value = v};
+
+	return RC_PROTO_HDR_LEN +
+	       rc_proto_req_op_encode(msg + RC_PROTO_HDR_LEN, 8000, &op);
+}
+
+/* A lost segment: the request waits, times out (counted), is never
+ * executed; sent whole it succeeds. */
+static void test_segment_loss(void)
+{
+	static uint8_t v[3000], msg[8192], b[2048], r[2048];
+	const char *key = "seg:lost";
+	size_t ml = set_message(msg, key, v, sizeof(v)), n;
+	long long t0 = stat_get("reassembly_timeouts");
+	unsigned part = part_of(key);
+	struct rc_proto_hdr h;
+	struct rc_proto_rep_op op;
+	char buf[16];
+
+	int fd = raw_sock(NULL, 50);
+
+	CU_ASSERT_EQUAL_FATAL(rc_proto_seg_count(ml), 3);
+	n = set_segment(b, 501, key, 0, msg, ml);
+	CU_ASSERT_EQUAL(raw_rt_fd(fd, b, n, part, r, sizeof(r)), -1);
+	n = set_segment(b, 501, key, 2, msg, ml);
+	CU_ASSERT_EQUAL(raw_rt_fd(fd, b, n, part, r, sizeof(r)), -1);
+	close(fd);
+	usleep(600 * 1000); /* run.sh: reassembly.timeout_ms = 300 */
+	stats_settle();
+	CU_ASSERT_EQUAL(stat_get("reassembly_timeouts") - t0, 1);
+	CU_ASSERT_EQUAL(stat_get("reassembly_entries"), 0);
+	/* Nothing was stored. */
+	CU_ASSERT_EQUAL(rc_get(cl, key, strlen(key), buf, sizeof(buf), NULL, NULL),
+			RC_ENOTFOUND);
+	/* All three: answered once, after the last. */
+	fd = raw_sock(NULL, 1000);
+	for (uint16_t i = 0; i < 3; i++) {
+		long rl;
+
+		n = set_segment(b, 502, key, i, msg, ml);
+		if (i < 2) {
+			/* Nothing back for a segment that completes nothing. */
+			CU_ASSERT_EQUAL(sendto_only(fd, b, n, part), 0);
+			continue;
+		}
+		rl = raw_rt_fd(fd, b, n, part, r, sizeof(r));
+		{
+			CU_ASSERT_EQUAL_FATAL(rl, 40);
+			CU_ASSERT_EQUAL(rc_proto_decode_reply(r, 40, &h, &op, 1), RC_PROTO_OK);
+			CU_ASSERT_EQUAL(h.request_id, 502);
+			CU_ASSERT_EQUAL(op.status, RC_ST_OK);
+		}
+	}
+	close(fd);
+	CU_ASSERT_EQUAL(rc_get(cl, key, strlen(key), v, sizeof(v), NULL, NULL), RC_OK);
+}
+
+/* Reassembly state full: answered BUSY, counted; it frees itself. */
+static void test_reassembly_full(void)
+{
+	static uint8_t v[3000], msg[8192], b[2048], r[2048];
+	const char *key = "seg:busy";
+	size_t ml = set_message(msg, key, v, sizeof(v)), n;
+	unsigned part = part_of(key);
+	long long f0 = stat_get("reassembly_full");
+	struct rc_proto_hdr h;
+	struct rc_proto_rep_op op;
+	long rl;
+
+	/* run.sh: reassembly.max_entries = 4 per worker. */
+	for (uint32_t id = 0; id < 4; id++) {
+		n = set_segment(b, 600 + id, key, 0, msg, ml);
+		CU_ASSERT_EQUAL(raw_rt(NULL, b, n, part, r, sizeof(r), 50), -1);
+	}
+	n = set_segment(b, 610, key, 0, msg, ml);
+	rl = raw_rt(NULL, b, n, part, r, sizeof(r), 1000);
+	CU_ASSERT_EQUAL_FATAL(rl, 40);
+	CU_ASSERT_EQUAL(rc_proto_decode_reply(r, 40, &h, &op, 1), RC_PROTO_OK);
+	CU_ASSERT_EQUAL(h.request_id, 610);
+	CU_ASSERT_EQUAL(op.status, RC_ST_BUSY);
+	stats_settle();
+	CU_ASSERT_EQUAL(stat_get("reassembly_full") - f0, 1);
+	CU_ASSERT(stat_get("busy_replies") >= 1);
+	/* After the timeout the stale entries go and the client gets in. */
+	usleep(600 * 1000);
+	CU_ASSERT_EQUAL(rc_set(cl, key, strlen(key), v, sizeof(v), NULL, NULL), RC_OK);
+}
+
 int main(void)
 {
+	static const struct rc_test_case large_cases[] = {
+		{"large values", test_large_values},
+		{"segment loss and timeout", test_segment_loss},
+		{"reassembly full", test_reassembly_full},
+		{NULL, NULL},
+	};
 	static const struct rc_test_case cases[] = {
 		{"ping", test_ping},
 		{"set/get/delete", test_set_get_delete},
@@ -340,6 +707,9 @@ int main(void)
 		{"classes from prefixes", test_classes},
 		{"limits", test_limits},
 		{"garbage counted, traffic continues", test_garbage},
+		{"acl", test_acl},
+		{"amplification", test_amplification},
+		{"throttling", test_throttle},
 		{"eviction under the memory limit", test_eviction},
 		{NULL, NULL},
 	};
@@ -365,7 +735,10 @@ int main(void)
 		fprintf(stderr, "itest: %s\n", rc_strerror(err));
 		return 2;
 	}
-	fails = (unsigned)rc_test_run("ringcached over UDP", cases);
+	if (getenv("RC_SUITE") && !strcmp(getenv("RC_SUITE"), "large"))
+		fails = (unsigned)rc_test_run("ringcached large values", large_cases);
+	else
+		fails = (unsigned)rc_test_run("ringcached over UDP", cases);
 	rc_client_destroy(cl);
 	return fails ? 1 : 0;
 }

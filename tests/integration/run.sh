@@ -3,11 +3,17 @@
 # namespaces created here, run the CUnit client tests (itest) against it
 # over real UDP, stop it, check it stopped cleanly, remove everything.
 #
-#   run.sh BUILD_DIR tap|veth WORKERS
+#   run.sh BUILD_DIR tap|veth WORKERS [basic|large]
+#
+# basic: the protocol, limits, garbage, ACL, amplification, throttling
+# and eviction on a small store; large: values up to 1 MiB in segments,
+# segment loss and reassembly limits. The tap runs treat the client as
+# untrusted (it pads), the veth runs trust it.
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 TOPO=$2
 WORKERS=${3:-1}
+SUITE=${4:-basic}
 HERE=$(cd "$(dirname "$0")" && pwd)
 RC_BIN=$BUILD
 # shellcheck source=../../scripts/lib/netns.sh
@@ -23,17 +29,38 @@ trap 'exit 130' INT TERM
 case $TOPO in
 tap)
 	rc_topo_tap "$ID"
-	SERVER_IP=198.18.0.2
+	NET=198.18.0
+	TRUSTED=
 	;;
 veth)
 	rc_topo_veth "$ID" 198.18.1.1/24 "$WORKERS"
-	SERVER_IP=198.18.1.2
+	NET=198.18.1
+	TRUSTED=$NET.1/32
 	;;
 *) echo "unknown topology $TOPO"; exit 2 ;;
 esac
+SERVER_IP=$NET.2
+# .1 is the client; .100 is rate-limited; .200 is outside acl.allow.
+LIMITED_IP=$NET.100
+DENIED_IP=$NET.200
 
-MAX_KEY=200
-MAX_VALUE=1024
+if [ "$SUITE" = large ]; then
+	MAX_KEY=250
+	MAX_VALUE=1048576
+	STORE="memory = $((96 * WORKERS))M
+max_items = $((4096 * WORKERS))
+segment_size = 2M"
+	# Room in the packet rings for a 1 MiB value arriving at once.
+	[ "$TOPO" = veth ] && RC_EAL_VDEV="$RC_EAL_VDEV,framecnt=4096"
+else
+	MAX_KEY=200
+	MAX_VALUE=1024
+	STORE="; small on purpose: the eviction test fills it many times over
+memory = $((4 * WORKERS))M
+max_items = $((4096 * WORKERS))
+; 64 segments per partition, as a real node has hundreds
+segment_size = 64K"
+fi
 cat >"$WORK/test.conf" <<CONF
 [node]
 ip = $SERVER_IP
@@ -47,20 +74,29 @@ mbufs = 4095
 idle_sleep_us = $([ "$WORKERS" -gt 1 ] && echo 20 || echo 0)
 
 [store]
-; small on purpose: the eviction test fills it many times over
-memory = $((4 * WORKERS))M
-max_items = $((4096 * WORKERS))
+$STORE
 max_key_size = $MAX_KEY
 max_value_size = $MAX_VALUE
-; 64 segments per partition, as a real node has hundreds
-segment_size = 64K
+
+[acl]
+allow = $NET.0/25
+trusted = $TRUSTED
+; 20 ops/s and a burst of 10 for one source, shared by the workers
+rate_limits = $LIMITED_IP/32=20/10
+
+[reassembly]
+max_entries = 4
+timeout_ms = 300
 CONF
 
 # shellcheck disable=SC2046
 rc_daemon_start "$RC_NS_SRV" "$WORK/test.conf" "$WORK/daemon.log" \
 	$(rc_eal_lcores "$WORKERS") --no-pci --no-huge -m 512 \
 	--vdev "$RC_EAL_VDEV"
-[ "$TOPO" = tap ] && rc_topo_tap_up 198.18.0.1/24
+[ "$TOPO" = tap ] && rc_topo_tap_up $NET.1/24
+CLI_IF=$(ip netns exec "$RC_NS_CLI" ip -o -4 addr show | awk -v a="$NET.1/24" '$4==a{print $2}')
+ip netns exec "$RC_NS_CLI" ip addr add "$LIMITED_IP/24" dev "$CLI_IF"
+ip netns exec "$RC_NS_CLI" ip addr add "$DENIED_IP/24" dev "$CLI_IF"
 
 ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" \
 	-s "$SERVER_IP:7711" --wait-ready 10
@@ -73,7 +109,9 @@ if ! ip netns exec "$RC_NS_CLI" ping -c 3 -i 0.2 -W 1 -q "$SERVER_IP" >/dev/null
 fi
 ip netns exec "$RC_NS_CLI" env RC_SERVER="$SERVER_IP:7711" \
 	RC_STATS="$WORK/stats" RC_MAX_KEY=$MAX_KEY RC_MAX_VALUE=$MAX_VALUE \
-	RC_WORKERS="$WORKERS" "$BUILD/tests/integration/itest" || status=$?
+	RC_WORKERS="$WORKERS" RC_SUITE="$SUITE" RC_TRUSTED=$([ -n "$TRUSTED" ] && echo 1 || echo 0) \
+	RC_LIMITED_IP=$LIMITED_IP RC_DENIED_IP=$DENIED_IP \
+	"$BUILD/tests/integration/itest" || status=$?
 
 if ! rc_daemon_stop; then
 	echo "FAIL: ringcached did not stop cleanly on SIGTERM (status ${RC_DAEMON_STATUS:-killed})"

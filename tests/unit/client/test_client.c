@@ -105,7 +105,12 @@ static void test_timeout_and_retries(void)
 	memset(key, 'k', sizeof(key));
 	CU_ASSERT_EQUAL(rc_get(c, key, 251, buf, sizeof(buf), NULL, NULL), RC_ETOOLARGE);
 	CU_ASSERT_EQUAL(rc_get(c, key, 0, buf, sizeof(buf), NULL, NULL), RC_EINVAL);
-	CU_ASSERT_EQUAL(rc_set(c, "k", 1, key, 5000, NULL, NULL), RC_ETOOLARGE);
+	{
+		static char big[RC_MAX_VALUE + 1];
+
+		CU_ASSERT_EQUAL(rc_set(c, "k", 1, big, sizeof(big), NULL, NULL),
+				RC_ETOOLARGE);
+	}
 	rc_client_get_stats(c, &st);
 	CU_ASSERT_EQUAL(st.requests, 4);
 	/* Multi-get: every key reports the timeout; invalid keys their error. */
