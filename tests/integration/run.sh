@@ -130,7 +130,14 @@ if [ "${icmp:-0}" -lt 3 ]; then
 	status=1
 fi
 if [ "$WORKERS" -gt 1 ]; then
+	# af_packet spreads flows over queues by hash, not by port: requests
+	# reach the wrong worker and must be handed to the owner.
 	handoffs=$(awk '$1=="handoff_in"{print $2}' "$WORK/stats")
-	echo "requests handed between workers: ${handoffs:-0}"
+	lost=$(awk '$1=="handoff_dropped"{print $2}' "$WORK/stats")
+	echo "requests handed between workers: ${handoffs:-0} (dropped ${lost:-0})"
+	if [ "${handoffs:-0}" -eq 0 ] || [ "${lost:-0}" -ne 0 ]; then
+		echo "FAIL: expected hand-offs between $WORKERS workers and none dropped"
+		status=1
+	fi
 fi
 exit $status
