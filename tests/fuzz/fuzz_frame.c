@@ -4,7 +4,7 @@
  * (rcd_worker_handle), against a real partition store, with replies sent
  * to a net_null port.
  *
- * EAL is started in memory (no hugepages, no PCI, no shared files) only
+ * EAL is started without hugepages, PCI or shared files, only
  * because rte_hash and mempools need its heap; no NIC is involved.
  *
  * Input: up to 32 frames, each a 2-byte big-endian length and that many
@@ -57,7 +57,7 @@ static void set(const char *kv)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char *eal[] = {"fuzz_frame", "-l", "0", "--no-huge", "-m", "256",
-		       "--no-pci", "--in-memory", "--no-telemetry",
+		       "--no-pci", "--no-shconf", "--no-telemetry",
 		       "--log-level=*:error", "--vdev=net_null0", NULL};
 	struct rte_eth_conf conf = {0};
 	struct rc_store_config sc;
