@@ -56,6 +56,11 @@ const struct rc_opt rcd_options[] = {
 	    "With idle_sleep_us set: keep polling this long after the last "
 	    "packet before sleeping, so bursts are served at polling latency"),
 
+	OPT("dpdk", "io_only", RC_OPT_BOOL, "false", 0, 0, io_only,
+	    "Benchmark only: answer every request op OK with no value, "
+	    "without decoding keys or touching the store (the packet-I/O "
+	    "limit, for perf/memif-io-ratio)"),
+
 	OPT("store", "memory", RC_OPT_SIZE, "256M", 1 << 20, 1ull << 40,
 	    memory,
 	    "Total memory for all partitions: index + items, split evenly"),
@@ -247,6 +252,7 @@ int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
 	w->trusted = &cfg->trusted_l;
 	w->idle_sleep_us = cfg->idle_sleep_us;
 	w->idle_spin_us = cfg->idle_spin_us;
+	w->io_only = cfg->io_only;
 	w->tsc_hz = rte_get_tsc_hz();
 	w->tsc_start = rte_rdtsc();
 	w->now_tsc = w->tsc_start;

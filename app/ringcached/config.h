@@ -27,6 +27,7 @@ struct rcd_config {
 	uint64_t burst;
 	uint64_t idle_sleep_us;
 	uint64_t idle_spin_us;
+	bool io_only;
 	/* [store] */
 	uint64_t memory;
 	uint64_t max_items;

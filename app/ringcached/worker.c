@@ -353,14 +353,38 @@ static void send_reply(struct rcd_worker *w, struct rte_mbuf *m,
 	tx_queue(w, m);
 }
 
+/* A reply of n_ops bare ops (opcode NOOP, no value) with one status,
+ * for answers given without decoding the ops. @return its length. */
+static uint32_t bare_reply(struct rcd_worker *w, const struct rc_proto_hdr *req,
+			   uint8_t status)
+{
+	struct rc_proto_rep_op r = {.opcode = RC_OP_NOOP, .status = status,
+				    .class_id = RC_PROTO_CLASS_AUTO};
+	uint32_t total = RC_PROTO_HDR_LEN + req->n_ops * RC_PROTO_REP_OP_LEN;
+
+	w->rh = *req;
+	w->rh.flags = RC_PROTO_F_REPLY;
+	w->rh.seg_index = 0;
+	w->rh.seg_count = 1;
+	w->rh.epoch = w->epoch;
+	w->rh.partitions = w->partitions;
+	rc_proto_hdr_encode(w->reply, &w->rh);
+	for (unsigned i = 0; i < req->n_ops; i++)
+		rc_proto_rep_op_encode_hdr(
+			w->reply + RC_PROTO_HDR_LEN + i * RC_PROTO_REP_OP_LEN, &r);
+	w->stats.status[status] += req->n_ops;
+	out_reset(&w->out);
+	out_hdr_piece(w, total);
+	w->out.len = total;
+	return total;
+}
+
 /* Reassembly is full: answer BUSY for every op (their opcodes are not
  * known yet), on the first and last segment only, so a client learns it
  * without a reply per segment. */
 static void send_busy(struct rcd_worker *w, struct rte_mbuf *m,
 		      const struct rc_proto_hdr *req, uint32_t cap)
 {
-	struct rc_proto_rep_op r = {.opcode = RC_OP_NOOP, .status = RC_ST_BUSY,
-				    .class_id = RC_PROTO_CLASS_AUTO};
 	uint32_t total = RC_PROTO_HDR_LEN + req->n_ops * RC_PROTO_REP_OP_LEN;
 
 	if (req->seg_index != 0 && req->seg_index != req->seg_count - 1) {
@@ -372,22 +396,8 @@ static void send_busy(struct rcd_worker *w, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return;
 	}
-	w->rh = *req;
-	w->rh.flags = RC_PROTO_F_REPLY;
-	w->rh.seg_index = 0;
-	w->rh.seg_count = 1;
-	w->rh.epoch = w->epoch;
-	w->rh.partitions = w->partitions;
-	rc_proto_hdr_encode(w->reply, &w->rh);
-	for (unsigned i = 0; i < req->n_ops; i++)
-		rc_proto_rep_op_encode_hdr(
-			w->reply + RC_PROTO_HDR_LEN + i * RC_PROTO_REP_OP_LEN, &r);
-	w->stats.status[RC_ST_BUSY] += req->n_ops;
 	w->stats.busy_replies++;
-	out_reset(&w->out);
-	out_hdr_piece(w, total);
-	w->out.len = total;
-	send_reply(w, m, total);
+	send_reply(w, m, bare_reply(w, req, RC_ST_BUSY));
 }
 
 /* Rate quota of the source, charged per operation. */
@@ -447,6 +457,27 @@ static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
 	rc_reasm_release(w->reasm, msg);
 }
 
+/* dpdk.io_only: the packet-I/O limit. The same frame path (classify,
+ * ACL, hand-off, reply in place, TX), but the answer is the request's
+ * header with n_ops bare OK ops: no op decoding, no hashing, no store.
+ * Replies are smaller than real GET hits, so the limit is, if anything,
+ * overstated. */
+static void reflect(struct rcd_worker *w, struct rte_mbuf *m,
+		    const struct rc_net_udp *u)
+{
+	struct rc_proto_hdr h;
+
+	if (rc_proto_hdr_decode(u->payload, u->len, &h) != RC_PROTO_OK ||
+	    (h.flags & (RC_PROTO_F_REPLY | RC_PROTO_F_SEGMENTED)) ||
+	    (RC_PROTO_HDR_LEN + h.n_ops * RC_PROTO_REP_OP_LEN > u->len &&
+	     !rc_cidr_match(w->trusted, u->src_ip))) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	w->stats.requests++;
+	send_reply(w, m, bare_reply(w, &h, RC_ST_OK));
+}
+
 /* Answer one datagram for our partition, or drop it. */
 static void serve(struct rcd_worker *w, struct rte_mbuf *m,
 		  const struct rc_net_udp *u, uint32_t now)
@@ -455,6 +486,10 @@ static void serve(struct rcd_worker *w, struct rte_mbuf *m,
 	struct rcd_exec x = {.cap = trusted ? UINT32_MAX : u->len};
 	uint32_t total;
 
+	if (unlikely(w->io_only)) {
+		reflect(w, m, u);
+		return;
+	}
 	if (unlikely(u->len >= RC_PROTO_HDR_LEN &&
 		     (u->payload[3] & RC_PROTO_F_SEGMENTED))) {
 		serve_segment(w, m, u, trusted, now);

@@ -80,6 +80,7 @@ struct rcd_worker {
 	struct rc_reasm *reasm;      /* NULL: segmented requests dropped */
 	uint64_t idle_sleep_us;
 	uint64_t idle_spin_us;
+	bool io_only;                /* benchmark: reflect, no store */
 	const struct rc_net_iface *ifc;
 	struct rc_store *store;
 	struct rte_mempool *pool;
