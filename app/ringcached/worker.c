@@ -156,13 +156,28 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 		uint8_t cls;
 
 		st->ops[op->opcode]++;
-		r.status = x->throttled ? RC_ST_THROTTLED : precheck(w, op, &d);
+		if (x->throttled)
+			r.status = RC_ST_THROTTLED;
+		else if (w->pre) /* checked when it was batched */
+			r.status = RC_ST_OK;
+		else
+			r.status = precheck(w, op, &d);
 		if (r.status == RC_ST_OK) {
 			switch (op->opcode) {
 			case RC_OP_GET:
-				r.status = store_to_status[rc_store_get(
-					w->store, &d, op->key, op->key_len,
-					op->class_id, now, &v)];
+				if (w->pre) {
+					v = w->pre->v;
+					r.status = store_to_status[w->pre->res];
+					if (r.status == RC_ST_NOT_FOUND &&
+					    op->class_id != RC_PROTO_CLASS_AUTO)
+						rc_store_count_miss(w->store,
+								    op->class_id);
+				} else {
+					r.status = store_to_status[rc_store_get(
+						w->store, &d, op->key,
+						op->key_len, op->class_id, now,
+						&v)];
+				}
 				/* A miss counts for the class the key would
 				 * have; matching prefixes only then. */
 				if (r.status == RC_ST_NOT_FOUND &&
@@ -504,12 +519,14 @@ static void serve(struct rcd_worker *w, struct rte_mbuf *m,
 	send_reply(w, m, total);
 }
 
-void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
+/* A classified frame: answered in place, handed over, served or dropped. */
+static void dispatch(struct rcd_worker *w, struct rte_mbuf *m,
+		     enum rc_net_verdict verdict, const struct rc_net_udp *u,
+		     unsigned reason, uint32_t now)
 {
-	struct rc_net_udp u;
-	unsigned reason = 0, owner;
+	unsigned owner;
 
-	switch (rc_net_classify(w->ifc, m, &u, &reason)) {
+	switch (verdict) {
 	case RC_NET_TX:
 		if (rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type ==
 		    rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
@@ -519,14 +536,14 @@ void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
 		tx_queue(w, m);
 		return;
 	case RC_NET_UDP:
-		if (!rc_cidr_match(w->allow, u.src_ip)) {
+		if (!rc_cidr_match(w->allow, u->src_ip)) {
 			w->stats.drop_acl++;
 			rte_pktmbuf_free(m);
 			return;
 		}
-		owner = u.dst_port - w->ifc->base_port;
+		owner = u->dst_port - w->ifc->base_port;
 		if (owner == w->id) {
-			serve(w, m, &u, now);
+			serve(w, m, u, now);
 			return;
 		}
 		/* The NIC could not steer it: the owner answers it. */
@@ -542,6 +559,97 @@ void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
 		rte_pktmbuf_free(m);
 		return;
 	}
+}
+
+void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
+{
+	struct rc_net_udp u;
+	unsigned reason = 0;
+	enum rc_net_verdict v = rc_net_classify(w->ifc, m, &u, &reason);
+
+	dispatch(w, m, v, &u, reason, now);
+}
+
+/* Is this datagram, served here, a lone well-formed GET that precheck()
+ * would pass? Then its digest goes to *d. Anything else ends a batch. */
+static bool batchable_get(const struct rcd_worker *w,
+			  const struct rc_net_udp *u, struct rc_proto_digest *d)
+{
+	const uint8_t *p = u->payload;
+	uint16_t klen;
+
+	/* Every check rc_proto_decode_request makes, so that a batched GET
+	 * is never dropped later (its lookup is counted). */
+	if (u->len < RC_PROTO_HDR_LEN + RC_PROTO_REQ_OP_LEN ||
+	    p[0] != (RC_PROTO_MAGIC >> 8) || p[1] != (RC_PROTO_MAGIC & 0xff) ||
+	    p[2] != RC_PROTO_VERSION || (p[3] & ~RC_PROTO_F_PADDED) ||
+	    p[12] != 0 || p[13] != 1 || (p[14] | p[15] | p[16]) || p[17] != 1 ||
+	    (p[18] | p[19]) || p[RC_PROTO_HDR_LEN] != RC_OP_GET)
+		return false;
+	klen = (uint16_t)(p[22] << 8 | p[23]);
+	if (klen == 0 || klen > w->max_key || (p[24] | p[25] | p[26] | p[27]) ||
+	    RC_PROTO_HDR_LEN + RC_PROTO_REQ_OP_LEN + klen > u->len ||
+	    (!(p[3] & RC_PROTO_F_PADDED) &&
+	     RC_PROTO_HDR_LEN + RC_PROTO_REQ_OP_LEN + klen != u->len) ||
+	    (u->len < RC_PROTO_HDR_LEN + RC_PROTO_REP_OP_LEN &&
+	     !rc_cidr_match(w->trusted, u->src_ip)))
+		return false;
+	rc_proto_key_digest(p + RC_PROTO_HDR_LEN + RC_PROTO_REQ_OP_LEN, klen, d);
+	return rc_proto_partition(d, w->partitions) == w->id;
+}
+
+void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
+		      uint16_t n, uint32_t now)
+{
+	struct rc_net_udp u[RCD_MAX_BURST];
+	unsigned reason[RCD_MAX_BURST];
+	enum rc_net_verdict verdict[RCD_MAX_BURST];
+	struct rc_proto_digest dg[RC_STORE_BULK];
+	const void *dp[RC_STORE_BULK], *kp[RC_STORE_BULK];
+	uint16_t kl[RC_STORE_BULK];
+	enum rc_store_result res[RC_STORE_BULK];
+	struct rc_store_item_view views[RC_STORE_BULK];
+	struct rcd_pre pre[RC_STORE_BULK];
+	unsigned nb = 0, b = 0;
+	bool open = !w->io_only;
+
+	/* Pass 1: classify; collect the GETs that come before any request
+	 * that could change the partition (so looking them up early gives
+	 * the same answers as looking them up in turn). */
+	for (uint16_t i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		reason[i] = 0;
+		verdict[i] = rc_net_classify(w->ifc, pkts[i], &u[i], &reason[i]);
+		if (!open || verdict[i] != RC_NET_UDP ||
+		    (unsigned)(u[i].dst_port - w->ifc->base_port) != w->id ||
+		    !rc_cidr_match(w->allow, u[i].src_ip))
+			continue;
+		if (nb < RC_STORE_BULK && batchable_get(w, &u[i], &dg[nb])) {
+			dp[nb] = &dg[nb];
+			kp[nb] = u[i].payload + RC_PROTO_HDR_LEN + RC_PROTO_REQ_OP_LEN;
+			kl[nb] = (uint16_t)(u[i].payload[22] << 8 | u[i].payload[23]);
+			nb++;
+		} else {
+			open = false;
+		}
+	}
+	if (nb)
+		rc_store_get_bulk(w->store, nb, dp, kp, kl, now, views, res);
+	for (unsigned k = 0; k < nb; k++) {
+		pre[k].res = res[k];
+		pre[k].v = views[k];
+	}
+	/* Pass 2: in order, the batched GETs with their answers. */
+	for (uint16_t i = 0; i < n; i++) {
+		bool batched = b < nb && verdict[i] == RC_NET_UDP &&
+			       u[i].payload + RC_PROTO_HDR_LEN +
+					       RC_PROTO_REQ_OP_LEN == kp[b];
+
+		w->pre = batched ? &pre[b++] : NULL;
+		dispatch(w, pkts[i], verdict[i], &u[i], reason[i], now);
+	}
+	w->pre = NULL;
 }
 
 static void handle_inbox(struct rcd_worker *w, uint32_t now)
@@ -602,12 +710,8 @@ int rcd_worker_main(void *arg)
 					      pkts, w->burst);
 
 		w->stats.rx_packets += n;
-		for (uint16_t i = 0; i < n; i++) {
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1],
-							       void *));
-			rcd_worker_handle(w, pkts[i], now);
-		}
+		if (n)
+			rcd_worker_burst(w, pkts, n, now);
 		if (w->partitions > 1)
 			handle_inbox(w, now);
 		if (w->n_tx && (n == 0 || now_tsc - last_tx > drain)) {

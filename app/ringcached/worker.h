@@ -59,6 +59,12 @@ struct rcd_reply {
 	struct rcd_piece v[2 * RC_PROTO_MAX_OPS + 1];
 };
 
+/* A GET looked up ahead of execution, with the rest of its burst. */
+struct rcd_pre {
+	enum rc_store_result res;
+	struct rc_store_item_view v;
+};
+
 /* How one request may be answered. */
 struct rcd_exec {
 	uint32_t cap;                /* largest reply: the request's size for
@@ -94,6 +100,7 @@ struct rcd_worker {
 	uint16_t n_tx;
 	struct rc_proto_hdr rh;      /* header of the reply being built */
 	struct rcd_reply out;
+	const struct rcd_pre *pre;   /* set while executing a batched GET */
 	/* The reply's header and op headers; values stay where they are. */
 	uint8_t reply[RC_PROTO_HDR_LEN + RC_PROTO_MAX_OPS * RC_PROTO_REP_OP_LEN];
 	uint8_t pinned[RC_PROTO_MAX_DATAGRAM]; /* values copied out of the
@@ -112,6 +119,13 @@ int rcd_worker_main(void *arg);
  * or execute, reply in place, queue for TX (flushed every burst). Takes
  * ownership of m. Exposed for in-process benchmarks (perf/instructions). */
 void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now);
+
+/* A received burst: the single-op GETs before its first other request
+ * for this partition are looked up together (rte_hash bulk lookup, items
+ * prefetched), then every frame goes through rcd_worker_handle's path in
+ * order. Results are exactly those of handling the frames one by one. */
+void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
+		      uint16_t n, uint32_t now);
 
 /* Publish the store's counters into w->stats for the control core. */
 void rcd_worker_snapshot(struct rcd_worker *w);

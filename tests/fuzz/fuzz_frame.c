@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * libFuzzer target: whole Ethernet frames through the worker's
- * classify -> ACL -> rate -> reassemble -> execute -> reply path
- * (rcd_worker_handle), against a real partition store, with replies sent
- * to a net_null port.
+ * classify -> ACL -> rate -> reassemble -> execute -> reply path, as one
+ * received burst (rcd_worker_burst: GETs batched), against a real
+ * partition store, with replies sent to a net_null port.
  *
  * EAL is started without hugepages, PCI or shared files, only
  * because rte_hash and mempools need its heap; no NIC is involved.
@@ -112,6 +112,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t off = 0;
+	struct rte_mbuf *pkts[MAX_FRAMES];
+	uint16_t n = 0;
 	struct rc_store_stats ss;
 	struct rc_reasm_stats rs;
 
@@ -135,8 +137,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = rte_pktmbuf_tailroom(m);
 		memcpy(rte_pktmbuf_append(m, (uint16_t)len), data + off, len);
 		off += len;
-		rcd_worker_handle(&w, m, store_now);
+		pkts[n++] = m;
 	}
+	/* As received: one burst, batched GETs and all. */
+	if (n)
+		rcd_worker_burst(&w, pkts, n, store_now);
 	rcd_worker_flush(&w);
 	/* Replies went to net_null, which frees them: nothing may be held. */
 	if (rte_mempool_avail_count(w.pool) != POOL_SIZE) {
