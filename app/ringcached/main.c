@@ -195,6 +195,7 @@ struct node {
 	struct rte_mempool *pools[RTE_MAX_LCORE];
 	struct rte_ring *inboxes[RTE_MAX_LCORE];
 	int port_up;
+	int steered;                 /* rte_flow rules installed */
 };
 
 static int setup_workers(struct node *nd)
@@ -336,6 +337,11 @@ int main(int argc, char **argv)
 	nd.ifc.ip = nd.cfg.ip;
 	nd.ifc.base_port = (uint16_t)nd.cfg.base_port;
 	nd.ifc.n_ports = (uint16_t)nd.n_workers;
+	/* One worker needs no steering; several try the NIC first. */
+	if (nd.n_workers > 1)
+		nd.steered = rc_net_steer_ports(pc.port_id, nd.ifc.ip,
+						nd.ifc.base_port,
+						(uint16_t)nd.n_workers) == 0;
 
 	for (unsigned i = 0; i < nd.n_workers; i++)
 		rte_eal_remote_launch(rcd_worker_main, nd.workers[i],

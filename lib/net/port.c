@@ -3,6 +3,7 @@
 #include <errno.h>
 
 #include <rte_ethdev.h>
+#include <rte_flow.h>
 #include <rte_log.h>
 
 #include "rc_net.h"
@@ -80,8 +81,60 @@ int rc_net_port_setup(const struct rc_net_port_conf *pc,
 
 void rc_net_port_teardown(uint16_t port_id)
 {
+	struct rte_flow_error err;
+
 	if (!rte_eth_dev_is_valid_port(port_id))
 		return;
+	rte_flow_flush(port_id, &err);
 	rte_eth_dev_stop(port_id);
 	rte_eth_dev_close(port_id);
+}
+
+/* ETH / IPV4 dst=ip / UDP dst=port -> QUEUE q. */
+static struct rte_flow *steer_one(uint16_t port_id, rte_be32_t ip,
+				  uint16_t port, uint16_t q,
+				  struct rte_flow_error *err)
+{
+	const struct rte_flow_attr attr = {.ingress = 1};
+	const struct rte_flow_item_ipv4 ip_spec = {.hdr.dst_addr = ip};
+	const struct rte_flow_item_ipv4 ip_mask = {.hdr.dst_addr = RTE_BE32(0xffffffff)};
+	const struct rte_flow_item_udp udp_spec = {
+		.hdr.dst_port = rte_cpu_to_be_16(port)};
+	const struct rte_flow_item_udp udp_mask = {.hdr.dst_port = RTE_BE16(0xffff)};
+	const struct rte_flow_item pattern[] = {
+		{.type = RTE_FLOW_ITEM_TYPE_ETH},
+		{.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_UDP, .spec = &udp_spec, .mask = &udp_mask},
+		{.type = RTE_FLOW_ITEM_TYPE_END},
+	};
+	const struct rte_flow_action_queue queue = {.index = q};
+	const struct rte_flow_action actions[] = {
+		{.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
+		{.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+
+	if (rte_flow_validate(port_id, &attr, pattern, actions, err) != 0)
+		return NULL;
+	return rte_flow_create(port_id, &attr, pattern, actions, err);
+}
+
+int rc_net_steer_ports(uint16_t port_id, rte_be32_t ip, uint16_t base_port,
+		       uint16_t n)
+{
+	struct rte_flow_error err = {0};
+	struct rte_flow_error ferr;
+
+	for (uint16_t q = 0; q < n; q++) {
+		if (steer_one(port_id, ip, (uint16_t)(base_port + q), q, &err))
+			continue;
+		rte_flow_flush(port_id, &ferr);
+		NET_LOG(NOTICE, "port %u: no rte_flow steering by UDP port (%s): "
+			"requests on the wrong queue are handed to their "
+			"worker", port_id,
+			err.message ? err.message : rte_strerror(rte_errno));
+		return -ENOTSUP;
+	}
+	NET_LOG(INFO, "port %u: rte_flow steers UDP %u-%u to queues 0-%u",
+		port_id, base_port, base_port + n - 1, n - 1);
+	return 0;
 }

@@ -102,4 +102,12 @@ int rc_net_port_setup(const struct rc_net_port_conf *pc,
 		      struct rte_ether_addr *mac);
 void rc_net_port_teardown(uint16_t port_id);
 
+/* Steer UDP to ip:base_port+q onto RX queue q, q < n, with rte_flow
+ * rules, when the device can. All rules or none: a device that refuses
+ * one keeps none, and requests reaching the wrong queue are handed to
+ * their owner by the workers.
+ * @return 0 if installed, or a negative errno (logged once, why). */
+int rc_net_steer_ports(uint16_t port_id, rte_be32_t ip, uint16_t base_port,
+		       uint16_t n);
+
 #endif
