@@ -407,8 +407,6 @@ int rb_run(const struct rb_config *cfg, struct rb_result *res)
 	}
 	res->elapsed = cfg->duration;
 	pthread_barrier_destroy(&start);
-	if (cfg->io->fini)
-		cfg->io->fini();
 	free(ws);
 	return rc;
 }

@@ -49,7 +49,7 @@ struct rb_io_ops {
 	const char *name;
 	/* Once, before the threads (may be NULL). @return 0 or -1. */
 	int (*init)(const struct rb_config *c);
-	void (*fini)(void);
+	void (*fini)(void);         /* after the summary is printed */
 	struct rb_io *(*open)(const struct rb_config *c, unsigned thread);
 	/* Send n datagrams; port_offs[i] is added to the server's port.
 	 * @return 0, or -1 on a hard error. */
@@ -72,6 +72,8 @@ struct rb_config {
 	const char *memif_socket;   /* memif: the daemon's socket */
 	const char *eal_args;       /* memif: EAL arguments */
 	struct in_addr source;      /* memif: our IPv4 address */
+	unsigned linger_s;          /* memif: after the run, wait this long
+				     * for the server to close the link */
 	bool pin_partition;         /* thread i only sends partition i */
 	struct sockaddr_in server;  /* base port */
 	unsigned partitions;

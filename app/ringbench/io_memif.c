@@ -38,6 +38,7 @@ static struct {
 	unsigned queues;
 	struct rte_mempool *pools[64];
 	struct rte_ether_addr mac, server_mac;
+	unsigned linger_s;
 } g;
 
 struct rb_io {
@@ -201,6 +202,7 @@ static int port_setup(const struct rb_config *c)
 		return -1;
 	}
 	g.queues = c->threads;
+	g.linger_s = c->linger_s;
 	if (rte_eth_dev_configure(g.port, (uint16_t)g.queues,
 				  (uint16_t)g.queues, &conf) != 0)
 		return -1;
@@ -238,6 +240,16 @@ static int port_setup(const struct rb_config *c)
 
 static void memif_fini(void)
 {
+	struct rte_eth_link link;
+
+	/* Let the server hang up first: a memif server whose client leaves
+	 * while a worker polls can crash in DPDK 22.11's PMD. */
+	for (unsigned i = 0; i < g.linger_s * 10; i++) {
+		if (rte_eth_link_get_nowait(g.port, &link) != 0 ||
+		    link.link_status != RTE_ETH_LINK_UP)
+			break;
+		usleep(100000);
+	}
 	rte_eth_dev_stop(g.port);
 	rte_eth_dev_close(g.port);
 	rte_eal_cleanup();

@@ -28,6 +28,9 @@ static void usage(FILE *f)
 "                           net_memif0,role=server,socket=PATH)\n"
 "      --eal ARGS           memif: EAL arguments (default \"%s\")\n"
 "      --source IP          memif: our IPv4 address (default 198.18.0.1)\n"
+"      --linger S           memif: after printing the summary, keep the link\n"
+"                           until the server closes it (at most S seconds), so\n"
+"                           the server never loses its client while polling\n"
 "  -P, --partitions N       ringcache partitions on the node (default 1)\n"
 "  -r, --rate N             requests per second, all threads (default 10000)\n"
 "      --poisson            exponential inter-arrival times (default constant)\n"
@@ -135,7 +138,7 @@ int main(int argc, char **argv)
 {
 	enum { O_POISSON = 256, O_KEYSIZE, O_VALSIZE, O_TIMEOUT, O_PRELOAD,
 	       O_SEED, O_JSON, O_TICK, O_NOSTAMPS, O_MEMIF, O_EAL,
-	       O_SOURCE };
+	       O_SOURCE, O_LINGER };
 	static const struct option lo[] = {
 		{"server", required_argument, NULL, 's'},
 		{"protocol", required_argument, NULL, 'p'},
@@ -143,6 +146,7 @@ int main(int argc, char **argv)
 		{"memif", required_argument, NULL, O_MEMIF},
 		{"eal", required_argument, NULL, O_EAL},
 		{"source", required_argument, NULL, O_SOURCE},
+		{"linger", required_argument, NULL, O_LINGER},
 		{"partitions", required_argument, NULL, 'P'},
 		{"rate", required_argument, NULL, 'r'},
 		{"poisson", no_argument, NULL, O_POISSON},
@@ -200,6 +204,11 @@ int main(int argc, char **argv)
 			if (inet_pton(AF_INET, optarg, &c.source) != 1)
 				goto bad;
 			break;
+		case O_LINGER:
+			c.linger_s = (unsigned)atoi(optarg);
+			if (c.linger_s > 600)
+				goto bad;
+			break;
 		case 'P': c.partitions = (unsigned)atoi(optarg); break;
 		case 'r': c.rate = atof(optarg); break;
 		case O_POISSON: c.poisson = true; break;
@@ -243,8 +252,11 @@ int main(int argc, char **argv)
 			 c.proto == &rb_proto_memcached ? 11211 : 7711) != 0)
 		goto bad;
 	c.progress = !quiet && !json && isatty(STDERR_FILENO);
-	if (rb_run(&c, &r) != 0)
+	if (rb_run(&c, &r) != 0) {
+		if (c.io->fini)
+			c.io->fini();
 		return 1;
+	}
 	if (c.preload && !json)
 		printf("preload   %llu keys set, %llu unacknowledged\n",
 		       (unsigned long long)(c.keys - r.preload_missing),
@@ -253,6 +265,9 @@ int main(int argc, char **argv)
 		print_json(&c, &r);
 	else
 		print_human(&c, &r);
+	fflush(stdout);
+	if (c.io->fini)
+		c.io->fini();
 	return 0;
 bad:
 	usage(stderr);

@@ -62,6 +62,7 @@ rc_daemon_stop() {
 		sleep 0.1
 	done
 	rc_log "ringcached did not stop on SIGTERM; killing it"
+	RC_DAEMON_STATUS=killed
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	return 1
@@ -116,4 +117,25 @@ rc_eal_lcores() { # workers
 	local m="0@0" i
 	for i in $(seq 1 "$1"); do m="$m,$i@1"; done
 	printf -- '--lcores %s' "$m"
+}
+
+# Run a memif ringbench (with --json) in namespace $2, output to $1; once
+# it has printed its summary, stop the daemon, then let ringbench exit:
+# the server closes the link, never the client under a polling worker
+# (DPDK 22.11's memif PMD can crash the server otherwise). Returns
+# ringbench's status; the daemon's is in RC_DAEMON_STATUS.
+rc_memif_bench() { # out ns ringbench-command...
+	local out=$1 ns=$2 pid i st=0
+	shift 2
+	ip netns exec "$ns" "$@" --linger 30 >"$out" &
+	pid=$!
+	for i in $(seq 1 1800); do
+		grep -q '}$' "$out" 2>/dev/null && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	RC_DAEMON_STATUS=0
+	rc_daemon_stop || true
+	wait "$pid" || st=$?
+	return $st
 }

@@ -38,11 +38,10 @@ rc_daemon_start "$NS" "$WORK/node.conf" "$WORK/daemon.log" \
 	$(rc_eal_lcores "$WORKERS") --no-pci --no-huge -m 512 \
 	--vdev "net_memif0,role=server,socket=rc-bm$$.sock"
 
-ip netns exec "$NS" timeout 60 "$BUILD/app/ringbench/ringbench" \
+rc_memif_bench "$WORK/result.json" "$NS" timeout 60 "$BUILD/app/ringbench/ringbench" \
 	-s 198.18.0.2 -T memif --memif "rc-bm$$.sock" -t "$WORKERS" \
 	-P "$WORKERS" -r 20000 -d 1 -w 0.2 -k 2000 --preload --json \
-	--eal "-l 0 --no-pci --no-huge -m 256 --no-telemetry --log-level=lib.eal:error" \
-	>"$WORK/result.json"
+	--eal "-l 0 --no-pci --no-huge -m 256 --no-telemetry --log-level=lib.eal:error"
 cat "$WORK/result.json"
 python3 - "$WORK/result.json" <<'PY'
 import json, sys
@@ -54,7 +53,7 @@ assert r["timeouts"] == 0 and r["errors"] == 0 and r["bad_replies"] == 0, r
 assert r["misses"] == 0 and r["hits"] > 0, "hits %d misses %d" % (r["hits"], r["misses"])
 print("memif: %d requests answered, p50 %.1f us" % (r["answered"], r["latency_us"]["p50"]))
 PY
-rc_daemon_stop || { echo "ringcached did not stop cleanly"; cat "$WORK/daemon.log"; exit 1; }
+[ "$RC_DAEMON_STATUS" = 0 ] || { echo "ringcached did not stop cleanly"; cat "$WORK/daemon.log"; exit 1; }
 # Steered by queue: no request needed a hand-off between workers.
 grep -E "^ *handoff_(out|in) " "$WORK/daemon.log" || { cat "$WORK/daemon.log"; exit 1; }
 if grep -qE "^ *handoff_out +[1-9]" "$WORK/daemon.log"; then
