@@ -40,6 +40,7 @@ def main(path):
           "| p50 µs | p99 µs | throughput ratio |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     best = {}
+    sustained = {}
     for r in rates:
         cells = [f"{r:,}"]
         ach = {}
@@ -51,16 +52,25 @@ def main(path):
             a = [x[0] for x in v]
             ach[mode] = med(a)
             best[mode] = max(best.get(mode, 0), med(a))
+            # Sustained: answered at the offered rate with no queue
+            # building up (median p50 under 20 us).
+            if med(a) >= 0.99 * r and med([x[1] for x in v]) <= 20:
+                sustained[mode] = max(sustained.get(mode, 0), r)
             cells.append(f"{med(a):,.0f} [{min(a):,.0f}–{max(a):,.0f}]")
             cells.append(f"{med([x[1] for x in v]):.1f}")
             cells.append(f"{med([x[2] for x in v]):.1f}")
         cells.append(f"{ach['store'] / ach['io']:.2f}" if len(ach) == 2
                      else "–")
         print("| " + " | ".join(cells) + " |")
-    if len(best) == 2:
-        print(f"\nHighest achieved (median): I/O-only {best['io']:,.0f}/s, "
-              f"store {best['store']:,.0f}/s: **ratio "
-              f"{best['store'] / best['io']:.2f}**.")
+    if len(sustained) == 2:
+        top = max(rates)
+        io_note = (" (the highest offered: the I/O limit is at least this)"
+                   if sustained["io"] == top else "")
+        print(f"\nHighest rate sustained (answered in full, median p50 "
+              f"≤ 20 µs): I/O-only {sustained['io']:,}/s{io_note}, store "
+              f"{sustained['store']:,}/s: **ratio "
+              f"{sustained['store'] / sustained['io']:.2f}**"
+              f"{' or more' if io_note else ''}.")
 
 
 if __name__ == "__main__":
