@@ -255,6 +255,10 @@ int main(int argc, char **argv)
 	printf("errors:   %" PRIu64 " (datagrams sent %" PRIu64 ", retries %"
 	       PRIu64 ", timeouts %" PRIu64 ")\n",
 	       t.errors, cs.requests, cs.retries, cs.timeouts);
+	/* A node that does not list this client in acl.trusted answers a
+	 * value larger than the request only to a padded request. */
+	printf("padding:  %" PRIu64 " requests sent again padded (this client "
+	       "is not in the node's acl.trusted)\n", cs.padded);
 	rc_client_destroy(cl);
 	free(t.lat_us);
 	return rc || t.errors ? 1 : 0;
