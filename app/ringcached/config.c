@@ -35,7 +35,7 @@ const struct rc_opt rcd_options[] = {
 	    "EAL arguments used when none follow '--' on the command line"),
 	OPT("dpdk", "port_id", RC_OPT_UINT, "0", 0, 31, port_id,
 	    "DPDK port to serve on"),
-	OPT("dpdk", "workers", RC_OPT_UINT, "1", 1, 64, workers,
+	OPT("dpdk", "workers", RC_OPT_UINT, "1", 1, RCD_MAX_WORKERS, workers,
 	    "Worker lcores = NIC queue pairs = partitions (needs that many "
 	    "lcores besides the main one)"),
 	OPT("dpdk", "rx_desc", RC_OPT_UINT, "1024", 64, 16384, rx_desc,

@@ -519,6 +519,26 @@ static void serve(struct rcd_worker *w, struct rte_mbuf *m,
 	send_reply(w, m, total);
 }
 
+/* Pass what other partitions' requests this burst held to their owners,
+ * one ring operation per owner. */
+static void handoff_flush(struct rcd_worker *w)
+{
+	for (unsigned o = 0; o < w->partitions; o++) {
+		unsigned n = w->n_ho[o], k;
+
+		if (!n)
+			continue;
+		k = rte_ring_mp_enqueue_burst(w->inboxes[o], (void **)w->ho[o],
+					      n, NULL);
+		w->stats.handoff_out += k;
+		if (k < n) {
+			w->stats.handoff_dropped += n - k;
+			rte_pktmbuf_free_bulk(&w->ho[o][k], n - k);
+		}
+		w->n_ho[o] = 0;
+	}
+}
+
 /* A classified frame: answered in place, handed over, served or dropped. */
 static void dispatch(struct rcd_worker *w, struct rte_mbuf *m,
 		     enum rc_net_verdict verdict, const struct rc_net_udp *u,
@@ -547,12 +567,9 @@ static void dispatch(struct rcd_worker *w, struct rte_mbuf *m,
 			return;
 		}
 		/* The NIC could not steer it: the owner answers it. */
-		if (rte_ring_mp_enqueue(w->inboxes[owner], m) != 0) {
-			w->stats.handoff_dropped++;
-			rte_pktmbuf_free(m);
-		} else {
-			w->stats.handoff_out++;
-		}
+		w->ho[owner][w->n_ho[owner]++] = m;
+		if (w->n_ho[owner] == RCD_MAX_BURST)
+			handoff_flush(w);
 		return;
 	default:
 		w->stats.net_drops[reason]++;
@@ -568,6 +585,8 @@ void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
 	enum rc_net_verdict v = rc_net_classify(w->ifc, m, &u, &reason);
 
 	dispatch(w, m, v, &u, reason, now);
+	if (w->partitions > 1)
+		handoff_flush(w);
 }
 
 /* Is this datagram, served here, a lone well-formed GET that precheck()
@@ -650,6 +669,8 @@ void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
 		dispatch(w, pkts[i], verdict[i], &u[i], reason[i], now);
 	}
 	w->pre = NULL;
+	if (w->partitions > 1)
+		handoff_flush(w);
 }
 
 static void handle_inbox(struct rcd_worker *w, uint32_t now)

@@ -19,6 +19,7 @@
 #define RCD_MAX_BURST 64
 #define RCD_MAINT_WORK 256u   /* items per store upkeep slice */
 #define RCD_TX_RETRIES 64u    /* TX polls without progress before a drop */
+#define RCD_MAX_WORKERS 64u   /* = dpdk.workers' bound */
 
 /* Counters written only by the owning worker, read by the control core.
  * Plain fields: no atomics on the fast path. */
@@ -98,6 +99,9 @@ struct rcd_worker {
 
 	struct rte_mbuf *tx[RCD_MAX_BURST];
 	uint16_t n_tx;
+	/* Requests for other partitions, sent to their owners once a burst. */
+	uint16_t n_ho[RCD_MAX_WORKERS];
+	struct rte_mbuf *ho[RCD_MAX_WORKERS][RCD_MAX_BURST];
 	struct rc_proto_hdr rh;      /* header of the reply being built */
 	struct rcd_reply out;
 	const struct rcd_pre *pre;   /* set while executing a batched GET */
