@@ -29,7 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			off += n;
 		}
-		if (off != size || memcmp(out, data, size) != 0)
+		/* A PADDED request re-encodes to its bytes up to the padding. */
+		if (h.flags & RC_PROTO_F_PADDED ? off > size : off != size)
+			abort();
+		if (memcmp(out, data, off) != 0)
 			abort();
 	}
 	off = RC_PROTO_HDR_LEN;
