@@ -555,12 +555,7 @@ static void dispatch(struct rcd_worker *w, struct rte_mbuf *m,
 			w->stats.icmp_replies++;
 		tx_queue(w, m);
 		return;
-	case RC_NET_UDP:
-		if (!rc_cidr_match(w->allow, u->src_ip)) {
-			w->stats.drop_acl++;
-			rte_pktmbuf_free(m);
-			return;
-		}
+	case RC_NET_UDP: /* from an allowed source (acl_admit) */
 		owner = u->dst_port - w->ifc->base_port;
 		if (owner == w->id) {
 			serve(w, m, u, now);
@@ -578,13 +573,25 @@ static void dispatch(struct rcd_worker *w, struct rte_mbuf *m,
 	}
 }
 
+/* Datagrams from sources outside acl.allow end here, counted. */
+static inline bool acl_admit(struct rcd_worker *w, struct rte_mbuf *m,
+			     enum rc_net_verdict v, const struct rc_net_udp *u)
+{
+	if (v != RC_NET_UDP || rc_cidr_match(w->allow, u->src_ip))
+		return true;
+	w->stats.drop_acl++;
+	rte_pktmbuf_free(m);
+	return false;
+}
+
 void rcd_worker_handle(struct rcd_worker *w, struct rte_mbuf *m, uint32_t now)
 {
 	struct rc_net_udp u;
 	unsigned reason = 0;
 	enum rc_net_verdict v = rc_net_classify(w->ifc, m, &u, &reason);
 
-	dispatch(w, m, v, &u, reason, now);
+	if (acl_admit(w, m, v, &u))
+		dispatch(w, m, v, &u, reason, now);
 	if (w->partitions > 1)
 		handoff_flush(w);
 }
@@ -640,9 +647,12 @@ void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		reason[i] = 0;
 		verdict[i] = rc_net_classify(w->ifc, pkts[i], &u[i], &reason[i]);
+		if (!acl_admit(w, pkts[i], verdict[i], &u[i])) {
+			pkts[i] = NULL;
+			continue;
+		}
 		if (!open || verdict[i] != RC_NET_UDP ||
-		    (unsigned)(u[i].dst_port - w->ifc->base_port) != w->id ||
-		    !rc_cidr_match(w->allow, u[i].src_ip))
+		    (unsigned)(u[i].dst_port - w->ifc->base_port) != w->id)
 			continue;
 		if (nb < RC_STORE_BULK && batchable_get(w, &u[i], &dg[nb])) {
 			dp[nb] = &dg[nb];
@@ -661,7 +671,11 @@ void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
 	}
 	/* Pass 2: in order, the batched GETs with their answers. */
 	for (uint16_t i = 0; i < n; i++) {
-		bool batched = b < nb && verdict[i] == RC_NET_UDP &&
+		bool batched;
+
+		if (!pkts[i]) /* refused by the ACL in pass 1 */
+			continue;
+		batched = b < nb && verdict[i] == RC_NET_UDP &&
 			       u[i].payload + RC_PROTO_HDR_LEN +
 					       RC_PROTO_REQ_OP_LEN == kp[b];
 
