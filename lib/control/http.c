@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "rc_http.h"
+
+#define CONN_TIMEOUT_S 10
+
+struct rc_http {
+	struct MHD_Daemon *d;
+	rc_http_render_fn fn;
+	void *arg;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code,
+			     const char *type, char *body, bool owned)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		strlen(body), body,
+		owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r) {
+		if (owned)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(conn, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_len, void **state)
+{
+	struct rc_http *h = cls;
+	char *body;
+
+	(void)version;
+	(void)upload;
+	(void)upload_len;
+	(void)state;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
+			     (char *)"only GET\n", false);
+	if (strcmp(url, "/metrics") != 0)
+		return reply(conn, MHD_HTTP_NOT_FOUND, "text/plain",
+			     (char *)"ringcached: metrics are at /metrics\n",
+			     false);
+	body = h->fn(h->arg);
+	if (!body)
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			     "text/plain", (char *)"render failed\n", false);
+	return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", body,
+		     true);
+}
+
+struct rc_http *rc_http_start(const char *listen, unsigned max_conns,
+			      rc_http_render_fn fn, void *arg, char *err,
+			      size_t errlen)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	unsigned long port;
+	char *end;
+	struct rc_http *h;
+
+	if (!colon || (size_t)(colon - listen) >= sizeof(host)) {
+		snprintf(err, errlen, "'%s': want ADDRESS:PORT", listen);
+		return NULL;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || port == 0 || port > 65535 ||
+	    inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		snprintf(err, errlen, "'%s': want an IPv4 address and a port "
+			 "1..65535", listen);
+		return NULL;
+	}
+	sa.sin_port = htons((uint16_t)port);
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->fn = fn;
+	h->arg = arg;
+	h->d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+		(uint16_t)port, NULL, NULL, on_request, h,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_CONNECTION_LIMIT, max_conns,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+		MHD_OPTION_END);
+	if (!h->d) {
+		snprintf(err, errlen, "cannot listen on %s: %s", listen,
+			 strerror(errno ? errno : EADDRINUSE));
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void rc_http_stop(struct rc_http *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->d);
+	free(h);
+}
