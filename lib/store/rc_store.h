@@ -72,6 +72,7 @@ struct rc_store_item_view {
 	uint32_t client_flags;
 	uint64_t cas;
 	uint8_t class_id;
+	uint8_t stale;           /* expired, served within the stale grace */
 };
 
 /* Per class. used_bytes = segments owned x segment size + the class's
@@ -99,6 +100,8 @@ struct rc_store_stats {
 	uint64_t reinserted;     /* accessed items kept by eviction */
 	uint64_t reclaims_inline; /* segments compacted on the SET path */
 	uint64_t index_full;     /* inserts that found the index full */
+	uint64_t stale_hits;     /* GETs answered with an expired item */
+	uint64_t flushed;        /* items removed by rc_store_flush */
 };
 
 struct rc_store;
@@ -169,6 +172,20 @@ unsigned rc_store_maintain(struct rc_store *s, uint32_t now, unsigned work);
 int rc_store_set_memory(struct rc_store *s, size_t bytes);
 int rc_store_set_share(struct rc_store *s, uint8_t class_id,
 		       uint32_t share_ppm);
+
+/* Serve-stale: for this many seconds after expiry an item stays readable
+ * by GETs (marked stale in the view) and is not swept; writes still see
+ * it as gone. 0 turns it off. Callable from any thread. */
+void rc_store_set_stale_grace(struct rc_store *s, uint32_t seconds);
+
+/* Remove the items a predicate selects, incrementally: each call looks
+ * at up to `work` index entries from *cursor (start at 0) and returns 1
+ * while there is more to look at, 0 when the pass is complete. Items
+ * written during a pass may or may not be seen by it. */
+typedef bool (*rc_store_match_fn)(void *arg, const uint8_t *key,
+				  uint16_t key_len, uint8_t class_id);
+int rc_store_flush(struct rc_store *s, uint32_t *cursor, unsigned work,
+		   rc_store_match_fn match, void *arg, uint64_t *removed);
 
 void rc_store_get_stats(const struct rc_store *s, struct rc_store_stats *st);
 int rc_store_get_class_stats(const struct rc_store *s, uint8_t class_id,

@@ -129,6 +129,7 @@ struct rc_store {
 	uint64_t req_limit;
 	uint32_t req_share[RC_STORE_MAX_CLASSES];
 	uint32_t req_gen, gen_seen;
+	uint32_t stale_grace;       /* seconds; 0: never serve stale */
 	/* Expiry sweep cursor. */
 	uint32_t sw_seg, sw_off, sw_min, sw_next;
 	struct rc_store_config cfg;
@@ -289,6 +290,11 @@ int rc_store_set_memory(struct rc_store *s, size_t bytes)
 	__atomic_store_n(&s->req_limit, bytes, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&s->req_gen, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+void rc_store_set_stale_grace(struct rc_store *s, uint32_t seconds)
+{
+	__atomic_store_n(&s->stale_grace, seconds, __ATOMIC_RELAXED);
 }
 
 int rc_store_set_share(struct rc_store *s, uint8_t class_id,
@@ -811,9 +817,11 @@ void rc_store_destroy(struct rc_store *s)
 
 /* ---- operations ------------------------------------------------------- */
 
-/* Is this index entry key's live item? Expired ones are removed. */
+/* Is this index entry key's live item? Expired ones are removed, except
+ * that a read (stale != NULL) within the serve-stale grace gets the item
+ * with *stale set. */
 static struct rc_item *check(struct rc_store *s, void *data, const void *key,
-			     uint16_t key_len, uint32_t now)
+			     uint16_t key_len, uint32_t now, uint8_t *stale)
 {
 	struct rc_item *it = ix_item(data);
 
@@ -821,6 +829,13 @@ static struct rc_item *check(struct rc_store *s, void *data, const void *key,
 	if (it_klen(it) != key_len || memcmp(item_key(it), key, key_len) != 0)
 		return NULL;
 	if (expired(it, now)) {
+		uint32_t grace = __atomic_load_n(&s->stale_grace,
+						 __ATOMIC_RELAXED);
+
+		if (stale && grace && (int32_t)(now - it->expire) < (int32_t)grace) {
+			*stale = 1;
+			return it;
+		}
 		s->cls[ix_cls(data)].st.expirations++;
 		s->st.expirations++;
 		item_remove(s, it);
@@ -832,7 +847,7 @@ static struct rc_item *check(struct rc_store *s, void *data, const void *key,
 /* A live item for key and its class, or NULL. */
 static struct rc_item *lookup(struct rc_store *s, const void *digest,
 			      const void *key, uint16_t key_len, uint32_t now,
-			      uint8_t *cls)
+			      uint8_t *cls, uint8_t *stale)
 {
 	void *data;
 
@@ -840,7 +855,7 @@ static struct rc_item *lookup(struct rc_store *s, const void *digest,
 					   sig_of(digest), &data) < 0)
 		return NULL;
 	*cls = ix_cls(data);
-	return check(s, data, key, key_len, now);
+	return check(s, data, key, key_len, now, stale);
 }
 
 static void view_of(const struct rc_store *s, const struct rc_item *it,
@@ -874,13 +889,16 @@ enum rc_store_result rc_store_get(struct rc_store *s, const void *digest,
 				  uint8_t class_id, uint32_t now,
 				  struct rc_store_item_view *out)
 {
-	uint8_t cls = 0;
-	struct rc_item *it = lookup(s, digest, key, key_len, now, &cls);
+	uint8_t cls = 0, stale = 0;
+	struct rc_item *it = lookup(s, digest, key, key_len, now, &cls,
+				    &stale);
 
 	count_get(s, it, cls, class_id);
 	if (!it)
 		return RC_STORE_NOT_FOUND;
 	view_of(s, it, cls, out);
+	out->stale = stale;
+	s->st.stale_hits += stale;
 	return RC_STORE_OK;
 }
 
@@ -914,16 +932,20 @@ void rc_store_get_bulk(struct rc_store *s, unsigned n,
 			rte_prefetch0(ix_item(data[i]));
 	for (unsigned i = 0; i < n; i++) {
 		struct rc_item *it = NULL;
-		uint8_t cls = 0;
+		uint8_t cls = 0, stale = 0;
 
 		if (hits & (1ull << i)) {
 			cls = ix_cls(data[i]);
-			it = check(s, data[i], keys[i], key_lens[i], now);
+			it = check(s, data[i], keys[i], key_lens[i], now,
+				   &stale);
 		}
 		count_get(s, it, cls, RC_STORE_NO_CLASS);
 		res[i] = it ? RC_STORE_OK : RC_STORE_NOT_FOUND;
-		if (it)
+		if (it) {
 			view_of(s, it, cls, &out[i]);
+			out[i].stale = stale;
+			s->st.stale_hits += stale;
+		}
 	}
 }
 
@@ -978,7 +1000,7 @@ enum rc_store_result rc_store_set(struct rc_store *s, const void *digest,
 		return RC_STORE_BAD_CLASS;
 	check_budgets(s);
 
-	old = lookup(s, digest, key, key_len, now, &ocls);
+	old = lookup(s, digest, key, key_len, now, &ocls, NULL);
 	if (cas != 0) {
 		if (!old)
 			return RC_STORE_NOT_FOUND;
@@ -1036,7 +1058,7 @@ enum rc_store_result rc_store_delete(struct rc_store *s, const void *digest,
 				     uint64_t cas, uint32_t now)
 {
 	uint8_t cls;
-	struct rc_item *it = lookup(s, digest, key, key_len, now, &cls);
+	struct rc_item *it = lookup(s, digest, key, key_len, now, &cls, NULL);
 
 	if (!it)
 		return RC_STORE_NOT_FOUND;
@@ -1055,7 +1077,7 @@ enum rc_store_result rc_store_touch(struct rc_store *s, const void *digest,
 				    uint64_t *cas_out)
 {
 	uint8_t cls;
-	struct rc_item *it = lookup(s, digest, key, key_len, now, &cls);
+	struct rc_item *it = lookup(s, digest, key, key_len, now, &cls, NULL);
 	uint32_t id;
 
 	if (!it)
@@ -1149,7 +1171,9 @@ unsigned rc_store_maintain(struct rc_store *s, uint32_t now, unsigned work)
 	bool free_seg;
 
 	check_budgets(s);
-	n += sweep(s, now, work);
+	/* Expired items wait out the serve-stale grace before the sweep. */
+	n += sweep(s, now - __atomic_load_n(&s->stale_grace, __ATOMIC_RELAXED),
+		   work);
 	/* Memory above the total budget (it shrank): return free segments,
 	 * then trim whole segments from the classes most over budget. */
 	while (s->free_head != NONE && s->n_alloc > s->total_budget) {
@@ -1247,4 +1271,29 @@ const char *rc_store_result_name(enum rc_store_result r)
 		return "bad_class";
 	}
 	return "unknown";
+}
+
+/* ---- operator flush --------------------------------------------------- */
+
+int rc_store_flush(struct rc_store *s, uint32_t *cursor, unsigned work,
+		   rc_store_match_fn match, void *arg, uint64_t *removed)
+{
+	/* The index has no extension table, so deleting the entry just
+	 * returned leaves the iteration's cursor valid. */
+	for (unsigned i = 0; i < work; i++) {
+		const void *k;
+		void *data;
+		struct rc_item *it;
+
+		if (rte_hash_iterate(s->index, &k, &data, cursor) < 0)
+			return 0;
+		it = ix_item(data);
+		if (match && !match(arg, item_key(it), it_klen(it),
+				    ix_cls(data)))
+			continue;
+		item_remove(s, it);
+		s->st.flushed++;
+		(*removed)++;
+	}
+	return 1;
 }

@@ -196,6 +196,96 @@ static void test_expiry_and_touch(void)
 	rc_store_destroy(s);
 }
 
+/* Serve-stale: reads within the grace get the expired item marked stale;
+ * writes, touches and deletes see it gone; the sweep waits the grace
+ * out; grace 0 restores plain expiry. */
+static void test_serve_stale(void)
+{
+	struct rc_store *s = mk("stale", 1 << 20, 1024);
+	struct rc_proto_digest d;
+	struct rc_store_item_view v;
+	struct rc_store_stats st;
+	uint64_t cas_out;
+
+	rc_store_set_stale_grace(s, 60);
+	CU_ASSERT_EQUAL(SET(s, "a", "old", 5, 0, 100), RC_STORE_OK);
+	CU_ASSERT_EQUAL(SET(s, "b", "old", 5, 0, 100), RC_STORE_OK);
+	CU_ASSERT_EQUAL(SET(s, "c", "old", 5, 0, 100), RC_STORE_OK);
+	CU_ASSERT_EQUAL(GET(s, "a", 104), RC_STORE_OK);
+	CU_ASSERT_EQUAL(v.stale, 0);
+	CU_ASSERT_EQUAL(GET(s, "a", 105), RC_STORE_OK);
+	CU_ASSERT_EQUAL(v.stale, 1);
+	CU_ASSERT_EQUAL(v.value_len, 3);
+	CU_ASSERT_EQUAL(memcmp(v.value, "old", 3), 0);
+	CU_ASSERT_EQUAL(GET(s, "a", 164), RC_STORE_OK);
+	CU_ASSERT_EQUAL(v.stale, 1);
+	/* The upkeep sweep leaves items within the grace. */
+	drain(s, 150);
+	CU_ASSERT_EQUAL(GET(s, "b", 150), RC_STORE_OK);
+	/* Past the grace: gone. */
+	CU_ASSERT_EQUAL(GET(s, "a", 165), RC_STORE_NOT_FOUND);
+	/* A CAS write or a touch treats a stale item as absent. */
+	CU_ASSERT_EQUAL(rc_store_touch(s, (dg("b", &d), &d), "b", 1, 10, 120,
+				       NULL), RC_STORE_NOT_FOUND);
+	CU_ASSERT_EQUAL(GET(s, "b", 121), RC_STORE_NOT_FOUND);
+	/* A plain write replaces it with a fresh, not stale, one. */
+	CU_ASSERT_EQUAL(SET(s, "c", "new", 5, 0, 120), RC_STORE_OK);
+	CU_ASSERT_EQUAL(GET(s, "c", 121), RC_STORE_OK);
+	CU_ASSERT_EQUAL(v.stale, 0);
+	CU_ASSERT_EQUAL(memcmp(v.value, "new", 3), 0);
+	rc_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.stale_hits, 3); /* a twice, b once */
+	/* Grace off: expired means gone again. */
+	rc_store_set_stale_grace(s, 0);
+	CU_ASSERT_EQUAL(GET(s, "c", 126), RC_STORE_NOT_FOUND);
+	rc_store_destroy(s);
+}
+
+static bool starts_with_x(void *arg, const uint8_t *key, uint16_t len,
+			  uint8_t cls)
+{
+	(void)arg;
+	(void)cls;
+	return len > 0 && key[0] == 'x';
+}
+
+/* Flush: by predicate, in slices, every match gone, the rest intact. */
+static void test_flush(void)
+{
+	struct rc_store *s = mk("flush", 4 << 20, 4096);
+	struct rc_proto_digest d;
+	struct rc_store_item_view v;
+	struct rc_store_stats st;
+	uint64_t cas_out, removed = 0;
+	uint32_t cursor = 0;
+	unsigned calls = 0;
+	char k[16];
+
+	for (int i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "%c%d", i % 2 ? 'x' : 'y', i);
+		CU_ASSERT_EQUAL_FATAL(SET(s, k, "v", 0, 0, 1), RC_STORE_OK);
+	}
+	while (rc_store_flush(s, &cursor, 64, starts_with_x, NULL, &removed))
+		calls++;
+	CU_ASSERT_TRUE(calls >= 15); /* sliced, not one long pause */
+	CU_ASSERT_EQUAL(removed, 500);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(k, sizeof(k), "%c%d", i % 2 ? 'x' : 'y', i);
+		CU_ASSERT_EQUAL(GET(s, k, 2), i % 2 ? RC_STORE_NOT_FOUND
+						    : RC_STORE_OK);
+	}
+	cursor = 0;
+	removed = 0;
+	while (rc_store_flush(s, &cursor, 1000, NULL, NULL, &removed))
+		;
+	CU_ASSERT_EQUAL(removed, 500);
+	rc_store_get_stats(s, &st);
+	CU_ASSERT_EQUAL(st.items, 0);
+	CU_ASSERT_EQUAL(st.flushed, 1000);
+	drain(s, 3);
+	rc_store_destroy(s);
+}
+
 static void test_limits(void)
 {
 	struct rc_store *s = mk("limits", 1 << 20, 1024);
@@ -676,6 +766,8 @@ int main(void)
 		{"cas", test_cas},
 		{"expiry and touch", test_expiry_and_touch},
 		{"limits", test_limits},
+		{"serve stale within the grace", test_serve_stale},
+		{"flush by predicate, sliced", test_flush},
 		{"digest collision", test_digest_collision},
 		{"eviction: FIFO order, CLOCK keeps read items",
 		 test_eviction_order},
