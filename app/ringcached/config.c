@@ -254,6 +254,9 @@ int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
 	w->idle_spin_us = cfg->idle_spin_us;
 	w->io_only = cfg->io_only;
 	w->tsc_hz = rte_get_tsc_hz();
+	w->ns_per_tsc_q32 = (uint64_t)((1000000000.0 * 4294967296.0) /
+				       (double)w->tsc_hz);
+	w->ttl_pct = 100;
 	w->tsc_start = rte_rdtsc();
 	w->now_tsc = w->tsc_start;
 	w->reasm = rc_reasm_create(&rc);

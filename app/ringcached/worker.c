@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * The worker loop: RX burst -> classify -> execute -> reply in place ->
  * buffered TX burst. No locks, no syscalls (unless idle_sleep_us is set). */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -59,6 +60,41 @@ static uint8_t class_of(const struct rcd_worker *w,
 	if (op->class_id >= w->classes->n)
 		*st = RC_ST_UNKNOWN_CLASS;
 	return op->class_id;
+}
+
+/* ---- latency --------------------------------------------------------- */
+
+static void lat_record(struct rcd_worker *w)
+{
+	const uint64_t now = rte_rdtsc();
+
+	for (unsigned i = 0; i < w->n_lat; i++)
+		rc_hist_add(&w->lat[w->lat_series[i]],
+			    ((now - w->lat_rx[i]) * w->ns_per_tsc_q32) >> 32);
+	w->n_lat = 0;
+}
+
+/* The op's reply is built; its time is taken once it is sent. */
+static inline void lat_note(struct rcd_worker *w, uint8_t op, uint8_t cls)
+{
+	if (!w->lat)
+		return;
+	if (unlikely(w->n_lat == RCD_LAT_PENDING))
+		rcd_worker_flush(w);
+	w->lat_series[w->n_lat] = (uint16_t)rcd_lat_series(op, cls);
+	w->lat_rx[w->n_lat++] = w->now_tsc;
+}
+
+/* TTL of a write under the calendar's TTL multiplier. */
+static inline uint32_t scaled_ttl(const struct rcd_worker *w, uint32_t ttl)
+{
+	uint32_t pct = w->ttl_pct;
+	uint64_t t;
+
+	if (ttl == 0 || pct == 100)
+		return ttl;
+	t = (uint64_t)ttl * pct / 100;
+	return t > UINT32_MAX ? UINT32_MAX : t ? (uint32_t)t : 1;
 }
 
 /* ---- the reply as pieces ------------------------------------------ */
@@ -127,6 +163,7 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 	struct rc_proto_hdr *h = &w->rh;
 	enum rc_proto_rstatus rs;
 	uint32_t off = RC_PROTO_HDR_LEN, hoff = RC_PROTO_HDR_LEN, limit;
+	uint8_t ro;
 
 	rs = rc_proto_decode_request(req, len, h, w->ops, RC_PROTO_MAX_OPS);
 	if (rs != RC_PROTO_OK) {
@@ -145,6 +182,7 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 	if (limit > x->cap)
 		limit = x->cap;
 	st->requests++;
+	ro = w->read_only;
 	out_reset(&w->out);
 	for (unsigned i = 0; i < h->n_ops; i++) {
 		const struct rc_proto_req_op *op = &w->ops[i];
@@ -153,11 +191,16 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 		struct rc_store_item_view v;
 		struct rc_proto_digest d;
 		uint32_t need;
-		uint8_t cls;
+		uint8_t cls, lcls = op->class_id;
 
 		st->ops[op->opcode]++;
 		if (x->throttled)
 			r.status = RC_ST_THROTTLED;
+		else if (ro && op->opcode != RC_OP_GET &&
+			 op->opcode != RC_OP_NOOP) {
+			r.status = RC_ST_READ_ONLY;
+			st->read_only_refused++;
+		}
 		else if (w->pre) /* checked when it was batched */
 			r.status = RC_ST_OK;
 		else
@@ -181,14 +224,15 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 				/* A miss counts for the class the key would
 				 * have; matching prefixes only then. */
 				if (r.status == RC_ST_NOT_FOUND &&
-				    op->class_id == RC_PROTO_CLASS_AUTO)
-					rc_store_count_miss(
-						w->store,
-						rc_classes_match(w->classes,
-								 op->key,
-								 op->key_len));
+				    op->class_id == RC_PROTO_CLASS_AUTO) {
+					lcls = rc_classes_match(w->classes,
+								op->key,
+								op->key_len);
+					rc_store_count_miss(w->store, lcls);
+				}
 				if (r.status != RC_ST_OK)
 					break;
+				lcls = v.class_id;
 				/* Keep room for a 20-byte answer to every
 				 * later op. */
 				need = off + RC_PROTO_REP_OP_LEN + v.value_len +
@@ -209,18 +253,19 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 				r.client_flags = v.client_flags;
 				r.cas = v.cas;
 				r.class_id = v.class_id;
+				r.op_flags = v.stale ? RC_PROTO_OPF_STALE : 0;
 				break;
 			case RC_OP_SET:
 				cls = class_of(w, op, &r.status);
 				if (r.status != RC_ST_OK)
 					break;
-				r.class_id = cls;
+				r.class_id = lcls = cls;
 				pin_values(w);
 				r.status = store_to_status[rc_store_set(
 					w->store, &d, op->key, op->key_len,
 					op->value, op->value_len,
-					op->client_flags, op->ttl, op->cas, cls,
-					now, &r.cas)];
+					op->client_flags, scaled_ttl(w, op->ttl),
+					op->cas, cls, now, &r.cas)];
 				break;
 			case RC_OP_DELETE:
 				r.status = store_to_status[rc_store_delete(
@@ -230,13 +275,14 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 			case RC_OP_TOUCH:
 				r.status = store_to_status[rc_store_touch(
 					w->store, &d, op->key, op->key_len,
-					op->ttl, now, &r.cas)];
+					scaled_ttl(w, op->ttl), now, &r.cas)];
 				break;
 			default: /* NOOP */
 				break;
 			}
 		}
 		st->status[r.status]++;
+		lat_note(w, op->opcode, lcls);
 		/* The op header here, its value (if any) stays in the store:
 		 * the room checks above reserve the space. */
 		rc_proto_rep_op_encode_hdr(w->reply + hoff, &r);
@@ -269,7 +315,7 @@ void rcd_worker_flush(struct rcd_worker *w)
 	unsigned idle = 0;
 
 	if (w->n_tx == 0)
-		return;
+		goto done;
 	/* A full TX ring is polled again a bounded number of times: a
 	 * segmented reply is hundreds of frames at once. */
 	while (sent < w->n_tx && idle < RCD_TX_RETRIES) {
@@ -289,6 +335,9 @@ void rcd_worker_flush(struct rcd_worker *w)
 		rte_pktmbuf_free_bulk(&w->tx[sent], w->n_tx - sent);
 	}
 	w->n_tx = 0;
+done:
+	if (w->n_lat)
+		lat_record(w);
 }
 
 static inline void tx_queue(struct rcd_worker *w, struct rte_mbuf *m)
@@ -703,6 +752,107 @@ static void handle_inbox(struct rcd_worker *w, uint32_t now)
 	}
 }
 
+/* ---- control-core commands ------------------------------------------ */
+
+static bool flush_match(void *arg, const uint8_t *key, uint16_t key_len,
+			uint8_t class_id)
+{
+	const struct rcd_cmd *c = arg;
+
+	if (c->flush_class >= 0 && class_id != c->flush_class)
+		return false;
+	return key_len >= c->prefix_len &&
+	       memcmp(key, c->prefix, c->prefix_len) == 0;
+}
+
+static void cmd_rec(struct rcd_worker *w, struct rcd_cmd *c,
+		    struct rcd_cmd_rec *r, uint32_t now)
+{
+	struct rc_proto_digest d;
+	struct rc_store_item_view v;
+	uint8_t cls = r->class_id;
+
+	if (r->key_len == 0 || r->key_len > w->max_key ||
+	    r->value_len > w->max_value) {
+		r->status = RC_ST_TOO_LARGE;
+		return;
+	}
+	rc_proto_key_digest(r->key, r->key_len, &d);
+	if (rc_proto_partition(&d, w->partitions) != w->id) {
+		r->status = RC_ST_WRONG_PARTITION;
+		return;
+	}
+	switch (c->type) {
+	case RCD_CMD_GET:
+		r->status = store_to_status[rc_store_get(
+			w->store, &d, r->key, r->key_len, RC_STORE_NO_CLASS,
+			now, &v)];
+		if (r->status != RC_ST_OK)
+			return;
+		c->out_len = v.value_len;
+		c->out_flags = v.client_flags;
+		c->out_cas = v.cas;
+		c->out_class = v.class_id;
+		c->out_stale = v.stale;
+		memcpy(c->out, v.value,
+		       v.value_len < c->out_cap ? v.value_len : c->out_cap);
+		return;
+	case RCD_CMD_DEL:
+		r->status = store_to_status[rc_store_delete(
+			w->store, &d, r->key, r->key_len, 0, now)];
+		return;
+	case RCD_CMD_SET:
+		if (cls == RC_PROTO_CLASS_AUTO)
+			cls = rc_classes_match(w->classes, r->key, r->key_len);
+		if (cls >= w->classes->n) {
+			r->status = RC_ST_UNKNOWN_CLASS;
+			return;
+		}
+		r->status = store_to_status[rc_store_set(
+			w->store, &d, r->key, r->key_len, r->value,
+			r->value_len, r->flags, scaled_ttl(w, r->ttl), 0, cls,
+			now, NULL)];
+		return;
+	default:
+		return;
+	}
+}
+
+/* Hand a finished command back; if the control core gave up on it, it
+ * is ours to free. */
+static void cmd_done(struct rcd_cmd *c)
+{
+	uint32_t want = RCD_CMD_PENDING;
+
+	if (!__atomic_compare_exchange_n(&c->state, &want, RCD_CMD_DONE,
+					 false, __ATOMIC_RELEASE,
+					 __ATOMIC_ACQUIRE))
+		free(c);
+}
+
+void rcd_worker_commands(struct rcd_worker *w, uint32_t now)
+{
+	struct rcd_cmd *c = w->cmd;
+
+	if (!c) {
+		if (!w->cmdq || rte_ring_sc_dequeue(w->cmdq, (void **)&c) != 0)
+			return;
+		w->cmd = c;
+		w->stats.commands++;
+	}
+	if (c->type == RCD_CMD_FLUSH) {
+		/* A slice at a time: the queue keeps being served. */
+		if (rc_store_flush(w->store, &c->cursor, RCD_CMD_WORK,
+				   flush_match, c, &c->removed))
+			return;
+	} else {
+		for (unsigned i = 0; i < c->n; i++)
+			cmd_rec(w, c, &c->rec[i], now);
+	}
+	w->cmd = NULL;
+	cmd_done(c);
+}
+
 void rcd_worker_snapshot(struct rcd_worker *w)
 {
 	if (w->reasm)
@@ -758,6 +908,7 @@ int rcd_worker_main(void *arg)
 		 * second: up to 5M items/s, never one long pause. */
 		if (now_tsc - last_maint > maint) {
 			rc_store_maintain(w->store, now, RCD_MAINT_WORK);
+			rcd_worker_commands(w, now);
 			if (w->reasm)
 				rc_reasm_expire(w->reasm, now_tsc);
 			last_maint = now_tsc;

@@ -11,6 +11,7 @@
 
 #include "rc_classes.h"
 #include "rc_guard.h"
+#include "rc_hist.h"
 #include "rc_net.h"
 #include "rc_proto.h"
 #include "rc_reasm.h"
@@ -20,6 +21,63 @@
 #define RCD_MAINT_WORK 256u   /* items per store upkeep slice */
 #define RCD_TX_RETRIES 64u    /* TX polls without progress before a drop */
 #define RCD_MAX_WORKERS 64u   /* = dpdk.workers' bound */
+#define RCD_LAT_PENDING 512u  /* ops awaiting their TX time */
+#define RCD_CMD_RING 64u      /* control commands queued per worker */
+#define RCD_CMD_WORK 1024u    /* index entries a flush looks at per slice */
+
+/* Latency series: one histogram per (opcode, class); the class slot
+ * RC_STORE_MAX_CLASSES is "no class" (NOOP, refused ops). */
+#define RCD_LAT_CLASSES (RC_STORE_MAX_CLASSES + 1)
+#define RCD_LAT_SERIES (RC_OP__COUNT * RCD_LAT_CLASSES)
+static inline unsigned rcd_lat_series(uint8_t op, uint8_t cls)
+{
+	return op * RCD_LAT_CLASSES +
+	       (cls < RC_STORE_MAX_CLASSES ? cls : RC_STORE_MAX_CLASSES);
+}
+
+/* A command from the control core, run by the worker that owns the
+ * partition (the control core never touches a store). One allocation:
+ * the control core mallocs it with its buffers; whoever finishes with it
+ * last frees it (see state). */
+enum rcd_cmd_type {
+	RCD_CMD_GET,     /* rec[0]: copy the value into out */
+	RCD_CMD_DEL,     /* rec[0] */
+	RCD_CMD_SET,     /* rec[0..n): warm-up records */
+	RCD_CMD_FLUSH,   /* every item of flush_class / with prefix */
+};
+
+enum rcd_cmd_state {
+	RCD_CMD_PENDING = 0,
+	RCD_CMD_DONE,      /* the worker finished: the control core frees */
+	RCD_CMD_ABANDONED, /* the control core gave up: the worker frees */
+};
+
+struct rcd_cmd_rec {
+	const uint8_t *key, *value;
+	uint16_t key_len;
+	uint32_t value_len;
+	uint32_t flags, ttl;
+	uint8_t class_id;          /* or RC_PROTO_CLASS_AUTO */
+	uint8_t status;            /* out: RC_ST_* */
+};
+
+struct rcd_cmd {
+	enum rcd_cmd_type type;
+	uint32_t state;            /* enum rcd_cmd_state, atomic */
+	unsigned n;
+	struct rcd_cmd_rec *rec;
+	/* GET */
+	uint8_t *out;
+	uint32_t out_cap, out_len, out_flags;
+	uint64_t out_cas;
+	uint8_t out_class, out_stale;
+	/* FLUSH */
+	int flush_class;           /* -1: any class */
+	uint16_t prefix_len;       /* 0: any key */
+	uint8_t prefix[RC_PROTO_MAX_KEY];
+	uint32_t cursor;
+	uint64_t removed;
+};
 
 /* Counters written only by the owning worker, read by the control core.
  * Plain fields: no atomics on the fast path. */
@@ -35,6 +93,8 @@ struct rcd_worker_stats {
 				      * answer to it */
 	uint64_t seg_in, seg_out;    /* segments received, sent */
 	uint64_t busy_replies;       /* reassembly full: answered BUSY */
+	uint64_t read_only_refused;  /* writes answered READ_ONLY */
+	uint64_t commands;           /* control-core commands run */
 	uint64_t net_drops[RC_NET_DROP__COUNT];
 	uint64_t proto_drops[RC_PROTO_E__COUNT];
 	uint64_t ops[RC_OP__COUNT];
@@ -88,6 +148,18 @@ struct rcd_worker {
 	uint64_t idle_sleep_us;
 	uint64_t idle_spin_us;
 	bool io_only;                /* benchmark: reflect, no store */
+	/* Set by the control core, read once per request. */
+	volatile uint8_t read_only;  /* writes answered READ_ONLY */
+	volatile uint32_t ttl_pct;   /* TTL multiplier x100 (100: as sent) */
+	struct rte_ring *cmdq;       /* control commands (NULL: none) */
+	struct rcd_cmd *cmd;         /* the one being run (a flush spans
+				      * several slices) */
+	/* Latency: per-op service time, RX poll to TX burst. NULL: off. */
+	struct rc_hist *lat;         /* RCD_LAT_SERIES histograms */
+	uint64_t ns_per_tsc_q32;     /* ns = cycles * this >> 32 */
+	uint16_t n_lat;
+	uint16_t lat_series[RCD_LAT_PENDING];
+	uint64_t lat_rx[RCD_LAT_PENDING];
 	const struct rc_net_iface *ifc;
 	struct rc_store *store;
 	struct rte_mempool *pool;
@@ -134,8 +206,12 @@ void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
 /* Publish the store's counters into w->stats for the control core. */
 void rcd_worker_snapshot(struct rcd_worker *w);
 
-/* Send what is queued for TX. */
+/* Send what is queued for TX, then record the latency of every op
+ * answered since the last flush. */
 void rcd_worker_flush(struct rcd_worker *w);
+
+/* Run (a slice of) the control core's commands. Exposed for tests. */
+void rcd_worker_commands(struct rcd_worker *w, uint32_t now);
 
 /* Execute one request message (a datagram or a reassembled one) against
  * w's partition and describe the reply in w->out / w->rh. Exposed for

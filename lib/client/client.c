@@ -534,6 +534,7 @@ int rc_get(rc_client *c, const void *key, size_t key_len, void *buf,
 		meta->flags = rep->client_flags;
 		meta->cas = rep->cas;
 		meta->class_id = rep->class_id;
+		meta->stale = (rep->op_flags & RC_PROTO_OPF_STALE) != 0;
 	}
 	if (rep->value_len)
 		memcpy(buf, rep->value, rep->value_len < cap ? rep->value_len : cap);
@@ -680,6 +681,7 @@ static void mget_apply(rc_client *c, struct chunk *k,
 		it->meta.flags = rep->client_flags;
 		it->meta.cas = rep->cas;
 		it->meta.class_id = rep->class_id;
+		it->meta.stale = (rep->op_flags & RC_PROTO_OPF_STALE) != 0;
 		if (rep->value_len)
 			memcpy(it->buf, rep->value,
 			       rep->value_len < it->cap ? rep->value_len

@@ -77,6 +77,8 @@ struct rc_item_meta {
 	uint32_t flags;    /* client flags stored with the value */
 	uint64_t cas;      /* version, for a later conditional set/delete */
 	uint8_t class_id;
+	uint8_t stale;     /* 1: expired, served by a node in serve-stale
+			    * mode within its grace (ringctl mode) */
 };
 
 /* Get a value into buf (cap bytes). *value_len receives the full length

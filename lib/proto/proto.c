@@ -164,7 +164,7 @@ void rc_proto_rep_op_encode_hdr(uint8_t *buf, const struct rc_proto_rep_op *op)
 	buf[0] = op->opcode;
 	buf[1] = op->status;
 	buf[2] = op->class_id;
-	buf[3] = 0;
+	buf[3] = op->op_flags;
 	put32(buf + 4, op->value_len);
 	put32(buf + 8, op->client_flags);
 	put64(buf + 12, op->cas);
@@ -264,7 +264,8 @@ enum rc_proto_rstatus rc_proto_decode_reply(const uint8_t *buf, size_t len,
 			return RC_PROTO_EOPCODE;
 		op->status = p[1];
 		op->class_id = p[2];
-		if (p[3] != 0)
+		op->op_flags = p[3];
+		if (op->op_flags & ~RC_PROTO_OPF_KNOWN)
 			return RC_PROTO_ERESERVED;
 		op->value_len = get32(p + 4);
 		op->client_flags = get32(p + 8);

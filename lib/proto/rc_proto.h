@@ -117,11 +117,17 @@ struct rc_proto_req_op {
 	const uint8_t *value;
 };
 
+/* Reply op flags (byte 3 of a reply op). */
+#define RC_PROTO_OPF_STALE 0x01u /* GET: the item has expired and is served
+				  * within the node's serve-stale grace */
+#define RC_PROTO_OPF_KNOWN RC_PROTO_OPF_STALE
+
 /* A decoded reply operation. value points into the datagram. */
 struct rc_proto_rep_op {
 	uint8_t opcode;
 	uint8_t status;
 	uint8_t class_id;
+	uint8_t op_flags;      /* RC_PROTO_OPF_* */
 	uint32_t value_len;
 	uint32_t client_flags;
 	uint64_t cas;
