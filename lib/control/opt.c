@@ -14,8 +14,36 @@
 static const char *const type_names[] = {
 	[RC_OPT_BOOL] = "bool", [RC_OPT_UINT] = "uint",
 	[RC_OPT_SIZE] = "size", [RC_OPT_STR] = "string",
-	[RC_OPT_IPV4] = "ipv4",
+	[RC_OPT_IPV4] = "ipv4", [RC_OPT_DOUBLE] = "number",
 };
+
+const char *rc_opt_type_name(enum rc_opt_type t)
+{
+	return type_names[t];
+}
+
+size_t rc_opt_field_size(const struct rc_opt *o)
+{
+	switch (o->type) {
+	case RC_OPT_BOOL: return sizeof(bool);
+	case RC_OPT_UINT:
+	case RC_OPT_SIZE: return sizeof(uint64_t);
+	case RC_OPT_STR: return RC_OPT_STR_MAX;
+	case RC_OPT_IPV4: return sizeof(uint32_t);
+	case RC_OPT_DOUBLE: return sizeof(double);
+	}
+	return 0;
+}
+
+void rc_opt_bounds(const struct rc_opt *o, char *buf, size_t len)
+{
+	if (o->type == RC_OPT_UINT || o->type == RC_OPT_SIZE)
+		snprintf(buf, len, "%" PRIu64 "..%" PRIu64, o->min, o->max);
+	else if (o->type == RC_OPT_DOUBLE)
+		snprintf(buf, len, "%g..%g", o->dmin, o->dmax);
+	else
+		buf[0] = '\0';
+}
 
 static const struct rc_opt *find(const struct rc_opt *tab, size_t n,
 				 const char *section, const char *name)
@@ -99,6 +127,22 @@ static int apply(const struct rc_opt *o, void *cfg, const char *value,
 			goto bad;
 		memcpy(field, &a.s_addr, sizeof(uint32_t));
 		return 0;
+	case RC_OPT_DOUBLE: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(value, &end);
+		if (errno || end == value || *end)
+			goto bad;
+		if (!(d >= o->dmin && d <= o->dmax)) {
+			snprintf(err, errlen, "%s.%s = %s: outside [%g, %g]",
+				 o->section, o->name, value, o->dmin, o->dmax);
+			return -EINVAL;
+		}
+		*(double *)field = d;
+		return 0;
+	}
 	}
 bad:
 	snprintf(err, errlen, "%s.%s = '%s': not a valid %s", o->section,
@@ -213,6 +257,9 @@ void rc_opt_format(const struct rc_opt *o, const void *cfg, char *buf,
 		memcpy(&a.s_addr, field, sizeof(uint32_t));
 		inet_ntop(AF_INET, &a, buf, (socklen_t)len);
 		break;
+	case RC_OPT_DOUBLE:
+		snprintf(buf, len, "%g", *(const double *)field);
+		break;
 	}
 }
 
@@ -220,15 +267,16 @@ void rc_opt_print_help(const struct rc_opt *tab, size_t n, FILE *f)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct rc_opt *o = &tab[i];
-		char name[96];
+		char name[96], b[64];
 
 		snprintf(name, sizeof(name), "%s.%s", o->section, o->name);
+		rc_opt_bounds(o, b, sizeof(b));
 		fprintf(f, "  %-26s %-6s default %s", name, type_names[o->type],
 			*o->defval ? o->defval : "\"\"");
-		if (o->type == RC_OPT_UINT || o->type == RC_OPT_SIZE)
-			fprintf(f, ", range %" PRIu64 "..%" PRIu64, o->min,
-				o->max);
-		fprintf(f, "\n      %s\n", o->desc);
+		if (*b)
+			fprintf(f, ", range %s", b);
+		fprintf(f, "%s\n      %s\n", o->runtime ? ", runtime" : "",
+			o->desc);
 	}
 }
 
@@ -263,11 +311,15 @@ void rc_opt_print_reference(const struct rc_opt *tab, size_t n, FILE *f)
 			section = o->section;
 			fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
 		}
+		char b[64];
+
 		print_comment(o->desc, f);
+		rc_opt_bounds(o, b, sizeof(b));
 		fprintf(f, "; type %s", type_names[o->type]);
-		if (o->type == RC_OPT_UINT || o->type == RC_OPT_SIZE)
-			fprintf(f, ", range %" PRIu64 "..%" PRIu64, o->min,
-				o->max);
+		if (*b)
+			fprintf(f, ", range %s", b);
+		if (o->runtime)
+			fprintf(f, "; runtime (ringctl config reload)");
 		fprintf(f, "\n%s = %s\n", o->name, o->defval);
 	}
 }

@@ -18,6 +18,7 @@ enum rc_opt_type {
 	RC_OPT_SIZE,   /* uint64_t bytes; accepts K, M, G suffixes (1024) */
 	RC_OPT_STR,    /* char[RC_OPT_STR_MAX] */
 	RC_OPT_IPV4,   /* uint32_t, network byte order, dotted quad */
+	RC_OPT_DOUBLE, /* double, bounded by dmin..dmax */
 };
 
 struct rc_opt {
@@ -28,6 +29,8 @@ struct rc_opt {
 	uint64_t min, max;       /* UINT and SIZE only */
 	size_t offset;           /* of the field in the config struct */
 	const char *desc;
+	bool runtime;            /* a reload applies it to a running node */
+	double dmin, dmax;       /* DOUBLE only */
 };
 
 /* Fill every field of cfg from the table's defaults.
@@ -57,6 +60,14 @@ void rc_opt_print_help(const struct rc_opt *tab, size_t n, FILE *f);
 
 /* A commented INI file holding every default: the reference config. */
 void rc_opt_print_reference(const struct rc_opt *tab, size_t n, FILE *f);
+
+const char *rc_opt_type_name(enum rc_opt_type t);
+
+/* Bytes the option's field takes in the config struct. */
+size_t rc_opt_field_size(const struct rc_opt *o);
+
+/* Bounds as text ("1..65535", "0.1..10"), or "" for none. */
+void rc_opt_bounds(const struct rc_opt *o, char *buf, size_t len);
 
 /* Current value of an option as text (for logs and stats). */
 void rc_opt_format(const struct rc_opt *o, const void *cfg, char *buf,

@@ -23,11 +23,11 @@ struct cfg {
 };
 
 static const struct rc_opt tab[] = {
-	{"a", "flag", RC_OPT_BOOL, "false", 0, 0, offsetof(struct cfg, flag), "a flag"},
-	{"a", "n", RC_OPT_UINT, "10", 1, 100, offsetof(struct cfg, n), "a number"},
-	{"b", "mem", RC_OPT_SIZE, "1M", 1024, 1ull << 32, offsetof(struct cfg, mem), "bytes"},
-	{"b", "name", RC_OPT_STR, "x", 0, 0, offsetof(struct cfg, name), "a name"},
-	{"b", "ip", RC_OPT_IPV4, "198.18.0.2", 0, 0, offsetof(struct cfg, ip), "an ip"},
+	{"a", "flag", RC_OPT_BOOL, "false", 0, 0, offsetof(struct cfg, flag), "a flag", false, 0, 0},
+	{"a", "n", RC_OPT_UINT, "10", 1, 100, offsetof(struct cfg, n), "a number", false, 0, 0},
+	{"b", "mem", RC_OPT_SIZE, "1M", 1024, 1ull << 32, offsetof(struct cfg, mem), "bytes", false, 0, 0},
+	{"b", "name", RC_OPT_STR, "x", 0, 0, offsetof(struct cfg, name), "a name", false, 0, 0},
+	{"b", "ip", RC_OPT_IPV4, "198.18.0.2", 0, 0, offsetof(struct cfg, ip), "an ip", false, 0, 0},
 };
 #define N (sizeof(tab) / sizeof(tab[0]))
 
