@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "rc_alert.h"
 
 #include <rte_cycles.h>
 
@@ -17,6 +20,17 @@
 	{ .section = sec, .name = nm, .type = ty, .defval = def, .min = lo,  \
 	  .max = hi, .offset = offsetof(struct rcd_config, field), .desc = d }
 
+/* Changeable on a running node by `ringctl config reload`. */
+#define ORT(sec, nm, ty, def, lo, hi, field, d)                              \
+	{ .section = sec, .name = nm, .type = ty, .defval = def, .min = lo,  \
+	  .max = hi, .offset = offsetof(struct rcd_config, field), .desc = d, \
+	  .runtime = true }
+#define ODBL(sec, nm, def, lo, hi, field, d)                                 \
+	{ .section = sec, .name = nm, .type = RC_OPT_DOUBLE, .defval = def,  \
+	  .dmin = lo, .dmax = hi,                                            \
+	  .offset = offsetof(struct rcd_config, field), .desc = d,           \
+	  .runtime = true }
+
 const struct rc_opt rcd_options[] = {
 	OPT("node", "ip", RC_OPT_IPV4, "198.18.0.2", 0, 0, ip,
 	    "IPv4 address the node answers on (ARP, ICMP echo, UDP)"),
@@ -28,7 +42,7 @@ const struct rc_opt rcd_options[] = {
 	OPT("node", "stats_file", RC_OPT_STR, "", 0, 0, stats_file,
 	    "If set, the control core rewrites this file with all counters "
 	    "(\"name value\" lines) every stats_interval_ms"),
-	OPT("node", "stats_interval_ms", RC_OPT_UINT, "200", 10, 60000,
+	ORT("node", "stats_interval_ms", RC_OPT_UINT, "200", 10, 60000,
 	    stats_interval_ms, "How often counters are gathered and written"),
 
 	OPT("dpdk", "eal_args", RC_OPT_STR, "", 0, 0, eal_args,
@@ -73,8 +87,9 @@ const struct rc_opt rcd_options[] = {
 	    "Largest value accepted; values over one datagram travel in "
 	    "segments (an item must fit one store segment)"),
 	OPT("store", "memory_cap", RC_OPT_SIZE, "0", 0, 1ull << 40, memory_cap,
-	    "Most store.memory may grow to at runtime (scaling multipliers); "
-	    "0 = store.memory"),
+	    "Hard cap: the most the multipliers may grow store.memory to "
+	    "(set it from the RAM the node can spare); 0 = twice "
+	    "store.memory"),
 	OPT("store", "segment_size", RC_OPT_SIZE, "2M", 16 << 10, 64 << 20,
 	    segment_size,
 	    "Items are written in segments of this size (a power of two); "
@@ -123,6 +138,80 @@ const struct rc_opt rcd_options[] = {
 	    "Rate buckets per worker; when full the idlest is reused "
 	    "(counted)"),
 
+	OPT("control", "socket", RC_OPT_STR, "/run/ringcache/ringcached.sock",
+	    0, 0, ctl_socket,
+	    "Unix socket ringctl talks to (its directory must exist); "
+	    "empty: no control socket"),
+	OPT("control", "socket_mode", RC_OPT_STR, "0660", 0, 0,
+	    ctl_socket_mode,
+	    "Permissions of the socket file (octal): who may run ringctl"),
+	OPT("control", "max_clients", RC_OPT_UINT, "8", 1, 256,
+	    ctl_max_clients,
+	    "ringctl connections served at once; more are refused"),
+	OPT("control", "metrics_listen", RC_OPT_STR, "127.0.0.1:9711", 0, 0,
+	    metrics_listen,
+	    "ADDRESS:PORT of the Prometheus endpoint (/metrics), on the "
+	    "management network, never the DPDK port; empty: off"),
+	OPT("control", "test_clock", RC_OPT_BOOL, "false", 0, 0, test_clock,
+	    "Tests only: lets `ringctl clock set` move the calendar the "
+	    "multiplier schedule sees"),
+
+	ORT("scaling", "timezone", RC_OPT_STR, "UTC", 0, 0, timezone,
+	    "Time zone the schedule's days and months are read in (a tz "
+	    "database name such as Europe/London)"),
+	ORT("scaling", "rules", RC_OPT_STR,
+	    "wedding_day: sat x2.0 ttl x2.0; season: may-oct x1.5", 0, 0,
+	    rules,
+	    "Calendar rules 'NAME: WHEN... xF [ttl xT] [stale] [readonly]' "
+	    "separated by ';' (docs/operations.md); matching rules multiply"),
+	ODBL("scaling", "max_factor", "4.0", 1.0, 100.0, max_factor,
+	     "Largest calendar or override multiplier applied"),
+	ODBL("scaling", "util_high", "0.70", 0.05, 1.0, util_high,
+	     "Utilisation rule: above this fraction of the budget in use, "
+	     "grow the budget a step per evaluation (up to store.memory_cap)"),
+	ODBL("scaling", "util_low", "0.50", 0.0, 1.0, util_low,
+	     "Below this fraction in use, give a growth step back"),
+	ODBL("scaling", "util_step", "0.10", 0.01, 1.0, util_step,
+	     "Growth step, as a fraction of store.memory"),
+	ORT("scaling", "interval_s", RC_OPT_UINT, "10", 1, 3600,
+	    scaling_interval_s,
+	    "How often the schedule and utilisation are evaluated"),
+
+	ORT("protect", "read_only", RC_OPT_BOOL, "false", 0, 0, read_only,
+	    "Answer SET, DELETE and TOUCH with READ_ONLY (ringctl mode "
+	    "overrides; a 'readonly' schedule rule also turns it on)"),
+	ORT("protect", "serve_stale", RC_OPT_BOOL, "false", 0, 0, serve_stale,
+	    "Serve expired items for stale_grace_s more, marked STALE "
+	    "(ringctl mode overrides; a 'stale' rule also turns it on)"),
+	ORT("protect", "stale_grace_s", RC_OPT_UINT, "300", 1, 86400,
+	    stale_grace_s, "How long after expiry an item may be served "
+	    "stale"),
+
+	ORT("alerts", "latency_ms", RC_OPT_STR, "0.5, 1.0, 2.0", 0, 0,
+	    alert_latency,
+	    "p99 service time (ms) over the window for warning, critical, "
+	    "emergency"),
+	ORT("alerts", "hit_rate", RC_OPT_STR, "95, 90, 85", 0, 0,
+	    alert_hit_rate,
+	    "GET hit rate (%) over the window below which each level is "
+	    "raised"),
+	ORT("alerts", "memory", RC_OPT_STR, "70, 85, 95", 0, 0, alert_memory,
+	    "Store memory used (% of the current budget) for each level"),
+	ORT("alerts", "window_s", RC_OPT_UINT, "10", 1, 10, alert_window_s,
+	    "Latency and hit rate are measured over this many seconds"),
+	ORT("alerts", "clear_after_s", RC_OPT_UINT, "30", 1, 3600,
+	    alert_clear_after_s,
+	    "A better level is taken only after holding this long"),
+	ODBL("alerts", "margin_pct", "10", 0, 50, alert_margin_pct,
+	     "...and only when past its threshold by this much (relative %)"),
+	ORT("alerts", "min_gets", RC_OPT_UINT, "100", 1, 1ull << 32,
+	    alert_min_gets,
+	    "Fewer GETs in the window leave the hit-rate alert where it is"),
+	ORT("alerts", "hook", RC_OPT_STR, "", 0, 0, alert_hook,
+	    "Command run (sh -c) on every level change, with RC_ALERT, "
+	    "RC_ALERT_LEVEL, RC_ALERT_PREVIOUS, RC_ALERT_VALUE in its "
+	    "environment"),
+
 	OPT("reassembly", "max_entries", RC_OPT_UINT, "64", 1, 4096,
 	    reasm_entries,
 	    "Segmented requests being reassembled at once, per worker; past "
@@ -137,8 +226,62 @@ const struct rc_opt rcd_options[] = {
 
 const size_t rcd_n_options = sizeof(rcd_options) / sizeof(rcd_options[0]);
 
+uint64_t rcd_memory_cap(const struct rcd_config *cfg)
+{
+	return cfg->memory_cap ? cfg->memory_cap : 2 * cfg->memory;
+}
+
+/* The options a running node can take again (ringctl config reload):
+ * schedule, modes, alerts. */
+int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
+			      size_t errlen)
+{
+	static const char *const what[3] = {"alerts.latency_ms",
+					    "alerts.hit_rate",
+					    "alerts.memory"};
+	const char *thr[3] = {cfg->alert_latency, cfg->alert_hit_rate,
+			      cfg->alert_memory};
+	char zone[RC_OPT_STR_MAX + 32], e2[600];
+
+	if (rc_sched_parse(cfg->rules, &cfg->sched, e2, sizeof(e2)) != 0) {
+		snprintf(err, errlen, "scaling.rules: %s", e2);
+		return -EINVAL;
+	}
+	for (int i = 0; i < 3; i++)
+		if (rc_alert_parse_thresholds(thr[i], i != 1,
+					      cfg->alert_thr[i], e2,
+					      sizeof(e2)) != 0) {
+			snprintf(err, errlen, "%s: %s", what[i], e2);
+			return -EINVAL;
+		}
+	if (cfg->util_low >= cfg->util_high) {
+		snprintf(err, errlen, "scaling.util_low (%g) must be below "
+			 "util_high (%g)", cfg->util_low, cfg->util_high);
+		return -EINVAL;
+	}
+	snprintf(zone, sizeof(zone), "/usr/share/zoneinfo/%s", cfg->timezone);
+	if (strcmp(cfg->timezone, "UTC") != 0 &&
+	    (strstr(cfg->timezone, "..") || access(zone, R_OK) != 0)) {
+		snprintf(err, errlen, "scaling.timezone '%s': no such zone in "
+			 "/usr/share/zoneinfo (install tzdata?)",
+			 cfg->timezone);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
 {
+	char *end;
+
+	if (rcd_config_finish_runtime(cfg, err, errlen) != 0)
+		return -EINVAL;
+	if (strtoul(cfg->ctl_socket_mode, &end, 8) > 0777 || *end ||
+	    end == cfg->ctl_socket_mode) {
+		snprintf(err, errlen, "control.socket_mode '%s': want octal "
+			 "permissions such as 0660", cfg->ctl_socket_mode);
+		return -EINVAL;
+	}
 	if (cfg->memory / cfg->workers < (1u << 20)) {
 		snprintf(err, errlen,
 			 "store.memory gives each of %lu partitions under 1 MiB",
@@ -207,7 +350,7 @@ void rcd_store_config(const struct rcd_config *cfg, const char *name,
 	sc->name = name;
 	sc->socket_id = socket;
 	sc->memory_limit = cfg->memory / cfg->workers;
-	sc->memory_cap = cfg->memory_cap / cfg->workers;
+	sc->memory_cap = rcd_memory_cap(cfg) / cfg->workers;
 	sc->max_items = (uint32_t)(cfg->max_items / cfg->workers);
 	sc->max_key_len = (uint32_t)cfg->max_key_size;
 	sc->max_value_len = (uint32_t)cfg->max_value_size;

@@ -10,6 +10,7 @@
 #include "rc_classes.h"
 #include "rc_guard.h"
 #include "rc_opt.h"
+#include "rc_sched.h"
 
 struct rcd_config {
 	/* [node] */
@@ -49,6 +50,33 @@ struct rcd_config {
 	uint64_t rate_max_networks;
 	struct rc_cidr_list allow_l, trusted_l; /* parsed */
 	struct rc_rate_rules rate_l;
+	/* [control] */
+	char ctl_socket[RC_OPT_STR_MAX];
+	char ctl_socket_mode[RC_OPT_STR_MAX];
+	uint64_t ctl_max_clients;
+	char metrics_listen[RC_OPT_STR_MAX];
+	bool test_clock;
+	/* [scaling] */
+	char timezone[RC_OPT_STR_MAX];
+	char rules[RC_OPT_STR_MAX];
+	double max_factor;
+	double util_high, util_low, util_step;
+	uint64_t scaling_interval_s;
+	struct rc_sched sched;       /* parsed rules */
+	/* [protect] */
+	bool read_only;
+	bool serve_stale;
+	uint64_t stale_grace_s;
+	/* [alerts] */
+	char alert_latency[RC_OPT_STR_MAX];
+	char alert_hit_rate[RC_OPT_STR_MAX];
+	char alert_memory[RC_OPT_STR_MAX];
+	uint64_t alert_window_s;
+	uint64_t alert_clear_after_s;
+	double alert_margin_pct;
+	uint64_t alert_min_gets;
+	char alert_hook[RC_OPT_STR_MAX];
+	double alert_thr[3][3];      /* parsed: latency ms, hit %, memory % */
 	/* [reassembly] */
 	uint64_t reasm_entries;
 	uint64_t reasm_bytes;
@@ -58,6 +86,13 @@ struct rcd_config {
 /* After all options are set: cross-checks and class parsing.
  * @return 0, or -EINVAL with err saying what is wrong. */
 int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen);
+
+/* The runtime subset of rcd_config_finish (after a reload). */
+int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
+			      size_t errlen);
+
+/* store.memory_cap, its default resolved. */
+uint64_t rcd_memory_cap(const struct rcd_config *cfg);
 
 /* The store settings of one partition. name is kept, not copied. */
 struct rc_store_config;

@@ -19,8 +19,11 @@
 #include <rte_malloc.h>
 #include <rte_version.h>
 
+#include <rte_timer.h>
+
 #include "config.h"
-#include "stats.h"
+#include "metrics.h"
+#include "node.h"
 #include "worker.h"
 
 RTE_LOG_REGISTER_DEFAULT(rcd_logtype, INFO);
@@ -131,23 +134,30 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
+int rcd_node_load_config(const char *path, const char *const *sets,
+			 unsigned n_sets, struct rcd_config *cfg, char *err,
+			 size_t errlen)
+{
+	int rc = rc_opt_defaults(rcd_options, rcd_n_options, cfg, err, errlen);
+
+	if (rc == 0 && path)
+		rc = rc_opt_load_file(rcd_options, rcd_n_options, cfg, path,
+				      err, errlen);
+	for (unsigned i = 0; rc == 0 && i < n_sets; i++)
+		rc = rc_opt_set_kv(rcd_options, rcd_n_options, cfg, sets[i],
+				   err, errlen);
+	if (rc == 0)
+		rc = rcd_config_finish(cfg, err, errlen);
+	return rc;
+}
+
 static int load_config(const struct args *a, struct rcd_config *cfg)
 {
 	char err[2 * RC_OPT_STR_MAX];
 
-	if (rc_opt_defaults(rcd_options, rcd_n_options, cfg, err,
-			    sizeof(err)) != 0 ||
-	    (a->config && rc_opt_load_file(rcd_options, rcd_n_options, cfg,
-					   a->config, err, sizeof(err)) != 0))
-		goto fail;
-	for (unsigned i = 0; i < a->n_sets; i++)
-		if (rc_opt_set_kv(rcd_options, rcd_n_options, cfg, a->sets[i],
-				  err, sizeof(err)) != 0)
-			goto fail;
-	if (rcd_config_finish(cfg, err, sizeof(err)) != 0)
-		goto fail;
-	return 0;
-fail:
+	if (rcd_node_load_config(a->config, a->sets, a->n_sets, cfg, err,
+				 sizeof(err)) == 0)
+		return 0;
 	fprintf(stderr, "ringcached: config: %s\n", err);
 	return -1;
 }
@@ -187,18 +197,7 @@ static int eal_argv(const struct args *a, char *cfg_args, char **out)
 	return n;
 }
 
-struct node {
-	struct rcd_config cfg;
-	struct rc_net_iface ifc;
-	unsigned n_workers;
-	struct rcd_worker *workers[RTE_MAX_LCORE];
-	struct rte_mempool *pools[RTE_MAX_LCORE];
-	struct rte_ring *inboxes[RTE_MAX_LCORE];
-	int port_up;
-	int steered;                 /* rte_flow rules installed */
-};
-
-static int setup_workers(struct node *nd)
+static int setup_workers(struct rcd_node *nd)
 {
 	const struct rcd_config *cfg = &nd->cfg;
 	unsigned lcore, i = 0;
@@ -230,10 +229,17 @@ static int setup_workers(struct node *nd)
 		snprintf(name, sizeof(name), "inbox_%u", i);
 		nd->inboxes[i] = rte_ring_create(name, 1024, socket,
 						 RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "cmd_%u", i);
+		nd->cmdqs[i] = rte_ring_create(name, RCD_CMD_RING, socket,
+					       RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "p%u", i);
 		rcd_store_config(cfg, name, socket, &sc);
 		w->store = rc_store_create(&sc);
-		if (!nd->pools[i] || !nd->inboxes[i] || !w->store) {
+		w->lat = rte_zmalloc_socket("latency", sizeof(struct rc_hist) *
+					    RCD_LAT_SERIES,
+					    RTE_CACHE_LINE_SIZE, socket);
+		if (!nd->pools[i] || !nd->inboxes[i] || !nd->cmdqs[i] ||
+		    !w->store || !w->lat) {
 			LOG(ERR, "worker %u (lcore %u, socket %d): cannot "
 			    "allocate pool, ring or store: %s", i, lcore,
 			    socket, strerror(errno ? errno : ENOMEM));
@@ -244,6 +250,7 @@ static int setup_workers(struct node *nd)
 		w->pool = nd->pools[i];
 		w->inbox = nd->inboxes[i];
 		w->inboxes = nd->inboxes;
+		w->cmdq = nd->cmdqs[i];
 		w->quit = &quit;
 		if (rcd_worker_configure(w, cfg, i) != 0) {
 			LOG(ERR, "worker %u: cannot allocate rate buckets or "
@@ -261,7 +268,7 @@ static int setup_workers(struct node *nd)
 	return 0;
 }
 
-static void teardown(struct node *nd)
+static void teardown(struct rcd_node *nd)
 {
 	if (nd->port_up)
 		rc_net_port_teardown((uint16_t)nd->cfg.port_id);
@@ -270,43 +277,31 @@ static void teardown(struct node *nd)
 			rc_store_destroy(nd->workers[i]->store);
 			rc_ratelimit_destroy(nd->workers[i]->rl);
 			rc_reasm_destroy(nd->workers[i]->reasm);
+			rte_free(nd->workers[i]->lat);
 			rte_free(nd->workers[i]);
 		}
 		rte_ring_free(nd->inboxes[i]);
+		rte_ring_free(nd->cmdqs[i]);
 		rte_mempool_free(nd->pools[i]);
-	}
-}
-
-static void control_loop(struct node *nd)
-{
-	const struct rcd_config *cfg = &nd->cfg;
-	int warned = 0;
-
-	while (!quit) {
-		usleep((useconds_t)cfg->stats_interval_ms * 1000);
-		if (cfg->stats_file[0] &&
-		    rcd_stats_write_file(nd->workers, nd->n_workers, &cfg->cl,
-					 (uint16_t)cfg->port_id,
-					 cfg->stats_file) != 0 &&
-		    !warned) {
-			LOG(WARNING, "cannot write %s", cfg->stats_file);
-			warned = 1;
-		}
 	}
 }
 
 int main(int argc, char **argv)
 {
-	static struct node nd;
+	static struct rcd_node nd;
 	struct args a = {0};
 	struct rc_net_port_conf pc = {0};
-	struct rcd_worker_stats sum;
+	struct rcd_snapshot snap = {0};
 	char *eargv[MAX_EAL_ARGS];
 	char ip[INET_ADDRSTRLEN];
 	int eargc, rc = 1;
 
 	if (parse_args(argc, argv, &a) != 0 || load_config(&a, &nd.cfg) != 0)
 		return 2;
+	nd.config_path = a.config;
+	nd.sets = a.sets;
+	nd.n_sets = a.n_sets;
+	nd.quit = &quit;
 	if (a.print_config) {
 		print_config(&nd.cfg);
 		return 0;
@@ -322,6 +317,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	rte_timer_subsystem_init();
 
 	if (setup_workers(&nd) != 0)
 		goto out;
@@ -350,17 +347,15 @@ int main(int argc, char **argv)
 	LOG(NOTICE, "ready: %s udp/%u-%u, %u worker(s), %lu bytes of store",
 	    ip, nd.ifc.base_port, nd.ifc.base_port + nd.n_workers - 1,
 	    nd.n_workers, (unsigned long)nd.cfg.memory);
-	control_loop(&nd);
+	rc = rcd_control_run(&nd) == 0 ? 0 : 1;
+	quit = 1;
 
 	LOG(NOTICE, "stopping");
 	rte_eal_mp_wait_lcore();
-	rcd_stats_sum(nd.workers, nd.n_workers, &sum);
-	rcd_stats_print(&sum, &nd.cfg.cl, pc.port_id, stdout);
+	rcd_snapshot_take(&snap, nd.workers, nd.n_workers, pc.port_id);
+	rcd_metrics_print(&snap, &nd.cfg.cl, stdout);
 	if (nd.cfg.stats_file[0])
-		rcd_stats_write_file(nd.workers, nd.n_workers, &nd.cfg.cl,
-				     pc.port_id,
-				     nd.cfg.stats_file);
-	rc = 0;
+		rcd_metrics_write_file(&snap, &nd.cfg.cl, nd.cfg.stats_file);
 out:
 	quit = 1;
 	rte_eal_mp_wait_lcore();

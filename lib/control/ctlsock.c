@@ -43,10 +43,23 @@ struct rc_ctlsock *rc_ctlsock_open(const char *path, mode_t mode,
 		errno = EINVAL;
 		return NULL;
 	}
-	/* Replace a stale socket from an earlier run, nothing else. */
+	/* Replace a stale socket from an earlier run; never a file, nor a
+	 * socket another daemon still answers on. */
 	if (lstat(path, &sb) == 0) {
+		int probe;
+
 		if (!S_ISSOCK(sb.st_mode)) {
 			errno = EEXIST;
+			return NULL;
+		}
+		strcpy(sa.sun_path, path);
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		e = probe >= 0 && connect(probe, (struct sockaddr *)&sa,
+					  sizeof(sa)) == 0;
+		if (probe >= 0)
+			close(probe);
+		if (e) {
+			errno = EADDRINUSE;
 			return NULL;
 		}
 		unlink(path);

@@ -25,7 +25,10 @@ rc_daemon_start() { # ns config log eal-args...
 	local ns=$1 conf=$2 log=$3
 	shift 3
 	RC_FILE_PREFIX="rc$$_${RANDOM}"
-	ip netns exec "$ns" "$RC_BIN/app/ringcached/ringcached" -c "$conf" -- \
+	# Each node its own control socket, beside its log.
+	RC_CTL_SOCK="$(cd "$(dirname "$log")" && pwd)/ringcached.sock"
+	ip netns exec "$ns" "$RC_BIN/app/ringcached/ringcached" -c "$conf" \
+		--set "control.socket=$RC_CTL_SOCK" -- \
 		"$@" --file-prefix "$RC_FILE_PREFIX" >"$log" 2>&1 &
 	RC_DAEMON_PID=$!
 	for _ in $(seq 1 200); do

@@ -87,6 +87,10 @@ rate_limits = $LIMITED_IP/32=20/10
 [reassembly]
 max_entries = 4
 timeout_ms = 300
+
+[scaling]
+; no calendar: budgets and TTLs must not depend on the day the test runs
+rules =
 CONF
 
 # shellcheck disable=SC2046

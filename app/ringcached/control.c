@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: MIT
+ * The control core (DPDK main lcore): rte_timer ticks gather the workers'
+ * counters and histograms, keep the sliding windows, evaluate alerts,
+ * the multiplier schedule and the protection modes, publish metrics; in
+ * between it serves the control socket. It talks to workers only through
+ * fields they read (read_only, ttl_pct), their command rings and the
+ * store's cross-thread budget calls; it never runs a store operation. */
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+
+#include "control.h"
+
+extern int rcd_logtype;
+#define LOG(level, fmt, ...)                                                \
+	rte_log(RTE_LOG_##level, rcd_logtype, "ringcached: " fmt "\n",       \
+		##__VA_ARGS__)
+
+extern char **environ;
+
+time_t rcd_ctl_now(const struct rcd_ctl *c)
+{
+	return c->test_now ? c->test_now : time(NULL);
+}
+
+double rcd_ctl_uptime(const struct rcd_ctl *c)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - c->t0.tv_sec) +
+	       (double)(t.tv_nsec - c->t0.tv_nsec) / 1e9;
+}
+
+/* ---- modes ------------------------------------------------------------- */
+
+static bool resolve(enum rcd_mode m, bool config, bool schedule)
+{
+	return m == RCD_MODE_AUTO ? config || schedule : m == RCD_MODE_ON;
+}
+
+void rcd_ctl_modes(struct rcd_ctl *c)
+{
+	struct rcd_node *nd = c->nd;
+	bool ro = resolve(c->ro_mode, c->cfg->read_only, c->cal.readonly);
+	bool st = resolve(c->stale_mode, c->cfg->serve_stale, c->cal.stale);
+
+	if (ro != c->ro)
+		LOG(NOTICE, "read-only mode %s (%s)", ro ? "ON" : "off",
+		    c->ro_mode != RCD_MODE_AUTO ? "ringctl"
+		    : c->cfg->read_only ? "protect.read_only"
+					: "schedule");
+	if (st != c->stale)
+		LOG(NOTICE, "serve-stale mode %s, grace %lu s (%s)",
+		    st ? "ON" : "off", (unsigned long)c->cfg->stale_grace_s,
+		    c->stale_mode != RCD_MODE_AUTO ? "ringctl"
+		    : c->cfg->serve_stale ? "protect.serve_stale"
+					  : "schedule");
+	c->ro = ro;
+	c->stale = st;
+	for (unsigned i = 0; i < nd->n_workers; i++) {
+		nd->workers[i]->read_only = ro;
+		nd->workers[i]->ttl_pct = c->ttl_pct;
+		rc_store_set_stale_grace(nd->workers[i]->store,
+					 st ? (uint32_t)c->cfg->stale_grace_s
+					    : 0);
+	}
+}
+
+/* ---- scaling ----------------------------------------------------------- */
+
+void rcd_ctl_scale(struct rcd_ctl *c, bool force_log)
+{
+	const struct rcd_config *cfg = c->cfg;
+	struct rcd_node *nd = c->nd;
+	const struct rc_scale_config sc = {
+		.base = cfg->memory,
+		.cap = rcd_memory_cap(cfg),
+		.max_factor = cfg->max_factor,
+		.util_high = cfg->util_high,
+		.util_low = cfg->util_low,
+		.util_step = cfg->util_step,
+	};
+	const struct rc_store_stats *st = &c->snap.sum.store;
+	time_t now = rcd_ctl_now(c);
+	double util = st->bytes_limit ? (double)st->bytes_used /
+					(double)st->bytes_limit
+				      : -1;
+	uint32_t ttl_pct;
+	struct tm lt;
+
+	if (c->override && now >= c->override_until) {
+		LOG(NOTICE, "multiplier override x%.2f expired", c->override);
+		c->override = 0;
+	}
+	localtime_r(&now, &lt);
+	rc_sched_eval(&cfg->sched, &lt, &c->cal);
+	rc_scale_eval(&sc, &c->scale_st, &c->cal, c->override, util);
+	ttl_pct = (uint32_t)(c->cal.ttl * 100 + 0.5);
+	if (c->scale_st.budget != c->budget_applied || force_log ||
+	    ttl_pct != c->ttl_pct) {
+		uint64_t per = c->scale_st.budget / nd->n_workers;
+		int bad = 0;
+
+		for (unsigned i = 0; i < nd->n_workers; i++)
+			bad |= rc_store_set_memory(nd->workers[i]->store,
+						   per) != 0;
+		LOG(NOTICE, "memory budget %lu -> %lu bytes (x%.2f of "
+		    "store.memory), TTLs x%.2f: %s%s",
+		    (unsigned long)c->budget_applied,
+		    (unsigned long)c->scale_st.budget, c->scale_st.effective,
+		    c->cal.ttl, c->scale_st.reason,
+		    bad ? " [a partition refused it]" : "");
+		c->budget_applied = c->scale_st.budget;
+		c->ttl_pct = ttl_pct;
+	}
+	rcd_ctl_modes(c);
+}
+
+/* ---- alerts ------------------------------------------------------------ */
+
+void rcd_ctl_alerts_config(struct rcd_ctl *c)
+{
+	for (int i = 0; i < 3; i++) {
+		struct rc_alert *a = &c->alerts[i];
+
+		a->name = rcd_alert_names[i];
+		a->higher_is_worse = i != 1;
+		memcpy(a->thr, c->cfg->alert_thr[i], sizeof(a->thr));
+		a->margin = c->cfg->alert_margin_pct / 100.0;
+		a->clear_after = (unsigned)c->cfg->alert_clear_after_s;
+	}
+}
+
+static void run_hook(struct rcd_ctl *c, const struct rc_alert *a,
+		     enum rc_alert_level prev)
+{
+	char e_name[64], e_level[64], e_prev[64], e_value[64];
+	char *env[64], *argv[] = {"/bin/sh", "-c", c->cfg->alert_hook, NULL};
+	unsigned n = 0;
+	pid_t pid;
+
+	if (!c->cfg->alert_hook[0])
+		return;
+	if (c->hooks_running >= RCD_MAX_HOOKS) {
+		c->hooks_skipped++;
+		LOG(WARNING, "alert hook not run: %u still running",
+		    c->hooks_running);
+		return;
+	}
+	snprintf(e_name, sizeof(e_name), "RC_ALERT=%s", a->name);
+	snprintf(e_level, sizeof(e_level), "RC_ALERT_LEVEL=%s",
+		 rc_alert_level_name(a->level));
+	snprintf(e_prev, sizeof(e_prev), "RC_ALERT_PREVIOUS=%s",
+		 rc_alert_level_name(prev));
+	snprintf(e_value, sizeof(e_value), "RC_ALERT_VALUE=%.6g", a->value);
+	for (char **e = environ; *e && n < RTE_DIM(env) - 5; e++)
+		env[n++] = *e;
+	env[n++] = e_name;
+	env[n++] = e_level;
+	env[n++] = e_prev;
+	env[n++] = e_value;
+	env[n] = NULL;
+	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, env) != 0) {
+		LOG(WARNING, "alert hook: cannot start /bin/sh: %s",
+		    strerror(errno));
+		return;
+	}
+	c->hooks_running++;
+	c->hooks_run++;
+}
+
+static void reap_hooks(struct rcd_ctl *c)
+{
+	int status;
+
+	while (c->hooks_running && waitpid(-1, &status, WNOHANG) > 0) {
+		c->hooks_running--;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			LOG(WARNING, "alert hook exited with status %d",
+			    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+}
+
+static void eval_alerts(struct rcd_ctl *c)
+{
+	const struct rc_store_stats *st = &c->snap.sum.store;
+	double v[3];
+	bool known[3];
+
+	v[0] = (double)rc_hist_quantile(&c->win_all, 0.99) / 1e6;
+	known[0] = c->win_all.count > 0;
+	v[1] = c->win_hit_rate * 100;
+	known[1] = c->win_hit_known;
+	v[2] = st->bytes_limit ? 100.0 * (double)st->bytes_used /
+					 (double)st->bytes_limit
+			       : 0;
+	known[2] = st->bytes_limit > 0;
+	for (int i = 0; i < 3; i++) {
+		struct rc_alert *a = &c->alerts[i];
+		enum rc_alert_level prev;
+
+		if (!rc_alert_eval(a, v[i], known[i], &prev))
+			continue;
+		rte_log(a->level > prev ? RTE_LOG_WARNING : RTE_LOG_NOTICE,
+			rcd_logtype, "ringcached: alert %s: %s -> %s (value %.4g; thresholds %g, %g, %g)\n",
+		    a->name, rc_alert_level_name(prev),
+		    rc_alert_level_name(a->level), a->value, a->thr[0],
+		    a->thr[1], a->thr[2]);
+		run_hook(c, a, prev);
+	}
+}
+
+/* ---- the one-second tick ------------------------------------------------ */
+
+static void gather_latency(struct rcd_ctl *c)
+{
+	struct rcd_node *nd = c->nd;
+	unsigned w = (unsigned)c->cfg->alert_window_s;
+	unsigned old;
+	const struct rc_hist *base;
+	struct rc_hist tmp;
+
+	memset(c->cur, 0, sizeof(struct rc_hist) * RCD_LAT_SERIES);
+	for (unsigned i = 0; i < nd->n_workers; i++)
+		for (unsigned s = 0; s < RCD_LAT_SERIES; s++)
+			rc_hist_merge(&c->cur[s], &nd->workers[i]->lat[s]);
+	c->ring_pos = (c->ring_pos + 1) % (RCD_WIN_MAX + 1);
+	memcpy(c->ring[c->ring_pos], c->cur,
+	       sizeof(struct rc_hist) * RCD_LAT_SERIES);
+	c->ring_gets[c->ring_pos] = c->snap.sum.store.gets;
+	c->ring_hits[c->ring_pos] = c->snap.sum.store.hits;
+	c->ring_ops[c->ring_pos] = c->snap.sum.requests;
+	if (c->ring_n < RCD_WIN_MAX + 1)
+		c->ring_n++;
+	if (w > c->ring_n - 1)
+		w = c->ring_n - 1;
+	old = (c->ring_pos + RCD_WIN_MAX + 1 - w) % (RCD_WIN_MAX + 1);
+	base = c->ring[old];
+	memset(&c->win_all, 0, sizeof(c->win_all));
+	for (unsigned s = 0; s < RCD_LAT_SERIES; s++) {
+		rc_hist_diff(&tmp, &c->cur[s], &base[s]);
+		rc_hist_merge(&c->win_all, &tmp);
+	}
+	{
+		uint64_t g = c->ring_gets[c->ring_pos] - c->ring_gets[old];
+		uint64_t h = c->ring_hits[c->ring_pos] - c->ring_hits[old];
+
+		c->win_hit_known = w > 0 && g >= c->cfg->alert_min_gets;
+		c->win_hit_rate = g ? (double)h / (double)g : 0;
+		c->win_ops_s = w ? (double)(c->ring_ops[c->ring_pos] -
+					    c->ring_ops[old]) / w
+				 : 0;
+	}
+	c->total_hit_rate = c->snap.sum.store.gets
+		? (double)c->snap.sum.store.hits /
+		  (double)c->snap.sum.store.gets : 0;
+}
+
+static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
+{
+	g->uptime_s = rcd_ctl_uptime(c);
+	g->multiplier = c->scale_st.effective;
+	g->calendar_factor = c->scale_st.factor;
+	g->ttl_multiplier = c->ttl_pct / 100.0;
+	g->memory_budget = (double)c->budget_applied;
+	g->memory_cap = (double)rcd_memory_cap(c->cfg);
+	g->read_only = c->ro;
+	g->serve_stale = c->stale;
+	g->override_active = c->override > 0;
+	for (int i = 0; i < 3; i++)
+		g->alert[i] = c->alerts[i].level;
+	g->ctl_requests = (double)c->ctl_requests;
+	g->hooks_run = (double)c->hooks_run;
+	g->hooks_skipped = (double)c->hooks_skipped;
+}
+
+static void on_tick(struct rte_timer *t, void *arg)
+{
+	struct rcd_ctl *c = arg;
+	struct rcd_snapshot s;
+
+	(void)t;
+	rcd_snapshot_take(&s, c->nd->workers, c->nd->n_workers,
+			  (uint16_t)c->cfg->port_id);
+	pthread_mutex_lock(&c->mu);
+	s.g = c->snap.g;
+	c->snap = s;
+	gather_latency(c);
+	eval_alerts(c);
+	fill_gauges(c, &c->snap.g);
+	pthread_mutex_unlock(&c->mu);
+	reap_hooks(c);
+}
+
+static void on_stats(struct rte_timer *t, void *arg)
+{
+	struct rcd_ctl *c = arg;
+	struct rcd_snapshot s;
+
+	(void)t;
+	if (!c->cfg->stats_file[0])
+		return;
+	rcd_snapshot_take(&s, c->nd->workers, c->nd->n_workers,
+			  (uint16_t)c->cfg->port_id);
+	s.g = c->snap.g;
+	if (rcd_metrics_write_file(&s, &c->cfg->cl, c->cfg->stats_file) != 0 &&
+	    !c->stats_warned) {
+		LOG(WARNING, "cannot write %s", c->cfg->stats_file);
+		c->stats_warned = true;
+	}
+}
+
+static void on_scale(struct rte_timer *t, void *arg)
+{
+	(void)t;
+	rcd_ctl_scale(arg, false);
+}
+
+void rcd_ctl_timers(struct rcd_ctl *c)
+{
+	const uint64_t hz = rte_get_timer_hz();
+	const unsigned me = rte_lcore_id();
+
+	rte_timer_reset_sync(&c->tick, hz, PERIODICAL, me, on_tick, c);
+	rte_timer_reset_sync(&c->stats, hz / 1000 * c->cfg->stats_interval_ms,
+			     PERIODICAL, me, on_stats, c);
+	rte_timer_reset_sync(&c->scale, hz * c->cfg->scaling_interval_s,
+			     PERIODICAL, me, on_scale, c);
+}
+
+static char *render_metrics(void *arg)
+{
+	struct rcd_ctl *c = arg;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	pthread_mutex_lock(&c->mu);
+	rcd_metrics_prometheus(&c->snap, &c->cfg->cl, c->cur, f);
+	pthread_mutex_unlock(&c->mu);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int setup(struct rcd_ctl *c)
+{
+	struct rcd_config *cfg = c->cfg;
+	char err[256];
+
+	c->cur = calloc(RCD_LAT_SERIES, sizeof(struct rc_hist));
+	for (unsigned i = 0; i <= RCD_WIN_MAX; i++)
+		c->ring[i] = calloc(RCD_LAT_SERIES, sizeof(struct rc_hist));
+	for (unsigned i = 0; i <= RCD_WIN_MAX; i++)
+		if (!c->ring[i])
+			return -ENOMEM;
+	if (!c->cur)
+		return -ENOMEM;
+	pthread_mutex_init(&c->mu, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	c->ro_mode = c->stale_mode = RCD_MODE_AUTO;
+	c->ttl_pct = 100;
+	setenv("TZ", cfg->timezone, 1);
+	tzset();
+	rcd_ctl_alerts_config(c);
+	rcd_ctl_scale(c, true);
+	if (cfg->ctl_socket[0]) {
+		char dir[RC_OPT_STR_MAX], *slash;
+
+		/* /run/ringcache is systemd's RuntimeDirectory; made here
+		 * when run by hand. */
+		snprintf(dir, sizeof(dir), "%s", cfg->ctl_socket);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0755) == 0)
+				LOG(INFO, "created %s", dir);
+		}
+		c->cs = rc_ctlsock_open(cfg->ctl_socket,
+					(mode_t)strtoul(cfg->ctl_socket_mode,
+							NULL, 8),
+					(unsigned)cfg->ctl_max_clients,
+					64u << 20);
+		if (!c->cs) {
+			LOG(ERR, "control socket %s: %s", cfg->ctl_socket,
+			    strerror(errno));
+			return -errno;
+		}
+		LOG(INFO, "control socket %s (mode %s)", cfg->ctl_socket,
+		    cfg->ctl_socket_mode);
+	}
+	if (cfg->metrics_listen[0]) {
+		c->http = rc_http_start(cfg->metrics_listen, 16,
+					render_metrics, c, err, sizeof(err));
+		if (!c->http) {
+			LOG(ERR, "metrics endpoint: %s", err);
+			return -EADDRINUSE;
+		}
+		LOG(INFO, "metrics at http://%s/metrics", cfg->metrics_listen);
+	}
+	rte_timer_init(&c->tick);
+	rte_timer_init(&c->stats);
+	rte_timer_init(&c->scale);
+	rcd_ctl_timers(c);
+	on_tick(&c->tick, c);
+	return 0;
+}
+
+static void cleanup(struct rcd_ctl *c)
+{
+	rte_timer_stop_sync(&c->tick);
+	rte_timer_stop_sync(&c->stats);
+	rte_timer_stop_sync(&c->scale);
+	rc_http_stop(c->http);
+	rc_ctlsock_close(c->cs);
+	while (c->hooks_running && wait(NULL) > 0)
+		c->hooks_running--;
+	free(c->cur);
+	for (unsigned i = 0; i <= RCD_WIN_MAX; i++)
+		free(c->ring[i]);
+}
+
+int rcd_control_run(struct rcd_node *nd)
+{
+	static struct rcd_ctl c;
+	int rc;
+
+	c.nd = nd;
+	c.cfg = &nd->cfg;
+	rc = setup(&c);
+	while (rc == 0 && !*nd->quit) {
+		if (c.cs)
+			c.ctl_requests += rc_ctlsock_poll(c.cs, 5,
+							  rcd_ctl_handle, &c);
+		else
+			usleep(5000);
+		rte_timer_manage();
+	}
+	cleanup(&c);
+	return rc;
+}

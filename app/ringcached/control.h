@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT
+ * The control core's state, shared by its loop (control.c) and its
+ * command handlers (ctl.c). Only the main lcore touches it, except the
+ * published snapshot, which the metrics thread reads under `mu`. */
+#ifndef RCD_CONTROL_H
+#define RCD_CONTROL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <rte_timer.h>
+
+#include "metrics.h"
+#include "node.h"
+#include "rc_alert.h"
+#include "rc_ctlsock.h"
+#include "rc_hist.h"
+#include "rc_http.h"
+#include "rc_sched.h"
+
+#define RCD_WIN_MAX 10u           /* the sliding window: last 10 s */
+#define RCD_MAX_HOOKS 4u          /* alert hook commands running at once */
+
+enum rcd_mode { RCD_MODE_AUTO = -1, RCD_MODE_OFF = 0, RCD_MODE_ON = 1 };
+
+struct rcd_ctl {
+	struct rcd_node *nd;
+	struct rcd_config *cfg;
+	struct timespec t0;          /* CLOCK_MONOTONIC at start */
+	struct rte_timer tick, stats, scale;
+	/* Latency: cumulative (all series) and one snapshot a second. */
+	struct rc_hist *cur;
+	struct rc_hist *ring[RCD_WIN_MAX + 1];
+	uint64_t ring_gets[RCD_WIN_MAX + 1], ring_hits[RCD_WIN_MAX + 1];
+	uint64_t ring_ops[RCD_WIN_MAX + 1];
+	unsigned ring_pos, ring_n;
+	struct rc_hist win_all;      /* every op over the window */
+	double win_ops_s, win_hit_rate, total_hit_rate;
+	bool win_hit_known;
+	/* Scaling. */
+	struct rc_scale scale_st;
+	struct rc_sched_eval cal;
+	double override;             /* 0: none */
+	time_t override_until;       /* wall-clock expiry */
+	time_t test_now;             /* control.test_clock: 0 = real time */
+	uint64_t budget_applied;
+	uint32_t ttl_pct;
+	/* Modes: operator override, else config, else schedule. */
+	enum rcd_mode ro_mode, stale_mode;
+	bool ro, stale;
+	/* Alerts. */
+	struct rc_alert alerts[3];
+	unsigned hooks_running;
+	uint64_t hooks_run, hooks_skipped;
+	/* Published for the metrics thread. */
+	pthread_mutex_t mu;
+	struct rcd_snapshot snap;
+	struct rc_http *http;
+	struct rc_ctlsock *cs;
+	uint64_t ctl_requests;
+	bool stats_warned;
+};
+
+/* Seconds since the control core started. */
+double rcd_ctl_uptime(const struct rcd_ctl *c);
+
+/* Calendar time the schedule sees: the test clock or now. */
+time_t rcd_ctl_now(const struct rcd_ctl *c);
+
+/* Re-evaluate the schedule, utilisation and override; apply budgets
+ * and TTL factor, log changes. */
+void rcd_ctl_scale(struct rcd_ctl *c, bool force_log);
+
+/* Recompute read-only / serve-stale and push them to the workers. */
+void rcd_ctl_modes(struct rcd_ctl *c);
+
+/* (Re)arm the timers from the config. */
+void rcd_ctl_timers(struct rcd_ctl *c);
+
+/* Set up the alert state from the config (levels kept). */
+void rcd_ctl_alerts_config(struct rcd_ctl *c);
+
+/* One control-socket request line -> one response line (ctl.c). */
+char *rcd_ctl_handle(void *arg, const char *line, size_t len);
+
+#endif

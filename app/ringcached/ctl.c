@@ -1,0 +1,800 @@
+/* SPDX-License-Identifier: MIT
+ * The control socket's commands: one JSON object per line in,
+ *   {"cmd": "status", ...arguments}
+ * one JSON object per line out,
+ *   {"ok": true, ...} or {"ok": false, "error": "text", "code": "..."}.
+ * Store work (get, del, flush, warm) becomes commands on the owning
+ * workers' rings; nothing here touches a partition. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_log.h>
+#include <rte_version.h>
+
+#include "control.h"
+
+extern int rcd_logtype;
+#define LOG(level, fmt, ...)                                                \
+	rte_log(RTE_LOG_##level, rcd_logtype, "ringcached: " fmt "\n",       \
+		##__VA_ARGS__)
+
+#define CMD_TIMEOUT_MS 2000
+#define FLUSH_TIMEOUT_MS 120000
+#define WARM_MAX_RECORDS 100000u  /* per request; ringctl sends batches */
+
+static json_t *fail(const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static json_t *fail(const char *code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", msg, "code", code);
+}
+
+static json_t *ok(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+/* ---- worker commands ----------------------------------------------------- */
+
+/* Queue c on worker w's ring and wait for it. On a timeout the worker
+ * keeps (and frees) it. @return 0, -EBUSY (ring full), -ETIMEDOUT. */
+static int cmd_submit(struct rcd_ctl *c, unsigned w, struct rcd_cmd *cmd)
+{
+	(void)c;
+	cmd->state = RCD_CMD_PENDING;
+	if (rte_ring_sp_enqueue(c->nd->cmdqs[w], cmd) != 0)
+		return -EBUSY;
+	return 0;
+}
+
+static int cmd_wait(struct rcd_cmd *cmd, uint64_t deadline)
+{
+	const struct timespec nap = {0, 50000};
+
+	while (__atomic_load_n(&cmd->state, __ATOMIC_ACQUIRE) ==
+	       RCD_CMD_PENDING) {
+		uint32_t want = RCD_CMD_PENDING;
+
+		if (rte_get_timer_cycles() < deadline) {
+			nanosleep(&nap, NULL);
+			continue;
+		}
+		if (__atomic_compare_exchange_n(&cmd->state, &want,
+						RCD_CMD_ABANDONED, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+static uint64_t deadline_ms(unsigned ms)
+{
+	return rte_get_timer_cycles() + rte_get_timer_hz() / 1000 * ms;
+}
+
+static unsigned partition_of(const struct rcd_ctl *c, const void *key,
+			     size_t len)
+{
+	struct rc_proto_digest d;
+
+	rc_proto_key_digest(key, len, &d);
+	return rc_proto_partition(&d, (uint16_t)c->nd->n_workers);
+}
+
+static void free_cmds(struct rcd_cmd **cmds, const int *rc, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (cmds[i] && rc[i] != -ETIMEDOUT)
+			free(cmds[i]);
+}
+
+static json_t *key_op(struct rcd_ctl *c, json_t *req, enum rcd_cmd_type t)
+{
+	const char *key = json_string_value(json_object_get(req, "key"));
+	size_t klen = key ? strlen(key) : 0, cap;
+	struct rcd_cmd *cmd;
+	unsigned w;
+	int rc;
+	json_t *r;
+
+	if (!key || klen == 0 || klen > c->cfg->max_key_size)
+		return fail("bad_request", "want a key of 1..%lu bytes",
+			    (unsigned long)c->cfg->max_key_size);
+	cap = t == RCD_CMD_GET ? c->cfg->max_value_size : 0;
+	cmd = calloc(1, sizeof(*cmd) + sizeof(struct rcd_cmd_rec) + klen +
+			       cap);
+	if (!cmd)
+		return fail("server_error", "out of memory");
+	cmd->type = t;
+	cmd->n = 1;
+	cmd->rec = (struct rcd_cmd_rec *)(cmd + 1);
+	cmd->rec[0].key = (uint8_t *)(cmd->rec + 1);
+	memcpy((uint8_t *)(cmd->rec + 1), key, klen);
+	cmd->rec[0].key_len = (uint16_t)klen;
+	cmd->out = (uint8_t *)(cmd->rec + 1) + klen;
+	cmd->out_cap = (uint32_t)cap;
+	w = partition_of(c, key, klen);
+	rc = cmd_submit(c, w, cmd);
+	if (rc == 0)
+		rc = cmd_wait(cmd, deadline_ms(CMD_TIMEOUT_MS));
+	if (rc != 0) {
+		if (rc != -ETIMEDOUT)
+			free(cmd);
+		return fail("timeout", "worker %u did not answer: %s", w,
+			    strerror(-rc));
+	}
+	if (cmd->rec[0].status == RC_ST_NOT_FOUND) {
+		free(cmd);
+		return fail("not_found", "no such key: %s", key);
+	}
+	if (cmd->rec[0].status != RC_ST_OK) {
+		r = fail("refused", "%s",
+			 rc_proto_status_name(cmd->rec[0].status));
+		free(cmd);
+		return r;
+	}
+	r = json_pack("{s:b,s:s,s:I}", "ok", 1, "key", key, "partition",
+		      (json_int_t)w);
+	if (t == RCD_CMD_GET) {
+		char *hex = malloc(2 * (size_t)cmd->out_len + 1);
+		json_t *txt;
+
+		for (uint32_t i = 0; hex && i < cmd->out_len; i++)
+			sprintf(hex + 2 * i, "%02x", cmd->out[i]);
+		if (hex)
+			hex[2 * (size_t)cmd->out_len] = '\0';
+		/* As text too when it is valid UTF-8. */
+		txt = json_stringn((const char *)cmd->out, cmd->out_len);
+		if (txt)
+			json_object_set_new(r, "value", txt);
+		json_object_set_new(r, "value_hex", json_string(hex ? hex : ""));
+		json_object_set_new(r, "length", json_integer(cmd->out_len));
+		json_object_set_new(r, "flags", json_integer(cmd->out_flags));
+		json_object_set_new(r, "cas", json_integer((json_int_t)cmd->out_cas));
+		json_object_set_new(r, "class",
+				    json_string(cmd->out_class < c->cfg->cl.n
+						? c->cfg->cl.c[cmd->out_class].name
+						: "?"));
+		json_object_set_new(r, "stale", json_boolean(cmd->out_stale));
+		free(hex);
+	}
+	free(cmd);
+	return r;
+}
+
+static int class_by_name(const struct rcd_ctl *c, const char *name)
+{
+	for (unsigned i = 0; name && i < c->cfg->cl.n; i++)
+		if (strcmp(c->cfg->cl.c[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static json_t *do_flush(struct rcd_ctl *c, json_t *req)
+{
+	const char *cls = json_string_value(json_object_get(req, "class"));
+	const char *pfx = json_string_value(json_object_get(req, "prefix"));
+	struct rcd_cmd *cmds[RCD_MAX_WORKERS] = {0};
+	int rc[RCD_MAX_WORKERS] = {0}, id = -1;
+	unsigned n = c->nd->n_workers, failed = 0;
+	uint64_t removed = 0, dl = deadline_ms(FLUSH_TIMEOUT_MS);
+
+	if (cls && (id = class_by_name(c, cls)) < 0)
+		return fail("bad_request", "no class '%s'", cls);
+	if (pfx && (strlen(pfx) == 0 || strlen(pfx) > RC_PROTO_MAX_KEY))
+		return fail("bad_request", "prefix must be 1..%u bytes",
+			    RC_PROTO_MAX_KEY);
+	for (unsigned w = 0; w < n; w++) {
+		cmds[w] = calloc(1, sizeof(*cmds[w]));
+		if (!cmds[w]) {
+			rc[w] = -ENOMEM;
+			continue;
+		}
+		cmds[w]->type = RCD_CMD_FLUSH;
+		cmds[w]->flush_class = id;
+		if (pfx) {
+			cmds[w]->prefix_len = (uint16_t)strlen(pfx);
+			memcpy(cmds[w]->prefix, pfx, cmds[w]->prefix_len);
+		}
+		rc[w] = cmd_submit(c, w, cmds[w]);
+	}
+	for (unsigned w = 0; w < n; w++) {
+		if (rc[w] == 0)
+			rc[w] = cmd_wait(cmds[w], dl);
+		if (rc[w] == 0)
+			removed += cmds[w]->removed;
+		else
+			failed++;
+	}
+	free_cmds(cmds, rc, n);
+	LOG(NOTICE, "flush%s%s%s%s: %lu items removed%s", cls ? " class " : "",
+	    cls ? cls : "", pfx ? " prefix " : "", pfx ? pfx : "",
+	    (unsigned long)removed, failed ? " (some partitions timed out)"
+					   : "");
+	if (failed)
+		return fail("timeout", "%u partition(s) did not finish; %lu "
+			    "items removed so far", failed,
+			    (unsigned long)removed);
+	return json_pack("{s:b,s:I}", "ok", 1, "removed", (json_int_t)removed);
+}
+
+/* Records: [{"key":..., "value":... | "value_hex":..., "ttl":N,
+ * "flags":N, "class":"name"}]. */
+static json_t *do_warm(struct rcd_ctl *c, json_t *req)
+{
+	json_t *recs = json_object_get(req, "records"), *it;
+	unsigned n = c->nd->n_workers, cnt[RCD_MAX_WORKERS] = {0};
+	size_t bytes[RCD_MAX_WORKERS] = {0}, total = json_array_size(recs);
+	struct rcd_cmd *cmds[RCD_MAX_WORKERS] = {0};
+	int rc[RCD_MAX_WORKERS] = {0};
+	uint64_t status[RC_ST__COUNT] = {0}, stored = 0, bad = 0;
+	uint8_t *part = NULL;
+	size_t i;
+	json_t *r, *by;
+
+	if (!json_is_array(recs) || total > WARM_MAX_RECORDS)
+		return fail("bad_request", "want \"records\": an array of at "
+			    "most %u", WARM_MAX_RECORDS);
+	part = calloc(total ? total : 1, 1);
+	if (!part)
+		return fail("server_error", "out of memory");
+	/* Pass 1: validate, size each partition's command. */
+	json_array_foreach(recs, i, it) {
+		const char *k = json_string_value(json_object_get(it, "key"));
+		json_t *v = json_object_get(it, "value");
+		json_t *vh = json_object_get(it, "value_hex");
+		size_t vl = json_is_string(v) ? json_string_length(v)
+			    : json_is_string(vh) ? json_string_length(vh) / 2
+						 : SIZE_MAX;
+
+		if (!k || !*k || strlen(k) > RC_PROTO_MAX_KEY ||
+		    vl > RC_PROTO_MAX_VALUE) {
+			part[i] = 0xFF;
+			bad++;
+			continue;
+		}
+		part[i] = (uint8_t)partition_of(c, k, strlen(k));
+		cnt[part[i]]++;
+		bytes[part[i]] += strlen(k) + vl;
+	}
+	for (unsigned w = 0; w < n; w++) {
+		if (!cnt[w])
+			continue;
+		cmds[w] = calloc(1, sizeof(*cmds[w]) +
+					    cnt[w] * sizeof(struct rcd_cmd_rec) +
+					    bytes[w]);
+		if (!cmds[w]) {
+			free_cmds(cmds, rc, n);
+			free(part);
+			return fail("server_error", "out of memory");
+		}
+		cmds[w]->type = RCD_CMD_SET;
+		cmds[w]->rec = (struct rcd_cmd_rec *)(cmds[w] + 1);
+		bytes[w] = 0; /* now: fill offset */
+	}
+	/* Pass 2: copy keys and values into the commands. */
+	json_array_foreach(recs, i, it) {
+		struct rcd_cmd *cmd;
+		struct rcd_cmd_rec *rec;
+		uint8_t *buf;
+		const char *k, *cname, *hex;
+		json_t *v;
+		size_t kl, vl;
+		int cid;
+
+		if (part[i] == 0xFF)
+			continue;
+		cmd = cmds[part[i]];
+		rec = &cmd->rec[cmd->n++];
+		buf = (uint8_t *)(cmd->rec + cnt[part[i]]) + bytes[part[i]];
+		k = json_string_value(json_object_get(it, "key"));
+		kl = strlen(k);
+		memcpy(buf, k, kl);
+		rec->key = buf;
+		rec->key_len = (uint16_t)kl;
+		rec->value = buf + kl;
+		v = json_object_get(it, "value");
+		if (json_is_string(v)) {
+			vl = json_string_length(v);
+			memcpy(buf + kl, json_string_value(v), vl);
+		} else {
+			hex = json_string_value(json_object_get(it,
+								"value_hex"));
+			vl = strlen(hex) / 2;
+			for (size_t j = 0; j < vl; j++) {
+				unsigned x;
+
+				if (sscanf(hex + 2 * j, "%2x", &x) != 1)
+					x = 0;
+				buf[kl + j] = (uint8_t)x;
+			}
+		}
+		rec->value_len = (uint32_t)vl;
+		bytes[part[i]] += kl + vl;
+		rec->ttl = (uint32_t)json_integer_value(json_object_get(it,
+									"ttl"));
+		rec->flags = (uint32_t)json_integer_value(
+			json_object_get(it, "flags"));
+		cname = json_string_value(json_object_get(it, "class"));
+		cid = class_by_name(c, cname);
+		rec->class_id = cname ? (cid < 0 ? 0xFE : (uint8_t)cid)
+				      : RC_PROTO_CLASS_AUTO;
+	}
+	free(part);
+	for (unsigned w = 0; w < n; w++)
+		if (cmds[w])
+			rc[w] = cmd_submit(c, w, cmds[w]);
+	for (unsigned w = 0; w < n; w++) {
+		if (!cmds[w])
+			continue;
+		if (rc[w] == 0)
+			rc[w] = cmd_wait(cmds[w], deadline_ms(CMD_TIMEOUT_MS * 5));
+		if (rc[w] != 0) {
+			bad += cnt[w];
+			continue;
+		}
+		for (unsigned j = 0; j < cmds[w]->n; j++) {
+			status[cmds[w]->rec[j].status]++;
+			stored += cmds[w]->rec[j].status == RC_ST_OK;
+		}
+	}
+	free_cmds(cmds, rc, n);
+	by = json_object();
+	for (unsigned s = 0; s < RC_ST__COUNT; s++)
+		if (status[s])
+			json_object_set_new(by, rc_proto_status_name(s),
+					    json_integer((json_int_t)status[s]));
+	r = json_pack("{s:b,s:I,s:I,s:I,s:o}", "ok", 1, "records",
+		      (json_int_t)total, "stored", (json_int_t)stored,
+		      "invalid", (json_int_t)bad, "statuses", by);
+	return r;
+}
+
+/* ---- status and stats ----------------------------------------------------- */
+
+static json_t *latency_json(const struct rc_hist *h)
+{
+	return json_pack("{s:I,s:f,s:f,s:f,s:f,s:f}", "count",
+			 (json_int_t)h->count, "p50_ms",
+			 rc_hist_quantile(h, 0.50) / 1e6, "p90_ms",
+			 rc_hist_quantile(h, 0.90) / 1e6, "p99_ms",
+			 rc_hist_quantile(h, 0.99) / 1e6, "p999_ms",
+			 rc_hist_quantile(h, 0.999) / 1e6, "max_ms",
+			 h->max_ns / 1e6);
+}
+
+static json_t *multiplier_json(struct rcd_ctl *c)
+{
+	time_t now = rcd_ctl_now(c);
+	json_t *m = json_pack(
+		"{s:f,s:f,s:f,s:s,s:s,s:I,s:I,s:I,s:b,s:s}", "effective",
+		c->scale_st.effective, "factor", c->scale_st.factor,
+		"ttl", c->ttl_pct / 100.0, "source", c->scale_st.source,
+		"reason", c->scale_st.reason, "budget_bytes",
+		(json_int_t)c->budget_applied, "base_bytes",
+		(json_int_t)c->cfg->memory, "cap_bytes",
+		(json_int_t)rcd_memory_cap(c->cfg), "capped",
+		c->scale_st.capped, "timezone", c->cfg->timezone);
+	char when[64];
+	struct tm lt;
+
+	localtime_r(&now, &lt);
+	strftime(when, sizeof(when), "%Y-%m-%d %a %H:%M %Z", &lt);
+	json_object_set_new(m, "calendar_time", json_string(when));
+	json_object_set_new(m, "test_clock", json_boolean(c->test_now != 0));
+	json_object_set_new(m, "utilisation_boost",
+			    json_real(c->scale_st.boost));
+	if (c->override)
+		json_object_set_new(m, "override",
+				    json_pack("{s:f,s:I}", "value", c->override,
+					      "expires_in_s",
+					      (json_int_t)(c->override_until -
+							   now)));
+	return m;
+}
+
+static const char *mode_source(enum rcd_mode m, bool cfg, bool sched)
+{
+	return m != RCD_MODE_AUTO ? "ringctl" : cfg ? "config"
+					 : sched ? "schedule" : "default";
+}
+
+static json_t *modes_json(struct rcd_ctl *c)
+{
+	return json_pack("{s:{s:b,s:s},s:{s:b,s:s,s:I}}", "read_only", "on",
+			 c->ro, "source",
+			 mode_source(c->ro_mode, c->cfg->read_only,
+				     c->cal.readonly),
+			 "serve_stale", "on", c->stale, "source",
+			 mode_source(c->stale_mode, c->cfg->serve_stale,
+				     c->cal.stale),
+			 "grace_s", (json_int_t)c->cfg->stale_grace_s);
+}
+
+static json_t *alerts_json(struct rcd_ctl *c)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < 3; i++) {
+		const struct rc_alert *al = &c->alerts[i];
+
+		json_array_append_new(
+			a, json_pack("{s:s,s:s,s:f,s:b,s:[f,f,f]}", "name",
+				     al->name, "level",
+				     rc_alert_level_name(al->level), "value",
+				     al->value, "known", al->known,
+				     "thresholds", al->thr[0], al->thr[1],
+				     al->thr[2]));
+	}
+	return a;
+}
+
+static json_t *do_status(struct rcd_ctl *c, json_t *req)
+{
+	const struct rc_store_stats *st = &c->snap.sum.store;
+	json_t *r;
+
+	(void)req;
+	r = json_pack("{s:b,s:s,s:s,s:f,s:I,s:f,s:f,s:f}", "ok", 1, "role",
+		      "standalone", "version", RC_VERSION, "uptime_s",
+		      rcd_ctl_uptime(c), "workers", (json_int_t)c->nd->n_workers,
+		      "ops_per_s", c->win_ops_s, "hit_rate_window",
+		      c->win_hit_rate, "hit_rate_total", c->total_hit_rate);
+	json_object_set_new(r, "window_s",
+			    json_integer((json_int_t)c->cfg->alert_window_s));
+	json_object_set_new(r, "memory",
+			    json_pack("{s:I,s:I,s:I,s:I}", "used_bytes",
+				      (json_int_t)st->bytes_used,
+				      "budget_bytes",
+				      (json_int_t)st->bytes_limit,
+				      "cap_bytes",
+				      (json_int_t)rcd_memory_cap(c->cfg),
+				      "items", (json_int_t)st->items));
+	json_object_set_new(r, "multiplier", multiplier_json(c));
+	json_object_set_new(r, "modes", modes_json(c));
+	json_object_set_new(r, "alerts", alerts_json(c));
+	json_object_set_new(r, "latency_window", latency_json(&c->win_all));
+	return r;
+}
+
+/* Latency per (op, class): over the window and since start. */
+static json_t *latency_table(struct rcd_ctl *c)
+{
+	unsigned w = (unsigned)c->cfg->alert_window_s, old;
+	json_t *a = json_array();
+
+	if (w > c->ring_n - 1)
+		w = c->ring_n ? c->ring_n - 1 : 0;
+	old = (c->ring_pos + RCD_WIN_MAX + 1 - w) % (RCD_WIN_MAX + 1);
+	for (unsigned op = 0; op < RC_OP__COUNT; op++)
+		for (unsigned k = 0; k < RCD_LAT_CLASSES; k++) {
+			unsigned s = rcd_lat_series((uint8_t)op, (uint8_t)k);
+			struct rc_hist win;
+
+			if (!c->cur[s].count)
+				continue;
+			rc_hist_diff(&win, &c->cur[s], &c->ring[old][s]);
+			json_array_append_new(
+				a, json_pack("{s:s,s:s,s:o,s:o}", "op",
+					     rc_proto_opcode_name(op), "class",
+					     k < c->cfg->cl.n
+						     ? c->cfg->cl.c[k].name
+						     : "none",
+					     "window", latency_json(&win),
+					     "total",
+					     latency_json(&c->cur[s])));
+		}
+	return a;
+}
+
+static json_t *do_stats(struct rcd_ctl *c, json_t *req)
+{
+	json_t *r = ok();
+
+	(void)req;
+	json_object_set_new(r, "counters",
+			    rcd_metrics_json(&c->snap, &c->cfg->cl));
+	json_object_set_new(r, "latency", latency_table(c));
+	json_object_set_new(r, "window_s",
+			    json_integer((json_int_t)c->cfg->alert_window_s));
+	return r;
+}
+
+static json_t *do_classes(struct rcd_ctl *c, json_t *req)
+{
+	json_t *a = json_array(), *r = ok();
+
+	(void)req;
+	for (unsigned i = 0; i < c->cfg->cl.n; i++) {
+		const struct rc_store_class_stats *k = &c->snap.sum.classes[i];
+		uint32_t share = c->cfg->cl.c[i].share_ppm;
+
+		json_array_append_new(
+			a, json_pack("{s:s,s:f,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:f,"
+				     "s:I,s:I}",
+				     "name", c->cfg->cl.c[i].name, "share_pct",
+				     share / 1e4, "protected",
+				     c->cfg->cl.c[i].protect, "budget_bytes",
+				     (json_int_t)k->budget_bytes, "used_bytes",
+				     (json_int_t)k->used_bytes, "items",
+				     (json_int_t)k->items, "gets",
+				     (json_int_t)k->gets, "hits",
+				     (json_int_t)k->hits, "sets",
+				     (json_int_t)k->sets, "hit_rate",
+				     k->gets ? (double)k->hits / k->gets : 0.0,
+				     "evictions", (json_int_t)k->evictions,
+				     "expirations",
+				     (json_int_t)k->expirations));
+	}
+	json_object_set_new(r, "classes", a);
+	return r;
+}
+
+static json_t *do_quota(struct rcd_ctl *c, json_t *req)
+{
+	const char *cls = json_string_value(json_object_get(req, "class"));
+	double pct = json_number_value(json_object_get(req, "share_pct"));
+	int id = class_by_name(c, cls);
+	uint32_t ppm, old, sum = 0;
+
+	if (id < 0)
+		return fail("bad_request", "no class '%s'", cls ? cls : "");
+	if (!(pct >= 0 && pct <= 100))
+		return fail("bad_request", "share must be 0..100 (%%)");
+	ppm = (uint32_t)(pct * 1e4 + 0.5);
+	for (unsigned i = 0; i < c->cfg->cl.n; i++)
+		sum += (int)i == id ? ppm : c->cfg->cl.c[i].share_ppm;
+	if (sum > RC_STORE_PPM)
+		return fail("bad_request", "shares would sum to %.2f%% "
+			    "(over 100%%): lower another class first",
+			    sum / 1e4);
+	for (unsigned w = 0; w < c->nd->n_workers; w++)
+		if (rc_store_set_share(c->nd->workers[w]->store, (uint8_t)id,
+				       ppm) != 0)
+			return fail("refused", "partition %u refused the "
+				    "share", w);
+	old = c->cfg->cl.c[id].share_ppm;
+	c->cfg->cl.c[id].share_ppm = ppm;
+	LOG(NOTICE, "quota of class %s: %.2f%% -> %.2f%% (ringctl)", cls,
+	    old / 1e4, ppm / 1e4);
+	return json_pack("{s:b,s:s,s:f,s:f}", "ok", 1, "class", cls,
+			 "share_pct", ppm / 1e4, "previous_pct", old / 1e4);
+}
+
+static json_t *do_multiplier(struct rcd_ctl *c, json_t *req)
+{
+	const char *act = json_string_value(json_object_get(req, "action"));
+	json_t *r;
+
+	if (act && strcmp(act, "set") == 0) {
+		double v = json_number_value(json_object_get(req, "value"));
+		json_int_t secs =
+			json_integer_value(json_object_get(req, "for_s"));
+
+		if (!(v >= 0.1 && v <= c->cfg->max_factor))
+			return fail("bad_request", "multiplier must be in "
+				    "0.1..%g (scaling.max_factor)",
+				    c->cfg->max_factor);
+		if (secs <= 0 || secs > 7 * 86400)
+			return fail("bad_request", "--for must be 1s..7d");
+		c->override = v;
+		c->override_until = rcd_ctl_now(c) + (time_t)secs;
+		LOG(NOTICE, "multiplier override x%.2f for %llds (ringctl)", v,
+		    (long long)secs);
+		rcd_ctl_scale(c, true);
+	} else if (act && strcmp(act, "clear") == 0) {
+		if (c->override)
+			LOG(NOTICE, "multiplier override x%.2f cleared "
+			    "(ringctl)", c->override);
+		c->override = 0;
+		rcd_ctl_scale(c, true);
+	} else if (act && strcmp(act, "show") != 0) {
+		return fail("bad_request", "action: show, set or clear");
+	}
+	r = ok();
+	json_object_set_new(r, "multiplier", multiplier_json(c));
+	return r;
+}
+
+static int parse_mode(const char *s, enum rcd_mode *m)
+{
+	if (!s)
+		return 1; /* unchanged */
+	if (!strcmp(s, "on"))
+		*m = RCD_MODE_ON;
+	else if (!strcmp(s, "off"))
+		*m = RCD_MODE_OFF;
+	else if (!strcmp(s, "auto"))
+		*m = RCD_MODE_AUTO;
+	else
+		return -1;
+	return 0;
+}
+
+static json_t *do_mode(struct rcd_ctl *c, json_t *req)
+{
+	enum rcd_mode ro = c->ro_mode, st = c->stale_mode;
+	json_t *r;
+
+	if (parse_mode(json_string_value(json_object_get(req, "read_only")),
+		       &ro) < 0 ||
+	    parse_mode(json_string_value(json_object_get(req, "serve_stale")),
+		       &st) < 0)
+		return fail("bad_request", "a mode is on, off or auto");
+	c->ro_mode = ro;
+	c->stale_mode = st;
+	rcd_ctl_modes(c);
+	r = ok();
+	json_object_set_new(r, "modes", modes_json(c));
+	return r;
+}
+
+static json_t *do_clock(struct rcd_ctl *c, json_t *req)
+{
+	json_t *t = json_object_get(req, "time");
+
+	if (!c->cfg->test_clock)
+		return fail("refused", "the test clock is off "
+			    "(control.test_clock)");
+	c->test_now = json_is_integer(t) ? (time_t)json_integer_value(t) : 0;
+	LOG(NOTICE, "test clock %s", c->test_now ? "set" : "cleared");
+	rcd_ctl_scale(c, true);
+	return do_multiplier(c, json_pack("{s:s}", "action", "show"));
+}
+
+/* ---- configuration --------------------------------------------------------- */
+
+static json_t *do_config_show(struct rcd_ctl *c, json_t *req)
+{
+	json_t *o = json_object(), *r = ok();
+	char v[RC_OPT_STR_MAX], name[96];
+
+	(void)req;
+	for (size_t i = 0; i < rcd_n_options; i++) {
+		const struct rc_opt *p = &rcd_options[i];
+
+		rc_opt_format(p, c->cfg, v, sizeof(v));
+		snprintf(name, sizeof(name), "%s.%s", p->section, p->name);
+		json_object_set_new(o, name, json_string(v));
+	}
+	json_object_set_new(r, "config", o);
+	json_object_set_new(r, "file", json_string(c->nd->config_path
+						   ? c->nd->config_path : ""));
+	return r;
+}
+
+static json_t *do_describe(struct rcd_ctl *c, json_t *req)
+{
+	json_t *a = json_array(), *r = ok();
+	char b[64];
+
+	(void)c;
+	(void)req;
+	for (size_t i = 0; i < rcd_n_options; i++) {
+		const struct rc_opt *p = &rcd_options[i];
+
+		rc_opt_bounds(p, b, sizeof(b));
+		json_array_append_new(
+			a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:s}", "section",
+				     p->section, "name", p->name, "type",
+				     rc_opt_type_name(p->type), "default",
+				     p->defval, "bounds", b, "runtime",
+				     p->runtime, "description", p->desc));
+	}
+	json_object_set_new(r, "options", a);
+	return r;
+}
+
+static json_t *do_config_reload(struct rcd_ctl *c, json_t *req)
+{
+	static struct rcd_config nc;
+	json_t *applied = json_array(), *restart = json_array(), *r;
+	char err[2 * RC_OPT_STR_MAX], a[RC_OPT_STR_MAX], b[RC_OPT_STR_MAX];
+	char name[96];
+
+	(void)req;
+	if (rcd_node_load_config(c->nd->config_path, c->nd->sets,
+				 c->nd->n_sets, &nc, err, sizeof(err)) != 0) {
+		json_decref(applied);
+		json_decref(restart);
+		LOG(WARNING, "config reload refused: %s", err);
+		return fail("bad_config", "%s (nothing changed)", err);
+	}
+	for (size_t i = 0; i < rcd_n_options; i++) {
+		const struct rc_opt *p = &rcd_options[i];
+
+		rc_opt_format(p, c->cfg, a, sizeof(a));
+		rc_opt_format(p, &nc, b, sizeof(b));
+		if (strcmp(a, b) == 0)
+			continue;
+		snprintf(name, sizeof(name), "%s.%s", p->section, p->name);
+		if (!p->runtime) {
+			json_array_append_new(restart, json_string(name));
+			continue;
+		}
+		memcpy((char *)c->cfg + p->offset, (char *)&nc + p->offset,
+		       rc_opt_field_size(p));
+		json_array_append_new(applied, json_string(name));
+		LOG(NOTICE, "config reload: %s = %s (was %s)", name, b, a);
+	}
+	/* Parsed forms of what changed. Cannot fail: nc parsed the same. */
+	rcd_config_finish_runtime(c->cfg, err, sizeof(err));
+	setenv("TZ", c->cfg->timezone, 1);
+	tzset();
+	rcd_ctl_alerts_config(c);
+	rcd_ctl_timers(c);
+	rcd_ctl_scale(c, json_array_size(applied) > 0);
+	r = ok();
+	json_object_set_new(r, "applied", applied);
+	json_object_set_new(r, "restart_needed", restart);
+	return r;
+}
+
+/* ---- dispatch ----------------------------------------------------------------- */
+
+static json_t *do_get(struct rcd_ctl *c, json_t *req)
+{
+	return key_op(c, req, RCD_CMD_GET);
+}
+
+static json_t *do_del(struct rcd_ctl *c, json_t *req)
+{
+	return key_op(c, req, RCD_CMD_DEL);
+}
+
+static const struct {
+	const char *name;
+	json_t *(*fn)(struct rcd_ctl *c, json_t *req);
+} commands[] = {
+	{"status", do_status},
+	{"stats", do_stats},
+	{"classes", do_classes},
+	{"quota_set", do_quota},
+	{"multiplier", do_multiplier},
+	{"mode", do_mode},
+	{"flush", do_flush},
+	{"get", do_get},
+	{"del", do_del},
+	{"config_show", do_config_show},
+	{"config_reload", do_config_reload},
+	{"describe", do_describe},
+	{"warm", do_warm},
+	{"clock", do_clock},
+};
+
+char *rcd_ctl_handle(void *arg, const char *line, size_t len)
+{
+	struct rcd_ctl *c = arg;
+	json_error_t je;
+	json_t *req = json_loadb(line, len, 0, &je), *resp = NULL;
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	char *out;
+
+	if (!req || !cmd) {
+		resp = fail("bad_request", "want a JSON object with \"cmd\"%s%s",
+			    req ? "" : ": ", req ? "" : je.text);
+	} else {
+		for (size_t i = 0; i < RTE_DIM(commands) && !resp; i++)
+			if (strcmp(commands[i].name, cmd) == 0)
+				resp = commands[i].fn(c, req);
+		if (!resp)
+			resp = fail("bad_request", "unknown command '%s'", cmd);
+	}
+	json_decref(req);
+	out = json_dumps(resp, JSON_COMPACT);
+	json_decref(resp);
+	return out;
+}

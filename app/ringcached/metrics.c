@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: MIT
+ * The metric table. A row is a counter or gauge read from the workers'
+ * summed counters, the NIC or the control core's gauges; an array row
+ * (drop reasons, opcodes, statuses, classes) expands to one labelled
+ * series per element. Stats-file names are the row's `stat` pattern
+ * with the label value in %s; Prometheus names are ringcache_<prom>,
+ * counters with _total. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "rc_opt.h"
+
+const char *const rcd_alert_names[3] = {"latency", "hit_rate", "memory"};
+
+enum src { WK, NIC, CTL };
+enum kind { COUNTER, GAUGE };
+enum arr { NONE, NETDROP, PROTODROP, OPCODE, STATUS, CLASS, ALERT };
+
+struct metric {
+	const char *stat;        /* stats-file name; %s: the label value */
+	const char *prom;        /* ringcache_<prom>[_total] */
+	enum kind kind;
+	enum src src;
+	size_t off;
+	enum arr arr;
+	const char *label;       /* label name (arrays, or a fixed label) */
+	const char *lval;        /* fixed label value of a scalar row */
+	const char *help;
+};
+
+#define W(f) WK, offsetof(struct rcd_worker_stats, f)
+#define ST(f) WK, offsetof(struct rcd_worker_stats, store.f)
+#define CL(f) WK, offsetof(struct rcd_worker_stats, classes[0].f)
+#define N(f) NIC, offsetof(struct rte_eth_stats, f)
+#define G(f) CTL, offsetof(struct rcd_gauges, f)
+
+static const struct metric metrics[] = {
+	{"rx_packets", "rx_packets", COUNTER, W(rx_packets), NONE, 0, 0,
+	 "Frames received by the workers"},
+	{"tx_packets", "tx_packets", COUNTER, W(tx_packets), NONE, 0, 0,
+	 "Frames sent by the workers"},
+	{"tx_failed", "tx_failed", COUNTER, W(tx_failed), NONE, 0, 0,
+	 "Frames dropped because the TX ring stayed full"},
+	{"tx_retries", "tx_retries", COUNTER, W(tx_retries), NONE, 0, 0,
+	 "TX polls that found the ring full"},
+	{"requests", "requests", COUNTER, W(requests), NONE, 0, 0,
+	 "Well-formed request messages executed"},
+	{"arp_replies", "arp_replies", COUNTER, W(arp_replies), NONE, 0, 0,
+	 "ARP requests answered"},
+	{"icmp_replies", "icmp_replies", COUNTER, W(icmp_replies), NONE, 0, 0,
+	 "ICMP echo requests answered"},
+	{"handoff_out", "handoffs", COUNTER, W(handoff_out), NONE, "dir",
+	 "out", "Requests passed to the partition's owner (no NIC steering)"},
+	{"handoff_in", "handoffs", COUNTER, W(handoff_in), NONE, "dir", "in",
+	 NULL},
+	{"handoff_dropped", "handoffs", COUNTER, W(handoff_dropped), NONE,
+	 "dir", "dropped", NULL},
+	{"reply_failed", "reply_failed", COUNTER, W(reply_failed), NONE, 0, 0,
+	 "Replies lost for want of an mbuf"},
+	{"drop_acl", "dropped", COUNTER, W(drop_acl), NONE, "reason", "acl",
+	 "Frames dropped, by reason"},
+	{"drop_amplification", "dropped", COUNTER, W(drop_amplification),
+	 NONE, "reason", "amplification", NULL},
+	{"drop_%s", "dropped", COUNTER, W(net_drops), NETDROP, "reason", 0,
+	 NULL},
+	{"drop_%s", "dropped", COUNTER, W(proto_drops), PROTODROP, "reason",
+	 0, NULL},
+	{"segments_in", "segments", COUNTER, W(seg_in), NONE, "dir", "in",
+	 "Segments of large messages received and sent"},
+	{"segments_out", "segments", COUNTER, W(seg_out), NONE, "dir", "out",
+	 NULL},
+	{"busy_replies", "busy_replies", COUNTER, W(busy_replies), NONE, 0, 0,
+	 "Segmented requests answered BUSY (reassembly full)"},
+	{"read_only_refused", "read_only_refused", COUNTER,
+	 W(read_only_refused), NONE, 0, 0,
+	 "Writes answered READ_ONLY"},
+	{"commands", "control_commands", COUNTER, W(commands), NONE, 0, 0,
+	 "Control-core commands run by workers (get, del, flush, warm)"},
+	{"reassembly_entries", "reassembly_entries", GAUGE, W(reasm.entries),
+	 NONE, 0, 0, "Segmented messages being reassembled"},
+	{"reassembly_bytes", "reassembly_bytes", GAUGE, W(reasm.bytes), NONE,
+	 0, 0, "Bytes held by reassembly"},
+	{"reassembly_completed", "reassembly", COUNTER, W(reasm.completed),
+	 NONE, "outcome", "completed", "Reassembly outcomes"},
+	{"reassembly_timeouts", "reassembly", COUNTER, W(reasm.timeouts), NONE,
+	 "outcome", "timeout", NULL},
+	{"reassembly_full", "reassembly", COUNTER, W(reasm.full), NONE,
+	 "outcome", "full", NULL},
+	{"reassembly_too_big", "reassembly", COUNTER, W(reasm.too_big), NONE,
+	 "outcome", "too_big", NULL},
+	{"reassembly_duplicates", "reassembly", COUNTER, W(reasm.duplicates),
+	 NONE, "outcome", "duplicate", NULL},
+	{"reassembly_mismatches", "reassembly", COUNTER, W(reasm.mismatches),
+	 NONE, "outcome", "mismatch", NULL},
+	{"rate_admitted_ops", "rate_ops", COUNTER, W(rate.admitted), NONE,
+	 "outcome", "admitted", "Operations checked against rate quotas"},
+	{"rate_throttled_ops", "rate_ops", COUNTER, W(rate.throttled), NONE,
+	 "outcome", "throttled", NULL},
+	{"rate_buckets_reused", "rate_buckets_reused", COUNTER, W(rate.reused),
+	 NONE, 0, 0, "Rate buckets taken over from idle networks"},
+	{"op_%s", "ops", COUNTER, W(ops), OPCODE, "op", 0,
+	 "Operations, by type"},
+	{"status_%s", "op_status", COUNTER, W(status), STATUS, "status", 0,
+	 "Operations, by reply status"},
+	{"store_items", "items", GAUGE, ST(items), NONE, 0, 0,
+	 "Items stored"},
+	{"store_bytes_used", "memory_used_bytes", GAUGE, ST(bytes_used), NONE,
+	 0, 0, "Store memory held: index and segments"},
+	{"store_bytes_limit", "memory_limit_bytes", GAUGE, ST(bytes_limit),
+	 NONE, 0, 0, "Store memory budget in force"},
+	{"store_index_bytes", "index_bytes", GAUGE, ST(index_bytes), NONE, 0,
+	 0, "Memory of the key index"},
+	{"store_hits", "hits", COUNTER, ST(hits), NONE, 0, 0, "GET hits"},
+	{"store_misses", "misses", COUNTER, ST(misses), NONE, 0, 0,
+	 "GET misses"},
+	{"store_stale_hits", "stale_hits", COUNTER, ST(stale_hits), NONE, 0, 0,
+	 "GETs answered with an expired item (serve-stale)"},
+	{"store_evictions", "evictions", COUNTER, ST(evictions), NONE, 0, 0,
+	 "Items evicted"},
+	{"store_expirations", "expirations", COUNTER, ST(expirations), NONE, 0,
+	 0, "Items expired"},
+	{"store_flushed", "flushed", COUNTER, ST(flushed), NONE, 0, 0,
+	 "Items removed by ringctl flush"},
+	{"store_cas_mismatches", "cas_mismatches", COUNTER,
+	 ST(cas_mismatches), NONE, 0, 0, "Conditional writes refused"},
+	{"store_segments", "segments_held", GAUGE, ST(segments), NONE, 0, 0,
+	 "Store segments with memory"},
+	{"store_segments_free", "segments_free", GAUGE, ST(segments_free),
+	 NONE, 0, 0, "Store segments with memory and no class"},
+	{"store_reinserted", "reinserted", COUNTER, ST(reinserted), NONE, 0, 0,
+	 "Items kept by eviction (read since written)"},
+	{"store_reclaims_inline", "reclaims_inline", COUNTER,
+	 ST(reclaims_inline), NONE, 0, 0,
+	 "Segments compacted on the write path"},
+	{"store_index_full", "index_full", COUNTER, ST(index_full), NONE, 0, 0,
+	 "Inserts that found the index full"},
+	{"class_%s_items", "class_items", GAUGE, CL(items), CLASS, "class", 0,
+	 "Items, by class"},
+	{"class_%s_live_bytes", "class_live_bytes", GAUGE, CL(live_bytes),
+	 CLASS, "class", 0, "Bytes of live items, by class"},
+	{"class_%s_segments", "class_segments", GAUGE, CL(segments), CLASS,
+	 "class", 0, "Segments owned, by class"},
+	{"class_%s_used_bytes", "class_used_bytes", GAUGE, CL(used_bytes),
+	 CLASS, "class", 0, "Memory held, by class (what the budget limits)"},
+	{"class_%s_budget_bytes", "class_budget_bytes", GAUGE,
+	 CL(budget_bytes), CLASS, "class", 0, "Memory budget, by class"},
+	{"class_%s_gets", "class_gets", COUNTER, CL(gets), CLASS, "class", 0,
+	 "GETs, by class"},
+	{"class_%s_hits", "class_hits", COUNTER, CL(hits), CLASS, "class", 0,
+	 "GET hits, by class"},
+	{"class_%s_misses", "class_misses", COUNTER, CL(misses), CLASS,
+	 "class", 0, "GET misses, by class"},
+	{"class_%s_sets", "class_sets", COUNTER, CL(sets), CLASS, "class", 0,
+	 "SETs stored, by class"},
+	{"class_%s_evictions", "class_evictions", COUNTER, CL(evictions),
+	 CLASS, "class", 0, "Items evicted, by class"},
+	{"class_%s_expirations", "class_expirations", COUNTER,
+	 CL(expirations), CLASS, "class", 0, "Items expired, by class"},
+	{"class_%s_reinserted", "class_reinserted", COUNTER, CL(reinserted),
+	 CLASS, "class", 0, "Items kept by eviction, by class"},
+	{"nic_ipackets", "nic_packets", COUNTER, N(ipackets), NONE, "dir",
+	 "rx", "Packets counted by the NIC"},
+	{"nic_opackets", "nic_packets", COUNTER, N(opackets), NONE, "dir",
+	 "tx", NULL},
+	{"nic_ibytes", "nic_bytes", COUNTER, N(ibytes), NONE, "dir", "rx",
+	 "Bytes counted by the NIC"},
+	{"nic_obytes", "nic_bytes", COUNTER, N(obytes), NONE, "dir", "tx",
+	 NULL},
+	{"nic_imissed", "nic_errors", COUNTER, N(imissed), NONE, "kind",
+	 "rx_missed", "NIC drops and errors"},
+	{"nic_ierrors", "nic_errors", COUNTER, N(ierrors), NONE, "kind",
+	 "rx_errors", NULL},
+	{"nic_oerrors", "nic_errors", COUNTER, N(oerrors), NONE, "kind",
+	 "tx_errors", NULL},
+	{"nic_rx_nombuf", "nic_errors", COUNTER, N(rx_nombuf), NONE, "kind",
+	 "rx_nombuf", NULL},
+	{"uptime_seconds", "uptime_seconds", GAUGE, G(uptime_s), NONE, 0, 0,
+	 "Seconds since the node started serving"},
+	{"multiplier", "multiplier", GAUGE, G(multiplier), NONE, 0, 0,
+	 "Memory budget / store.memory (calendar or override, utilisation, "
+	 "cap)"},
+	{"multiplier_factor", "multiplier_factor", GAUGE, G(calendar_factor),
+	 NONE, 0, 0, "Calendar or override factor before utilisation and cap"},
+	{"multiplier_override", "multiplier_override_active", GAUGE,
+	 G(override_active), NONE, 0, 0, "1 while an operator override holds"},
+	{"ttl_multiplier", "ttl_multiplier", GAUGE, G(ttl_multiplier), NONE, 0,
+	 0, "Factor applied to the TTL of new writes"},
+	{"memory_budget_bytes", "memory_budget_bytes", GAUGE,
+	 G(memory_budget), NONE, 0, 0, "Store budget set by the multipliers"},
+	{"memory_cap_bytes", "memory_cap_bytes", GAUGE, G(memory_cap), NONE,
+	 0, 0, "store.memory_cap: the budget never exceeds it"},
+	{"read_only", "read_only", GAUGE, G(read_only), NONE, 0, 0,
+	 "1 while writes are refused"},
+	{"serve_stale", "serve_stale", GAUGE, G(serve_stale), NONE, 0, 0,
+	 "1 while expired items are served within the grace"},
+	{"alert_%s", "alert_level", GAUGE, G(alert), ALERT, "alert", 0,
+	 "Alert level: 0 ok, 1 warning, 2 critical, 3 emergency"},
+	{"alert_hooks_run", "alert_hooks", COUNTER, G(hooks_run), NONE,
+	 "outcome", "run", "Alert hook commands started or skipped (too many "
+	 "running)"},
+	{"alert_hooks_skipped", "alert_hooks", COUNTER, G(hooks_skipped),
+	 NONE, "outcome", "skipped", NULL},
+	{"control_requests", "control_requests", COUNTER, G(ctl_requests),
+	 NONE, 0, 0, "Requests served on the control socket"},
+};
+
+static unsigned arr_len(enum arr a, const struct rc_classes *cl)
+{
+	switch (a) {
+	case NETDROP: return RC_NET_DROP__COUNT;
+	case PROTODROP: return RC_PROTO_E__COUNT;
+	case OPCODE: return RC_OP__COUNT;
+	case STATUS: return RC_ST__COUNT;
+	case CLASS: return cl->n;
+	case ALERT: return 3;
+	default: return 1;
+	}
+}
+
+static const char *arr_name(enum arr a, unsigned i,
+			    const struct rc_classes *cl)
+{
+	switch (a) {
+	case NETDROP: return rc_net_drop_name(i);
+	case PROTODROP: return i ? rc_proto_rstatus_name(i) : NULL;
+	case OPCODE: return rc_proto_opcode_name(i);
+	case STATUS: return rc_proto_status_name(i);
+	case CLASS: return cl->c[i].name;
+	case ALERT: return rcd_alert_names[i];
+	default: return NULL;
+	}
+}
+
+static size_t arr_stride(enum arr a)
+{
+	if (a == CLASS)
+		return sizeof(struct rc_store_class_stats);
+	return a == ALERT ? sizeof(double) : sizeof(uint64_t);
+}
+
+static double value_of(const struct rcd_snapshot *s, const struct metric *m,
+		       unsigned i)
+{
+	size_t off = m->off + i * arr_stride(m->arr);
+
+	switch (m->src) {
+	case WK: return (double)*(const uint64_t *)((const char *)&s->sum + off);
+	case NIC: return (double)*(const uint64_t *)((const char *)&s->nic + off);
+	default: return *(const double *)((const char *)&s->g + off);
+	}
+}
+
+/* Each element of each row: name (stat), label value, value. Rows the
+ * snapshot lacks (NIC without stats) are skipped. */
+typedef void (*visit_fn)(void *arg, const struct metric *m,
+			 const char *stat, const char *lval, double v);
+
+static void visit(const struct rcd_snapshot *s, const struct rc_classes *cl,
+		  visit_fn fn, void *arg)
+{
+	char stat[128];
+
+	for (size_t k = 0; k < sizeof(metrics) / sizeof(metrics[0]); k++) {
+		const struct metric *m = &metrics[k];
+
+		if (m->src == NIC && !s->nic_ok)
+			continue;
+		for (unsigned i = 0; i < arr_len(m->arr, cl); i++) {
+			const char *lv = m->arr ? arr_name(m->arr, i, cl)
+						: m->lval;
+
+			if (m->arr && !lv)
+				continue;
+			snprintf(stat, sizeof(stat), m->stat, lv ? lv : "");
+			fn(arg, m, stat, lv, value_of(s, m, i));
+		}
+	}
+}
+
+void rcd_stats_sum(struct rcd_worker *const *w, unsigned n,
+		   struct rcd_worker_stats *sum)
+{
+	uint64_t *dst = (uint64_t *)sum;
+
+	memset(sum, 0, sizeof(*sum));
+	/* Every field is a uint64_t counter: add them word by word. */
+	RTE_BUILD_BUG_ON(sizeof(*sum) % sizeof(uint64_t));
+	for (unsigned i = 0; i < n; i++) {
+		const volatile uint64_t *src =
+			(const volatile uint64_t *)&w[i]->stats;
+
+		for (size_t k = 0; k < sizeof(*sum) / sizeof(uint64_t); k++)
+			dst[k] += src[k];
+	}
+}
+
+void rcd_snapshot_take(struct rcd_snapshot *s, struct rcd_worker *const *w,
+		       unsigned n, uint16_t port_id)
+{
+	rcd_stats_sum(w, n, &s->sum);
+	s->nic_ok = rte_eth_stats_get(port_id, &s->nic) == 0;
+}
+
+static void print_one(void *arg, const struct metric *m, const char *stat,
+		      const char *lval, double v)
+{
+	(void)m;
+	(void)lval;
+	if (v == (double)(uint64_t)v)
+		fprintf(arg, "%s %" PRIu64 "\n", stat, (uint64_t)v);
+	else
+		fprintf(arg, "%s %.6g\n", stat, v);
+}
+
+void rcd_metrics_print(const struct rcd_snapshot *s,
+		       const struct rc_classes *cl, FILE *f)
+{
+	visit(s, cl, print_one, f);
+}
+
+int rcd_metrics_write_file(const struct rcd_snapshot *s,
+			   const struct rc_classes *cl, const char *path)
+{
+	char tmp[RC_OPT_STR_MAX + 8];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	rcd_metrics_print(s, cl, f);
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -errno;
+	return 0;
+}
+
+struct prom_ctx {
+	FILE *f;
+	const char *last;        /* HELP/TYPE once per name */
+};
+
+static void prom_one(void *arg, const struct metric *m, const char *stat,
+		     const char *lval, double v)
+{
+	struct prom_ctx *p = arg;
+	const char *sfx = m->kind == COUNTER ? "_total" : "";
+
+	(void)stat;
+	if (!p->last || strcmp(p->last, m->prom) != 0) {
+		/* Rows sharing a name are adjacent; the first has the help. */
+		if (m->help)
+			fprintf(p->f, "# HELP ringcache_%s%s %s\n", m->prom,
+				sfx, m->help);
+		if (m->help || !p->last)
+			fprintf(p->f, "# TYPE ringcache_%s%s %s\n", m->prom,
+				sfx, m->kind == COUNTER ? "counter" : "gauge");
+		p->last = m->prom;
+	}
+	if (m->label && lval)
+		fprintf(p->f, "ringcache_%s%s{%s=\"%s\"} %.17g\n", m->prom, sfx,
+			m->label, lval, v);
+	else
+		fprintf(p->f, "ringcache_%s%s %.17g\n", m->prom, sfx, v);
+}
+
+/* Bucket bounds of the Prometheus histogram (ns); each is moved down to
+ * the nearest histogram bucket edge so the counts are exact. */
+static const uint64_t prom_le_ns[] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2000000, 5000000, 10000000, 50000000, 250000000, 1000000000,
+};
+
+void rcd_metrics_prometheus(const struct rcd_snapshot *s,
+			    const struct rc_classes *cl,
+			    const struct rc_hist *lat, FILE *f)
+{
+	struct prom_ctx p = {.f = f};
+
+	visit(s, cl, prom_one, &p);
+	fprintf(f, "# HELP ringcache_request_duration_seconds Service time "
+		"of each operation, from the RX poll that received it to the "
+		"TX burst that sent its reply\n"
+		"# TYPE ringcache_request_duration_seconds histogram\n");
+	for (unsigned op = 0; op < RC_OP__COUNT; op++)
+		for (unsigned c = 0; c < RCD_LAT_CLASSES; c++) {
+			const struct rc_hist *h =
+				&lat[rcd_lat_series((uint8_t)op, (uint8_t)c)];
+			char lbl[160];
+
+			if (!h->count || (c < RC_STORE_MAX_CLASSES &&
+					  c >= cl->n))
+				continue;
+			snprintf(lbl, sizeof(lbl), "op=\"%s\",class=\"%s\"",
+				 rc_proto_opcode_name(op),
+				 c < cl->n ? cl->c[c].name : "none");
+			for (size_t i = 0; i < RTE_DIM(prom_le_ns); i++) {
+				uint64_t le = rc_hist_edge_at_most(prom_le_ns[i]);
+
+				fprintf(f, "ringcache_request_duration_seconds_"
+					"bucket{%s,le=\"%.9g\"} %" PRIu64 "\n",
+					lbl, (double)le / 1e9,
+					rc_hist_count_le(h, le));
+			}
+			fprintf(f, "ringcache_request_duration_seconds_bucket"
+				"{%s,le=\"+Inf\"} %" PRIu64 "\n"
+				"ringcache_request_duration_seconds_sum{%s} "
+				"%.9g\n"
+				"ringcache_request_duration_seconds_count{%s} "
+				"%" PRIu64 "\n", lbl, h->count, lbl,
+				(double)h->sum_ns / 1e9, lbl, h->count);
+		}
+}
+
+static void json_one(void *arg, const struct metric *m, const char *stat,
+		     const char *lval, double v)
+{
+	(void)m;
+	(void)lval;
+	json_object_set_new(arg, stat,
+			    v == (double)(json_int_t)v ? json_integer((json_int_t)v)
+						       : json_real(v));
+}
+
+json_t *rcd_metrics_json(const struct rcd_snapshot *s,
+			 const struct rc_classes *cl)
+{
+	json_t *o = json_object();
+
+	visit(s, cl, json_one, o);
+	return o;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT
+ * Every metric of the node, declared once (metrics.c): the table feeds
+ * the stats file, the Prometheus endpoint and `ringctl stats`. */
+#ifndef RCD_METRICS_H
+#define RCD_METRICS_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+#include <rte_ethdev.h>
+
+#include "rc_alert.h"
+#include "rc_classes.h"
+#include "worker.h"
+
+/* Values the control core computes (not worker counters). */
+struct rcd_gauges {
+	double uptime_s;
+	double multiplier;           /* effective: budget / store.memory */
+	double calendar_factor;      /* calendar or override, bounded */
+	double ttl_multiplier;
+	double memory_budget;        /* bytes, all partitions */
+	double memory_cap;
+	double read_only, serve_stale;
+	double override_active;
+	double alert[3];             /* latency, hit_rate, memory levels */
+	double ctl_requests;
+	double hooks_run, hooks_skipped;
+};
+
+/* What the control core gathered at one tick. */
+struct rcd_snapshot {
+	struct rcd_worker_stats sum;
+	struct rte_eth_stats nic;
+	int nic_ok;
+	struct rcd_gauges g;
+};
+
+/* Sum the workers' counters and read the NIC's. */
+void rcd_snapshot_take(struct rcd_snapshot *s, struct rcd_worker *const *w,
+		       unsigned n, uint16_t port_id);
+
+/* Sum of all workers' counters. */
+void rcd_stats_sum(struct rcd_worker *const *w, unsigned n,
+		   struct rcd_worker_stats *sum);
+
+/* "name value" lines: the stats file and ringcached's exit report. */
+void rcd_metrics_print(const struct rcd_snapshot *s,
+		       const struct rc_classes *cl, FILE *f);
+
+/* Atomically replace path with rcd_metrics_print's lines. */
+int rcd_metrics_write_file(const struct rcd_snapshot *s,
+			   const struct rc_classes *cl, const char *path);
+
+/* Prometheus text exposition of every metric, plus the latency
+ * histograms (RCD_LAT_SERIES, cumulative since start). */
+void rcd_metrics_prometheus(const struct rcd_snapshot *s,
+			    const struct rc_classes *cl,
+			    const struct rc_hist *lat, FILE *f);
+
+/* Every metric as {"name": value} (stats-file names). */
+json_t *rcd_metrics_json(const struct rcd_snapshot *s,
+			 const struct rc_classes *cl);
+
+extern const char *const rcd_alert_names[3];
+
+#endif
