@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# Integration test of the control core: a real ringcached (net_tap, two
+# workers) in namespaces made here, driven by ringctl over its control
+# socket and by libringcache clients over UDP; the Prometheus endpoint is
+# scraped and parsed. Every ringctl subcommand, the multiplier schedule at
+# injected dates, the override, read-only and serve-stale, alert
+# transitions with the hook, and config reload are checked.
+#
+#   ctl.sh BUILD_DIR
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+RC_BIN=$BUILD
+# shellcheck source=../../scripts/lib/netns.sh
+. "$HERE/../../scripts/lib/netns.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
+
+WORK=$(mktemp -d "/tmp/rcctl.XXXXXX")
+trap 'rc_cleanup; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+
+rc_topo_tap "$$"
+NET=198.18.0
+SRV=$NET.2:7711
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+pass() { echo "ok: $*"; }
+
+write_conf() { # min_gets
+	cat >"$WORK/ctl.conf" <<CONF
+[node]
+ip = $NET.2
+stats_file = $WORK/stats
+
+[dpdk]
+workers = 2
+mbufs = 4095
+idle_sleep_us = 20
+
+[store]
+memory = 64M
+memory_cap = 256M
+max_items = 65536
+segment_size = 64K
+
+[acl]
+trusted = $NET.0/24
+
+[control]
+socket_mode = 0660
+test_clock = true
+
+[scaling]
+timezone = UTC
+rules = wedding_day: sat x2.0 ttl x2.0; season: may-oct x1.5
+interval_s = 1
+
+[protect]
+stale_grace_s = 60
+
+[alerts]
+window_s = 2
+clear_after_s = 2
+min_gets = $1
+hook = echo "\$RC_ALERT \$RC_ALERT_PREVIOUS \$RC_ALERT_LEVEL \$RC_ALERT_VALUE" >> $WORK/hook.log
+CONF
+}
+write_conf 20
+
+# shellcheck disable=SC2046
+rc_daemon_start "$RC_NS_SRV" "$WORK/ctl.conf" "$WORK/daemon.log" \
+	$(rc_eal_lcores 2) --no-pci --no-huge -m 512 --vdev "$RC_EAL_VDEV"
+rc_topo_tap_up $NET.1/24
+SOCK=$RC_CTL_SOCK
+CTL() { "$BUILD/app/ringctl/ringctl" -s "$SOCK" "$@"; }
+J() { CTL --json "$@"; }
+CLI() { ip netns exec "$RC_NS_CLI" "$BUILD/tests/integration/rc_cli" "$SRV" "$@"; }
+# py EXPR: evaluate with the JSON on stdin as `d`; prints the result.
+py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+expect() { # what got want
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
+}
+rc_of() { set +e; "$@" >/dev/null 2>&1; local r=$?; set -e; echo $r; }
+
+ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" -s "$SRV" --wait-ready 10
+
+# --- the CLI's own contract -------------------------------------------------
+expect "ringctl --help exits 0" "$(rc_of CTL --help)" 0
+expect "ringctl status --help exits 0" "$(rc_of CTL status --help)" 0
+expect "unknown command is a usage error" "$(rc_of CTL frobnicate)" 2
+expect "bad arguments are a usage error" "$(rc_of CTL quota set)" 2
+expect "no daemon: exit 3" "$(rc_of "$BUILD/app/ringctl/ringctl" -s "$WORK/none.sock" status)" 3
+expect "socket permissions" "$(stat -c %a "$SOCK")" 660
+
+# --- status, describe, config show -----------------------------------------
+CTL clock set "2026-11-18 12:00" >/dev/null   # a Wednesday in November
+s=$(J status)
+expect "status role" "$(echo "$s" | py 'd["role"]')" standalone
+expect "status workers" "$(echo "$s" | py 'd["workers"]')" 2
+expect "no rule on a November Wednesday" "$(echo "$s" | py 'd["multiplier"]["effective"]')" 1.0
+expect "describe lists every option" \
+	"$(J describe | py 'len(d["options"])')" \
+	"$("$BUILD/app/ringcached/ringcached" --print-reference | grep -c '^[a-z_]* = ')"
+expect "describe marks runtime options" \
+	"$(J describe | py '[o["runtime"] for o in d["options"] if o["section"]=="alerts" and o["name"]=="window_s"][0]')" True
+expect "config show" "$(J config show | py 'd["config"]["scaling.interval_s"]')" 1
+CTL status | grep -q "^multiplier " && pass "status prints a table" || fail "status table"
+
+# --- warm, get, del, classes ------------------------------------------------
+python3 - "$WORK/warm.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(300):
+        p = ["wedding_", "vendor_", "guest_"][i % 3]
+        f.write(json.dumps({"key": f"{p}{i}", "value": f"v{i}", "ttl": 3600}) + "\n")
+    f.write(json.dumps({"key": "sys_bin", "value_hex": "00ff10", "class": "system_cache"}) + "\n")
+    f.write("this is not json\n")
+PY
+w=$(J warm "$WORK/warm.jsonl" || true)
+expect "warm stored" "$(echo "$w" | py 'd["stored"]')" 301
+expect "warm counts the bad line" "$(echo "$w" | py 'd["invalid"]')" 1
+expect "warm with a bad line exits 1" "$(rc_of CTL warm "$WORK/warm.jsonl")" 1
+expect "get a warmed key" "$(J get wedding_3 | py 'd["value"], d["class"]')" "('v3', 'wedding_data')"
+expect "get binary value" "$(J get sys_bin | py 'd["value_hex"]')" 00ff10
+expect "client reads a warmed key" "$(CLI get vendor_4)" "OK v4 stale=0"
+expect "classes count items" \
+	"$(J classes | py '[c["items"] for c in d["classes"] if c["name"]=="wedding_data"][0]')" 100
+CTL classes | grep -q "^wedding_data" && pass "classes table" || fail "classes table"
+expect "del" "$(rc_of CTL del wedding_3)" 0
+expect "get after del: exit 1" "$(rc_of CTL get wedding_3)" 1
+expect "del of a missing key: exit 1" "$(rc_of CTL del wedding_3)" 1
+
+# --- flush -----------------------------------------------------------------
+expect "flush by prefix" "$(J flush --prefix vendor_ | py 'd["removed"]')" 100
+expect "flush by class" "$(J flush --class guest_interactions | py 'd["removed"]')" 100
+expect "flushed keys are gone" "$(CLI get guest_5 || true)" "not found"
+expect "other keys stay" "$(CLI get wedding_6)" "OK v6 stale=0"
+expect "flush needs a target" "$(rc_of CTL flush)" 2
+expect "flush of an unknown class: exit 1" "$(rc_of CTL flush --class nope)" 1
+
+# --- quotas ----------------------------------------------------------------
+expect "quota set" "$(J quota set photo_thumbnails 5 | py 'd["share_pct"]')" 5.0
+expect "quota shown" \
+	"$(J classes | py '[c["share_pct"] for c in d["classes"] if c["name"]=="photo_thumbnails"][0]')" 5.0
+expect "quota over 100% refused" "$(rc_of CTL quota set wedding_data 90)" 1
+
+# --- multipliers at injected dates -------------------------------------------
+mult() { CTL clock set "$1" >/dev/null; J status | py "d['multiplier']['$2']"; }
+expect "Saturday: x2" "$(mult '2026-11-21 12:00' effective)" 2.0
+expect "Saturday: TTL x2" "$(mult '2026-11-21 12:00' ttl)" 2.0
+expect "Saturday reason" "$(J status | py '"wedding_day" in d["multiplier"]["reason"]')" True
+expect "Saturday budget" "$(J status | py 'd["memory"]["budget_bytes"]')" $((128 << 20))
+expect "June Wednesday: x1.5" "$(mult '2026-06-10 12:00' effective)" 1.5
+expect "June Saturday: x3 composed" "$(mult '2026-06-13 12:00' effective)" 3.0
+J multiplier set 1.25 --for 1h >/dev/null
+expect "override replaces the calendar" "$(J multiplier show | py 'd["multiplier"]["source"], d["multiplier"]["effective"]')" "('override', 1.25)"
+expect "override has an expiry" "$(J multiplier show | py '0 < d["multiplier"]["override"]["expires_in_s"] <= 3600')" True
+CTL clock set "2026-06-13 14:00" >/dev/null     # two hours on: expired
+expect "override expires" "$(J multiplier show | py 'd["multiplier"]["source"]')" calendar
+J multiplier set 4 --for 10m >/dev/null
+expect "override capped at memory_cap" "$(J status | py 'd["multiplier"]["capped"], d["memory"]["budget_bytes"]')" "(True, $((256 << 20)))"
+expect "multiplier clear" "$(J multiplier clear | py 'd["multiplier"]["source"]')" calendar
+expect "multiplier beyond max_factor refused" "$(rc_of CTL multiplier set 9 --for 1h)" 1
+expect "bad duration is a usage error" "$(rc_of CTL multiplier set 2 --for soon)" 2
+grep -q "memory budget .* wedding_day" "$WORK/daemon.log" && pass "budget changes are logged with the reason" || fail "no budget log line"
+CTL clock set "2026-11-18 12:00" >/dev/null
+
+# --- read-only and serve-stale -------------------------------------------
+expect "write before read-only" "$(CLI set rw1 a)" OK
+expect "read-only on" "$(J mode read-only on | py 'd["modes"]["read_only"]["on"]')" True
+expect "writes refused" "$(CLI set rw2 a || true)" "node is read-only"
+expect "reads still served" "$(CLI get rw1)" "OK a stale=0"
+J mode read-only auto >/dev/null
+expect "writes again" "$(CLI set rw2 a)" OK
+CLI set st1 old 1 >/dev/null
+CLI set st2 old 1 >/dev/null
+J mode serve-stale on >/dev/null
+sleep 2.2
+expect "expired item served stale" "$(CLI get st1)" "OK old stale=1"
+expect "ringctl sees it stale" "$(J get st1 | py 'd["stale"]')" True
+J mode serve-stale off >/dev/null
+expect "serve-stale off: gone" "$(CLI get st2 || true)" "not found"
+expect "mode show" "$(J mode | py 'd["modes"]["serve_stale"]["source"]')" ringctl
+
+# --- alerts with hysteresis and the hook -------------------------------------
+CLI gets nosuchkey 200 1000 >/dev/null      # 0% hits
+sleep 1.5
+expect "hit-rate alert raised" "$(J status | py '[a["level"] for a in d["alerts"] if a["name"]=="hit_rate"][0]')" emergency
+CLI set hot v >/dev/null
+CLI gets hot 1500 2000 >/dev/null           # ~3 s of hits
+sleep 1.5
+expect "hit-rate alert cleared" "$(J status | py '[a["level"] for a in d["alerts"] if a["name"]=="hit_rate"][0]')" ok
+grep -q "^hit_rate ok emergency" "$WORK/hook.log" && pass "hook ran on the rise" || { fail "hook on the rise"; cat "$WORK/hook.log" || true; }
+grep -q "^hit_rate emergency ok" "$WORK/hook.log" && pass "hook ran on the fall" || fail "hook on the fall"
+grep -q "alert hit_rate: ok -> emergency" "$WORK/daemon.log" && pass "alert logged" || fail "alert log line"
+
+# --- stats --------------------------------------------------------------------
+expect "stats counters" "$(J stats | py 'd["counters"]["op_GET"] > 1000')" True
+expect "stats latency by op and class" "$(J stats | py 'any(l["op"]=="GET" and l["total"]["count"]>0 for l in d["latency"])')" True
+expect "stats --watch repeats" "$(CTL stats --watch 0.3 --count 2 | grep -c '^rx_packets')" 2
+
+# --- metrics endpoint -------------------------------------------------------
+ip netns exec "$RC_NS_SRV" python3 - <<'PY' && pass "metrics scrape parses" || fail "metrics scrape"
+import re, sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:9711/metrics", timeout=5).read().decode()
+types, samples = {}, {}
+line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$')
+for line in body.splitlines():
+    if line.startswith("# TYPE "):
+        _, _, name, t = line.split(" ", 3)
+        assert name not in types, "TYPE twice: " + name
+        types[name] = t
+        continue
+    if line.startswith("#"):
+        continue
+    m = line_re.match(line)
+    assert m, "bad line: " + line
+    name, labels, v = m.group(1), m.group(2) or "", float(m.group(3))
+    base = re.sub(r'_(bucket|sum|count)$', '', name)
+    assert name in types or base in types, "no TYPE for " + name
+    samples[name + labels] = v
+assert all(n.startswith("ringcache_") for n in types)
+assert all(n.endswith("_total") for n, t in types.items() if t == "counter"), "counter without _total"
+assert samples['ringcache_ops_total{op="GET"}'] > 1000
+assert 'ringcache_dropped_total{reason="acl"}' in samples
+assert samples['ringcache_multiplier'] == 1.0
+assert 'ringcache_alert_level{alert="hit_rate"}' in samples
+assert samples['ringcache_class_budget_bytes{class="wedding_data"}'] > 0
+assert 'ringcache_nic_packets_total{dir="rx"}' in samples
+# histogram: buckets rise to +Inf == count
+bk = [(k, v) for k, v in samples.items() if k.startswith('ringcache_request_duration_seconds_bucket{op="GET",class="system_cache"')]
+assert len(bk) > 5, bk
+vals = [v for _, v in bk]
+assert vals == sorted(vals), "buckets not cumulative"
+assert vals[-1] == samples['ringcache_request_duration_seconds_count{op="GET",class="system_cache"}']
+print("scraped", len(samples), "samples")
+PY
+
+# --- config reload ----------------------------------------------------------
+write_conf 50
+sed -i 's/^mbufs = 4095/mbufs = 8191/' "$WORK/ctl.conf"
+r=$(J config reload)
+expect "reload applies runtime options" "$(echo "$r" | py '"alerts.min_gets" in d["applied"]')" True
+expect "reload lists restart-only options" "$(echo "$r" | py 'd["restart_needed"]')" "['dpdk.mbufs']"
+expect "reloaded value in force" "$(J config show | py 'd["config"]["alerts.min_gets"]')" 50
+sed -i 's/^rules = .*/rules = garbage/' "$WORK/ctl.conf"
+expect "bad config refused" "$(rc_of CTL config reload)" 1
+expect "old rules kept" "$(J config show | py 'd["config"]["scaling.rules"]')" "wedding_day: sat x2.0 ttl x2.0; season: may-oct x1.5"
+
+# --- stop ---------------------------------------------------------------------
+if ! rc_daemon_stop; then
+	fail "ringcached did not stop cleanly (status ${RC_DAEMON_STATUS:-killed})"
+fi
+if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$WORK/daemon.log"; then
+	fail "sanitizer report"; grep -A20 -E "runtime error|AddressSanitizer|LeakSanitizer" "$WORK/daemon.log"
+fi
+[ ! -e "$SOCK" ] && pass "socket removed on exit" || fail "socket left behind"
+if [ "$fails" -ne 0 ]; then
+	echo "--- daemon log ---"; cat "$WORK/daemon.log"
+	echo "$fails check(s) failed"; exit 1
+fi
+echo "all control checks passed"

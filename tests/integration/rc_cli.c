@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT
+ * A one-shot libringcache client for shell tests:
+ *   rc_cli SERVER set KEY VALUE [TTL]   -> "OK" or the error
+ *   rc_cli SERVER get KEY               -> "OK VALUE stale=0|1" or error
+ *   rc_cli SERVER gets KEY N PAUSE_US   -> N GETs, "hits H misses M"
+ * Exit 0 on OK, 1 on a server answer other than OK, 2 on misuse. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ringcache.h"
+
+int main(int argc, char **argv)
+{
+	const char *servers[1];
+	struct rc_item_meta m = {0};
+	char buf[4096];
+	size_t len = 0;
+	rc_client *c;
+	int err;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: rc_cli SERVER set|get|gets KEY ...\n");
+		return 2;
+	}
+	servers[0] = argv[1];
+	c = rc_client_create(&(struct rc_client_config){
+		.servers = servers, .n_servers = 1, .timeout_ms = 200,
+		.retries = 3, .backoff_ms = 1}, &err);
+	if (!c) {
+		fprintf(stderr, "rc_cli: %s\n", rc_strerror(err));
+		return 2;
+	}
+	if (!strcmp(argv[2], "set") && argc >= 5) {
+		struct rc_set_opts o = {.class_id = RC_CLASS_AUTO,
+					.ttl = argc > 5 ? (uint32_t)atoi(argv[5])
+							: 0};
+
+		err = rc_set(c, argv[3], strlen(argv[3]), argv[4],
+			     strlen(argv[4]), &o, NULL);
+		printf("%s\n", err ? rc_strerror(err) : "OK");
+	} else if (!strcmp(argv[2], "get")) {
+		err = rc_get(c, argv[3], strlen(argv[3]), buf, sizeof(buf) - 1,
+			     &len, &m);
+		if (err == RC_OK)
+			printf("OK %.*s stale=%u\n", (int)len, buf, m.stale);
+		else
+			printf("%s\n", rc_strerror(err));
+	} else if (!strcmp(argv[2], "gets") && argc == 6) {
+		long n = atol(argv[4]), hits = 0, misses = 0;
+		useconds_t pause = (useconds_t)atol(argv[5]);
+
+		for (long i = 0; i < n; i++) {
+			int e = rc_get(c, argv[3], strlen(argv[3]), buf,
+				       sizeof(buf), &len, NULL);
+
+			hits += e == RC_OK;
+			misses += e == RC_ENOTFOUND;
+			if (pause)
+				usleep(pause);
+		}
+		printf("hits %ld misses %ld\n", hits, misses);
+		err = RC_OK;
+	} else {
+		fprintf(stderr, "rc_cli: bad command\n");
+		err = 2;
+	}
+	rc_client_destroy(c);
+	return err == RC_OK ? 0 : err == 2 ? 2 : 1;
+}
