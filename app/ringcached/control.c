@@ -135,6 +135,7 @@ void rcd_ctl_alerts_config(struct rcd_ctl *c)
 
 		a->name = rcd_alert_names[i];
 		a->higher_is_worse = i != 1;
+		a->scale = i == 1 ? 100 : 0;
 		memcpy(a->thr, c->cfg->alert_thr[i], sizeof(a->thr));
 		a->margin = c->cfg->alert_margin_pct / 100.0;
 		a->clear_after = (unsigned)c->cfg->alert_clear_after_s;

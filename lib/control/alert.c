@@ -63,8 +63,11 @@ static enum rc_alert_level level_of(const struct rc_alert *a, double v,
 	enum rc_alert_level l = RC_ALERT_OK;
 
 	for (int i = 0; i < 3; i++) {
-		double t = a->higher_is_worse ? a->thr[i] * (1 - slack)
-					      : a->thr[i] * (1 + slack);
+		double t = a->higher_is_worse
+				   ? a->thr[i] * (1 - slack)
+			   : a->scale > 0
+				   ? a->thr[i] + (a->scale - a->thr[i]) * slack
+				   : a->thr[i] * (1 + slack);
 
 		if (a->higher_is_worse ? v > t : v < t)
 			l = (enum rc_alert_level)(i + 1);

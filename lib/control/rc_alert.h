@@ -23,7 +23,12 @@ struct rc_alert {
 	const char *name;            /* "latency", "hit_rate", "memory" */
 	bool higher_is_worse;        /* latency, memory: yes; hit rate: no */
 	double thr[3];               /* warning, critical, emergency */
-	double margin;               /* relative, e.g. 0.1: clear at 10% past */
+	double margin;               /* e.g. 0.1: clear only 10% past (see
+				      * scale) */
+	double scale;                /* lower-is-worse values on a 0..scale
+				      * range (hit rate: 100): the margin is
+				      * of the gap to scale (the miss rate),
+				      * not of the threshold */
 	unsigned clear_after;        /* evaluations a better level must hold */
 	/* state */
 	enum rc_alert_level level;

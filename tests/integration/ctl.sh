@@ -40,9 +40,10 @@ idle_sleep_us = 20
 
 [store]
 memory = 64M
-memory_cap = 256M
+memory_cap = 192M
 max_items = 65536
 segment_size = 64K
+max_value_size = 4K
 
 [acl]
 trusted = $NET.0/24
@@ -121,7 +122,7 @@ w=$(J warm "$WORK/warm.jsonl" || true)
 expect "warm stored" "$(echo "$w" | py 'd["stored"]')" 301
 expect "warm counts the bad line" "$(echo "$w" | py 'd["invalid"]')" 1
 expect "warm with a bad line exits 1" "$(rc_of CTL warm "$WORK/warm.jsonl")" 1
-expect "get a warmed key" "$(J get wedding_3 | py 'd["value"], d["class"]')" "('v3', 'wedding_data')"
+expect "get a warmed key" "$(J get wedding_3 | py 'd["value"], d["class"]')" "v3 wedding_data"
 expect "get binary value" "$(J get sys_bin | py 'd["value_hex"]')" 00ff10
 expect "client reads a warmed key" "$(CLI get vendor_4)" "OK v4 stale=0"
 expect "classes count items" \
@@ -150,16 +151,16 @@ mult() { CTL clock set "$1" >/dev/null; J status | py "d['multiplier']['$2']"; }
 expect "Saturday: x2" "$(mult '2026-11-21 12:00' effective)" 2.0
 expect "Saturday: TTL x2" "$(mult '2026-11-21 12:00' ttl)" 2.0
 expect "Saturday reason" "$(J status | py '"wedding_day" in d["multiplier"]["reason"]')" True
-expect "Saturday budget" "$(J status | py 'd["memory"]["budget_bytes"]')" $((128 << 20))
+expect "Saturday budget" "$(J status | py 'd["multiplier"]["budget_bytes"]')" $((128 << 20))
 expect "June Wednesday: x1.5" "$(mult '2026-06-10 12:00' effective)" 1.5
 expect "June Saturday: x3 composed" "$(mult '2026-06-13 12:00' effective)" 3.0
 J multiplier set 1.25 --for 1h >/dev/null
-expect "override replaces the calendar" "$(J multiplier show | py 'd["multiplier"]["source"], d["multiplier"]["effective"]')" "('override', 1.25)"
+expect "override replaces the calendar" "$(J multiplier show | py 'd["multiplier"]["source"], d["multiplier"]["effective"]')" "override 1.25"
 expect "override has an expiry" "$(J multiplier show | py '0 < d["multiplier"]["override"]["expires_in_s"] <= 3600')" True
 CTL clock set "2026-06-13 14:00" >/dev/null     # two hours on: expired
 expect "override expires" "$(J multiplier show | py 'd["multiplier"]["source"]')" calendar
 J multiplier set 4 --for 10m >/dev/null
-expect "override capped at memory_cap" "$(J status | py 'd["multiplier"]["capped"], d["memory"]["budget_bytes"]')" "(True, $((256 << 20)))"
+expect "override capped at memory_cap" "$(J status | py 'd["multiplier"]["capped"], d["multiplier"]["budget_bytes"]')" "True $((192 << 20))"
 expect "multiplier clear" "$(J multiplier clear | py 'd["multiplier"]["source"]')" calendar
 expect "multiplier beyond max_factor refused" "$(rc_of CTL multiplier set 9 --for 1h)" 1
 expect "bad duration is a usage error" "$(rc_of CTL multiplier set 2 --for soon)" 2
@@ -169,7 +170,7 @@ CTL clock set "2026-11-18 12:00" >/dev/null
 # --- read-only and serve-stale -------------------------------------------
 expect "write before read-only" "$(CLI set rw1 a)" OK
 expect "read-only on" "$(J mode read-only on | py 'd["modes"]["read_only"]["on"]')" True
-expect "writes refused" "$(CLI set rw2 a || true)" "node is read-only"
+expect "writes refused" "$(CLI set rw2 a || true)" "read-only"
 expect "reads still served" "$(CLI get rw1)" "OK a stale=0"
 J mode read-only auto >/dev/null
 expect "writes again" "$(CLI set rw2 a)" OK
@@ -196,8 +197,8 @@ grep -q "^hit_rate emergency ok" "$WORK/hook.log" && pass "hook ran on the fall"
 grep -q "alert hit_rate: ok -> emergency" "$WORK/daemon.log" && pass "alert logged" || fail "alert log line"
 
 # --- stats --------------------------------------------------------------------
-expect "stats counters" "$(J stats | py 'd["counters"]["op_GET"] > 1000')" True
-expect "stats latency by op and class" "$(J stats | py 'any(l["op"]=="GET" and l["total"]["count"]>0 for l in d["latency"])')" True
+expect "stats counters" "$(J stats | py 'd["counters"]["op_get"] > 1000')" True
+expect "stats latency by op and class" "$(J stats | py 'any(l["op"]=="get" and l["total"]["count"]>0 for l in d["latency"])')" True
 expect "stats --watch repeats" "$(CTL stats --watch 0.3 --count 2 | grep -c '^rx_packets')" 2
 
 # --- metrics endpoint -------------------------------------------------------
@@ -222,18 +223,18 @@ for line in body.splitlines():
     samples[name + labels] = v
 assert all(n.startswith("ringcache_") for n in types)
 assert all(n.endswith("_total") for n, t in types.items() if t == "counter"), "counter without _total"
-assert samples['ringcache_ops_total{op="GET"}'] > 1000
+assert samples['ringcache_ops_total{op="get"}'] > 1000
 assert 'ringcache_dropped_total{reason="acl"}' in samples
 assert samples['ringcache_multiplier'] == 1.0
 assert 'ringcache_alert_level{alert="hit_rate"}' in samples
 assert samples['ringcache_class_budget_bytes{class="wedding_data"}'] > 0
 assert 'ringcache_nic_packets_total{dir="rx"}' in samples
 # histogram: buckets rise to +Inf == count
-bk = [(k, v) for k, v in samples.items() if k.startswith('ringcache_request_duration_seconds_bucket{op="GET",class="system_cache"')]
+bk = [(k, v) for k, v in samples.items() if k.startswith('ringcache_request_duration_seconds_bucket{op="get",class="system_cache"')]
 assert len(bk) > 5, bk
 vals = [v for _, v in bk]
 assert vals == sorted(vals), "buckets not cumulative"
-assert vals[-1] == samples['ringcache_request_duration_seconds_count{op="GET",class="system_cache"}']
+assert vals[-1] == samples['ringcache_request_duration_seconds_count{op="get",class="system_cache"}']
 print("scraped", len(samples), "samples")
 PY
 

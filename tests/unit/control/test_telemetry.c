@@ -144,7 +144,7 @@ static void test_alert_levels(void)
 static void test_alert_lower_is_worse(void)
 {
 	struct rc_alert a = {.name = "hit_rate", .higher_is_worse = false,
-			     .margin = 0.02, .clear_after = 1};
+			     .margin = 0.1, .scale = 100, .clear_after = 1};
 	enum rc_alert_level prev;
 	char err[200];
 
@@ -152,10 +152,11 @@ static void test_alert_lower_is_worse(void)
 						  err, sizeof(err)), 0);
 	CU_ASSERT_TRUE(rc_alert_eval(&a, 80, true, &prev));
 	CU_ASSERT_EQUAL(a.level, RC_ALERT_EMERGENCY);
-	CU_ASSERT_FALSE(rc_alert_eval(&a, 86, true, &prev)); /* 85*1.02 */
+	CU_ASSERT_FALSE(rc_alert_eval(&a, 86, true, &prev)); /* < 85+1.5 */
 	CU_ASSERT_TRUE(rc_alert_eval(&a, 92, true, &prev));
 	CU_ASSERT_EQUAL(a.level, RC_ALERT_WARNING);
-	CU_ASSERT_TRUE(rc_alert_eval(&a, 99.5, true, &prev));
+	CU_ASSERT_FALSE(rc_alert_eval(&a, 95.2, true, &prev)); /* < 95.5 */
+	CU_ASSERT_TRUE(rc_alert_eval(&a, 100, true, &prev));
 	CU_ASSERT_EQUAL(a.level, RC_ALERT_OK);
 }
 
