@@ -579,6 +579,7 @@ static json_t *do_multiplier(struct rcd_ctl *c, json_t *req)
 	const char *act = json_string_value(json_object_get(req, "action"));
 	json_t *r;
 
+	/* NULL req (jansson's getters accept it): show. */
 	if (act && strcmp(act, "set") == 0) {
 		double v = json_number_value(json_object_get(req, "value"));
 		json_int_t secs =
@@ -652,7 +653,7 @@ static json_t *do_clock(struct rcd_ctl *c, json_t *req)
 	c->test_now = json_is_integer(t) ? (time_t)json_integer_value(t) : 0;
 	LOG(NOTICE, "test clock %s", c->test_now ? "set" : "cleared");
 	rcd_ctl_scale(c, true);
-	return do_multiplier(c, json_pack("{s:s}", "action", "show"));
+	return do_multiplier(c, NULL);
 }
 
 /* ---- configuration --------------------------------------------------------- */
