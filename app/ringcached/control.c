@@ -246,6 +246,8 @@ static void gather_latency(struct rcd_ctl *c)
 	if (w > c->ring_n - 1)
 		w = c->ring_n - 1;
 	old = (c->ring_pos + RCD_WIN_MAX + 1 - w) % (RCD_WIN_MAX + 1);
+	c->win_s = w;
+	c->win_old = old;
 	base = c->ring[old];
 	memset(&c->win_all, 0, sizeof(c->win_all));
 	for (unsigned s = 0; s < RCD_LAT_SERIES; s++) {

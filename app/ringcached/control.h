@@ -36,6 +36,8 @@ struct rcd_ctl {
 	uint64_t ring_gets[RCD_WIN_MAX + 1], ring_hits[RCD_WIN_MAX + 1];
 	uint64_t ring_ops[RCD_WIN_MAX + 1];
 	unsigned ring_pos, ring_n;
+	unsigned win_s, win_old;     /* the window's seconds and the ring
+				      * slot it starts from (each tick) */
 	struct rc_hist win_all;      /* every op over the window */
 	double win_ops_s, win_hit_rate, total_hit_rate;
 	bool win_hit_known;

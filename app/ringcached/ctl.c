@@ -52,7 +52,6 @@ static json_t *ok(void)
  * keeps (and frees) it. @return 0, -EBUSY (ring full), -ETIMEDOUT. */
 static int cmd_submit(struct rcd_ctl *c, unsigned w, struct rcd_cmd *cmd)
 {
-	(void)c;
 	cmd->state = RCD_CMD_PENDING;
 	if (rte_ring_sp_enqueue(c->nd->cmdqs[w], cmd) != 0)
 		return -EBUSY;
@@ -231,6 +230,14 @@ static json_t *do_flush(struct rcd_ctl *c, json_t *req)
 	return json_pack("{s:b,s:I}", "ok", 1, "removed", (json_int_t)removed);
 }
 
+/* An even number of hex digits. */
+static bool valid_hex(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdefABCDEF");
+
+	return s[n] == '\0' && n % 2 == 0;
+}
+
 /* Records: [{"key":..., "value":... | "value_hex":..., "ttl":N,
  * "flags":N, "class":"name"}]. */
 static json_t *do_warm(struct rcd_ctl *c, json_t *req)
@@ -256,8 +263,9 @@ static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 		const char *k = json_string_value(json_object_get(it, "key"));
 		json_t *v = json_object_get(it, "value");
 		json_t *vh = json_object_get(it, "value_hex");
+		const char *hx = json_string_value(vh);
 		size_t vl = json_is_string(v) ? json_string_length(v)
-			    : json_is_string(vh) ? json_string_length(vh) / 2
+			    : hx && valid_hex(hx) ? strlen(hx) / 2
 						 : SIZE_MAX;
 
 		if (!k || !*k || strlen(k) > RC_PROTO_MAX_KEY ||
@@ -315,10 +323,9 @@ static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 								"value_hex"));
 			vl = strlen(hex) / 2;
 			for (size_t j = 0; j < vl; j++) {
-				unsigned x;
+				unsigned x = 0;
 
-				if (sscanf(hex + 2 * j, "%2x", &x) != 1)
-					x = 0;
+				sscanf(hex + 2 * j, "%2x", &x); /* checked */
 				buf[kl + j] = (uint8_t)x;
 			}
 		}
@@ -473,12 +480,9 @@ static json_t *do_status(struct rcd_ctl *c, json_t *req)
 /* Latency per (op, class): over the window and since start. */
 static json_t *latency_table(struct rcd_ctl *c)
 {
-	unsigned w = (unsigned)c->cfg->alert_window_s, old;
+	const struct rc_hist *base = c->ring[c->win_old]; /* tick's window */
 	json_t *a = json_array();
 
-	if (w > c->ring_n - 1)
-		w = c->ring_n ? c->ring_n - 1 : 0;
-	old = (c->ring_pos + RCD_WIN_MAX + 1 - w) % (RCD_WIN_MAX + 1);
 	for (unsigned op = 0; op < RC_OP__COUNT; op++)
 		for (unsigned k = 0; k < RCD_LAT_CLASSES; k++) {
 			unsigned s = rcd_lat_series((uint8_t)op, (uint8_t)k);
@@ -486,7 +490,7 @@ static json_t *latency_table(struct rcd_ctl *c)
 
 			if (!c->cur[s].count)
 				continue;
-			rc_hist_diff(&win, &c->cur[s], &c->ring[old][s]);
+			rc_hist_diff(&win, &c->cur[s], &base[s]);
 			json_array_append_new(
 				a, json_pack("{s:s,s:s,s:o,s:o}", "op",
 					     rc_proto_opcode_name(op), "class",

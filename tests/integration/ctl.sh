@@ -117,10 +117,11 @@ with open(sys.argv[1], "w") as f:
         f.write(json.dumps({"key": f"{p}{i}", "value": f"v{i}", "ttl": 3600}) + "\n")
     f.write(json.dumps({"key": "sys_bin", "value_hex": "00ff10", "class": "system_cache"}) + "\n")
     f.write("this is not json\n")
+    f.write(json.dumps({"key": "sys_badhex", "value_hex": "0g"}) + "\n")
 PY
 w=$(J warm "$WORK/warm.jsonl" || true)
 expect "warm stored" "$(echo "$w" | py 'd["stored"]')" 301
-expect "warm counts the bad line" "$(echo "$w" | py 'd["invalid"]')" 1
+expect "warm counts the bad line and the bad hex" "$(echo "$w" | py 'd["invalid"]')" 2
 expect "warm with a bad line exits 1" "$(rc_of CTL warm "$WORK/warm.jsonl")" 1
 expect "get a warmed key" "$(J get wedding_3 | py 'd["value"], d["class"]')" "v3 wedding_data"
 expect "get binary value" "$(J get sys_bin | py 'd["value_hex"]')" 00ff10
