@@ -212,6 +212,51 @@ const struct rc_opt rcd_options[] = {
 	    "RC_ALERT_LEVEL, RC_ALERT_PREVIOUS, RC_ALERT_VALUE in its "
 	    "environment"),
 
+	OPT("repl", "role", RC_OPT_STR, "standalone", 0, 0, repl_role,
+	    "standalone (no replication), primary or standby: the role this "
+	    "node prefers; the pair decides at run time (docs/operations.md)"),
+	OPT("repl", "listen", RC_OPT_STR, "", 0, 0, repl_listen,
+	    "ADDRESS:PORT of the replication stream, on the management "
+	    "network (kernel TCP)"),
+	OPT("repl", "peer", RC_OPT_STR, "", 0, 0, repl_peer,
+	    "The other node's repl.listen"),
+	OPT("repl", "peer_data_ip", RC_OPT_IPV4, "0.0.0.0", 0, 0,
+	    repl_peer_data_ip,
+	    "The other node's node.ip: heartbeats also travel the data "
+	    "network, so a management-link failure alone is no failover "
+	    "(0.0.0.0: management heartbeats only)"),
+	OPT("repl", "heartbeat_port", RC_OPT_UINT, "7710", 1, 65535,
+	    repl_hb_port,
+	    "UDP port of data-network heartbeats (outside the service ports)"),
+	OPT("repl", "heartbeat_ms", RC_OPT_UINT, "30", 5, 10000,
+	    repl_heartbeat_ms, "Heartbeat interval, both ways, both networks"),
+	OPT("repl", "failover_ms", RC_OPT_UINT, "150", 20, 600000,
+	    repl_failover_ms,
+	    "A standby that hears nothing from its primary on either network "
+	    "for this long promotes itself"),
+	OPT("repl", "join_ms", RC_OPT_UINT, "1000", 20, 600000, repl_join_ms,
+	    "A starting node that hears no peer for this long (a node that "
+	    "prefers standby: three times this) becomes primary"),
+	OPT("repl", "log_size", RC_OPT_SIZE, "32M", 64 << 10, 1ull << 34,
+	    repl_log_size,
+	    "Per worker: records waiting for the control core (a power of "
+	    "two); a full log costs the standby a full resync"),
+	OPT("repl", "backlog", RC_OPT_SIZE, "64M", 1 << 20, 1ull << 36,
+	    repl_backlog,
+	    "Recent batches kept so a standby that reconnects can resume "
+	    "instead of taking a full snapshot"),
+	OPT("repl", "durable_timeout_ms", RC_OPT_UINT, "100", 1, 60000,
+	    repl_durable_ms,
+	    "A durable write not confirmed by the standby by then is answered "
+	    "NOT_REPLICATED"),
+	OPT("repl", "state_file", RC_OPT_STR, "", 0, 0, repl_state_file,
+	    "Where the node keeps its epoch across restarts (empty: "
+	    "node.epoch at every start)"),
+	OPT("repl", "service_ip", RC_OPT_IPV4, "0.0.0.0", 0, 0, repl_vip,
+	    "Floating service address: answered (ARP, UDP) by whichever node "
+	    "is primary, announced by gratuitous ARP on promotion "
+	    "(0.0.0.0: none)"),
+
 	OPT("reassembly", "max_entries", RC_OPT_UINT, "64", 1, 4096,
 	    reasm_entries,
 	    "Segmented requests being reassembled at once, per worker; past "
@@ -339,8 +384,54 @@ int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
 			 "clock or fifo", cfg->eviction);
 		return -EINVAL;
 	}
+	if (rcd_repl_config_check(cfg, err, errlen) != 0)
+		return -EINVAL;
 	return rc_classes_parse(&cfg->cl, cfg->classes, cfg->class_prefixes,
 				cfg->default_class, err, errlen);
+}
+
+int rcd_repl_config_check(const struct rcd_config *cfg, char *err,
+			  size_t errlen)
+{
+	uint64_t log = cfg->repl_log_size;
+
+	if (strcmp(cfg->repl_role, "standalone") == 0)
+		return 0;
+	if (strcmp(cfg->repl_role, "primary") &&
+	    strcmp(cfg->repl_role, "standby")) {
+		snprintf(err, errlen, "repl.role '%s': expected standalone, "
+			 "primary or standby", cfg->repl_role);
+		return -1;
+	}
+	if (!cfg->repl_listen[0] || !cfg->repl_peer[0]) {
+		snprintf(err, errlen, "repl.role %s needs repl.listen and "
+			 "repl.peer", cfg->repl_role);
+		return -1;
+	}
+	if (strcmp(cfg->repl_listen, cfg->repl_peer) == 0) {
+		snprintf(err, errlen, "repl.peer is this node's own "
+			 "repl.listen (%s)", cfg->repl_listen);
+		return -1;
+	}
+	if (log & (log - 1)) {
+		snprintf(err, errlen, "repl.log_size %lu: must be a power of "
+			 "two", (unsigned long)log);
+		return -1;
+	}
+	if (cfg->repl_hb_port >= cfg->base_port &&
+	    cfg->repl_hb_port < cfg->base_port + cfg->workers) {
+		snprintf(err, errlen, "repl.heartbeat_port %lu is one of the "
+			 "service ports", (unsigned long)cfg->repl_hb_port);
+		return -1;
+	}
+	if (cfg->repl_failover_ms < 3 * cfg->repl_heartbeat_ms) {
+		snprintf(err, errlen, "repl.failover_ms (%lu) must be at least "
+			 "three heartbeats (%lu ms)",
+			 (unsigned long)cfg->repl_failover_ms,
+			 (unsigned long)(3 * cfg->repl_heartbeat_ms));
+		return -1;
+	}
+	return 0;
 }
 
 void rcd_store_config(const struct rcd_config *cfg, const char *name,

@@ -78,6 +78,16 @@ struct rcd_config {
 	char alert_hook[RC_OPT_STR_MAX];
 	double alert_thr[3][3];      /* parsed: latency ms, hit %, memory % */
 	/* [reassembly] */
+	char repl_role[RC_OPT_STR_MAX];
+	char repl_listen[RC_OPT_STR_MAX];
+	char repl_peer[RC_OPT_STR_MAX];
+	uint32_t repl_peer_data_ip;  /* network order */
+	uint64_t repl_hb_port;
+	uint64_t repl_heartbeat_ms, repl_failover_ms, repl_join_ms;
+	uint64_t repl_log_size, repl_backlog, repl_durable_ms;
+	char repl_state_file[RC_OPT_STR_MAX];
+	uint32_t repl_vip;           /* network order */
+
 	uint64_t reasm_entries;
 	uint64_t reasm_bytes;
 	uint64_t reasm_timeout_ms;
@@ -93,6 +103,10 @@ int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
 
 /* store.memory_cap, its default resolved. */
 uint64_t rcd_memory_cap(const struct rcd_config *cfg);
+
+/* The [repl] section holds together. @return 0, or -1 with err set. */
+int rcd_repl_config_check(const struct rcd_config *cfg, char *err,
+			  size_t errlen);
 
 /* The store settings of one partition. name is kept, not copied. */
 struct rc_store_config;

@@ -155,6 +155,60 @@ void rcd_reply_copy(const struct rcd_reply *r, uint32_t off, uint8_t *dst,
 	}
 }
 
+/* ---- replication ------------------------------------------------------ */
+
+static bool emit_rec(struct rcd_worker *w, const struct rc_repl_rec *r,
+		     bool snapshot)
+{
+	uint32_t n = rc_repl_rec_size(r->key_len, r->value_len);
+	uint8_t *p = rc_repl_log_reserve(w->rlog, n);
+
+	if (unlikely(!p)) {
+		/* A snapshot waits for room; a lost write makes the control
+		 * core start a full resync. */
+		if (!snapshot)
+			w->stats.repl_overflow++;
+		return false;
+	}
+	rc_repl_rec_encode(p, r);
+	rc_repl_log_commit(w->rlog, n);
+	w->wseq++;
+	w->stats.repl_records++;
+	return true;
+}
+
+/* A write that changed the partition, for the standby. */
+static bool emit(struct rcd_worker *w, uint8_t type,
+		 const struct rc_proto_req_op *op, uint8_t cls, uint32_t ttl,
+		 bool snapshot)
+{
+	struct rc_repl_rec r = {
+		.type = type, .class_id = cls, .key_len = op->key_len,
+		.value_len = type == RC_REPL_SET ? op->value_len : 0,
+		.flags = op->client_flags, .ttl = ttl,
+		.partition = (uint16_t)w->id, .key = op->key,
+		.value = op->value};
+
+	return emit_rec(w, &r, snapshot);
+}
+
+/* Every successful write of the reply being built (op headers at
+ * hdr + 20 i) becomes NOT_REPLICATED. */
+static void not_replicated(uint8_t *reply, unsigned n_ops,
+			   struct rcd_worker_stats *st)
+{
+	for (unsigned i = 0; i < n_ops; i++) {
+		uint8_t *p = reply + RC_PROTO_HDR_LEN + i * RC_PROTO_REP_OP_LEN;
+
+		if (p[0] != RC_OP_GET && p[0] != RC_OP_NOOP &&
+		    p[1] == RC_ST_OK) {
+			p[1] = RC_ST_NOT_REPLICATED;
+			st->status[RC_ST_OK]--;
+			st->status[RC_ST_NOT_REPLICATED]++;
+		}
+	}
+}
+
 uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 			    size_t len, const struct rcd_exec *x,
 			    uint32_t now)
@@ -163,7 +217,11 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 	struct rc_proto_hdr *h = &w->rh;
 	enum rc_proto_rstatus rs;
 	uint32_t off = RC_PROTO_HDR_LEN, hoff = RC_PROTO_HDR_LEN, limit;
-	uint8_t ro;
+	uint8_t ro, role = w->role;
+	const bool writable =
+		role == RC_REPL_PRIMARY || role == RC_REPL_STANDALONE;
+	const uint64_t wseq0 = w->wseq;
+	bool lost = false; /* a write of this request missed the log */
 
 	rs = rc_proto_decode_request(req, len, h, w->ops, RC_PROTO_MAX_OPS);
 	if (rs != RC_PROTO_OK) {
@@ -190,14 +248,18 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 					    .class_id = op->class_id};
 		struct rc_store_item_view v;
 		struct rc_proto_digest d;
-		uint32_t need;
+		uint32_t need, ttl;
 		uint8_t cls, lcls = op->class_id;
+		const bool write = op->opcode != RC_OP_GET &&
+				   op->opcode != RC_OP_NOOP;
 
 		st->ops[op->opcode]++;
 		if (x->throttled)
 			r.status = RC_ST_THROTTLED;
-		else if (ro && op->opcode != RC_OP_GET &&
-			 op->opcode != RC_OP_NOOP) {
+		else if (write && !writable) {
+			r.status = RC_ST_NOT_PRIMARY;
+			st->not_primary++;
+		} else if (ro && write) {
 			r.status = RC_ST_READ_ONLY;
 			st->read_only_refused++;
 		}
@@ -261,21 +323,32 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 					break;
 				r.class_id = lcls = cls;
 				pin_values(w);
+				ttl = scaled_ttl(w, op->ttl);
 				r.status = store_to_status[rc_store_set(
 					w->store, &d, op->key, op->key_len,
 					op->value, op->value_len,
-					op->client_flags, scaled_ttl(w, op->ttl),
-					op->cas, cls, now, &r.cas)];
+					op->client_flags, ttl, op->cas, cls, now,
+					&r.cas)];
+				if (r.status == RC_ST_OK && w->rlog)
+					lost |= !emit(w, RC_REPL_SET, op, cls,
+						      ttl, false);
 				break;
 			case RC_OP_DELETE:
 				r.status = store_to_status[rc_store_delete(
 					w->store, &d, op->key, op->key_len,
 					op->cas, now)];
+				if (r.status == RC_ST_OK && w->rlog)
+					lost |= !emit(w, RC_REPL_DEL, op, 0, 0,
+						      false);
 				break;
 			case RC_OP_TOUCH:
+				ttl = scaled_ttl(w, op->ttl);
 				r.status = store_to_status[rc_store_touch(
-					w->store, &d, op->key, op->key_len,
-					scaled_ttl(w, op->ttl), now, &r.cas)];
+					w->store, &d, op->key, op->key_len, ttl,
+					now, &r.cas)];
+				if (r.status == RC_ST_OK && w->rlog)
+					lost |= !emit(w, RC_REPL_TOUCH, op, 0,
+						      ttl, false);
 				break;
 			default: /* NOOP */
 				break;
@@ -296,6 +369,15 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 	}
 	out_hdr_piece(w, hoff);
 	w->out.len = off;
+	/* A durable request's writes wait for the standby (the reply is
+	 * held, see hold()); if that cannot happen, they say so now. */
+	w->dur_wseq = 0;
+	if (unlikely(h->flags & RC_PROTO_F_DURABLE)) {
+		if (lost || !w->durable_ok)
+			not_replicated(w->reply, h->n_ops, st);
+		else if (w->wseq != wseq0)
+			w->dur_wseq = w->wseq;
+	}
 	h->flags = RC_PROTO_F_REPLY;
 	h->epoch = w->epoch;
 	h->partitions = w->partitions;
@@ -397,24 +479,108 @@ static void send_segments(struct rcd_worker *w, struct rte_mbuf *m,
 
 /* Write the reply described by w->out into m (over the request, whose
  * contents are no longer needed) or, if longer, into segments. */
+/* Write the reply described by w->out into m. @return false (m freed,
+ * counted) if m cannot hold it. */
+static bool build_reply(struct rcd_worker *w, struct rte_mbuf *m,
+			uint32_t total)
+{
+	uint8_t *p = rc_net_udp_reply_begin(m, (uint16_t)total);
+
+	if (unlikely(!p)) {
+		w->stats.reply_failed++;
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	rcd_reply_copy(&w->out, 0, p, total);
+	rc_net_udp_reply_end(m);
+	return true;
+}
+
 static void send_reply(struct rcd_worker *w, struct rte_mbuf *m,
 		       uint32_t total)
 {
-	uint8_t *p;
-
 	if (unlikely(total > RC_PROTO_MAX_DATAGRAM)) {
 		send_segments(w, m, total);
 		return;
 	}
-	p = rc_net_udp_reply_begin(m, (uint16_t)total);
-	if (unlikely(!p)) {
-		w->stats.reply_failed++;
-		rte_pktmbuf_free(m);
+	if (build_reply(w, m, total))
+		tx_queue(w, m);
+}
+
+/* The reply to what rcd_worker_execute just ran: sent, or, for a
+ * durable write, held until the standby has its records. */
+static void answer(struct rcd_worker *w, struct rte_mbuf *m, uint32_t total)
+{
+	struct rcd_held *hd;
+
+	if (likely(!w->dur_wseq) || total > RC_PROTO_MAX_DATAGRAM) {
+		send_reply(w, m, total);
 		return;
 	}
-	rcd_reply_copy(&w->out, 0, p, total);
+	if (w->held_n == RCD_HELD) {
+		not_replicated(w->reply, w->rh.n_ops, &w->stats);
+		w->stats.durable_failed++;
+		send_reply(w, m, total);
+		return;
+	}
+	if (!build_reply(w, m, total))
+		return;
+	hd = &w->held[(w->held_head + w->held_n++) % RCD_HELD];
+	hd->m = m;
+	hd->wseq = w->dur_wseq;
+	hd->tsc = w->now_tsc ? w->now_tsc : rte_rdtsc();
+	w->stats.durable_held++;
+}
+
+/* A held reply that will not be confirmed: its writes say so. */
+static void fail_held(struct rcd_worker *w, struct rte_mbuf *m)
+{
+	uint8_t *p = rte_pktmbuf_mtod_offset(
+		m, uint8_t *,
+		sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) +
+			sizeof(struct rte_udp_hdr));
+	uint32_t len = rte_pktmbuf_data_len(m) - (uint32_t)(p -
+		rte_pktmbuf_mtod(m, uint8_t *));
+	unsigned n = (unsigned)(p[12] << 8 | p[13]);
+	uint32_t off = RC_PROTO_HDR_LEN;
+
+	for (unsigned i = 0; i < n && off + RC_PROTO_REP_OP_LEN <= len; i++) {
+		uint8_t *q = p + off;
+
+		if (q[0] != RC_OP_GET && q[0] != RC_OP_NOOP &&
+		    q[1] == RC_ST_OK) {
+			q[1] = RC_ST_NOT_REPLICATED;
+			w->stats.status[RC_ST_OK]--;
+			w->stats.status[RC_ST_NOT_REPLICATED]++;
+		}
+		off += RC_PROTO_REP_OP_LEN +
+		       ((uint32_t)q[4] << 24 | (uint32_t)q[5] << 16 |
+			(uint32_t)q[6] << 8 | q[7]);
+	}
 	rc_net_udp_reply_end(m);
-	tx_queue(w, m);
+}
+
+void rcd_worker_release(struct rcd_worker *w)
+{
+	const uint64_t acked = w->acked_wseq;
+	const bool attached = w->durable_ok;
+	const uint64_t now = w->now_tsc ? w->now_tsc : rte_rdtsc();
+
+	while (w->held_n) {
+		struct rcd_held *hd = &w->held[w->held_head];
+
+		if (hd->wseq <= acked) {
+			w->stats.durable_acked++;
+		} else if (!attached || now - hd->tsc > w->durable_wait_tsc) {
+			fail_held(w, hd->m);
+			w->stats.durable_failed++;
+		} else {
+			break;
+		}
+		tx_queue(w, hd->m);
+		w->held_head = (w->held_head + 1) % RCD_HELD;
+		w->held_n--;
+	}
 }
 
 /* A reply of n_ops bare ops (opcode NOOP, no value) with one status,
@@ -515,7 +681,7 @@ static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
 	x.throttled = over_rate(w, u->src_ip, msg, mlen);
 	total = rcd_worker_execute(w, msg, mlen, &x, now);
 	if (total)
-		send_reply(w, m, total);
+		answer(w, m, total);
 	else
 		rte_pktmbuf_free(m);
 	rc_reasm_release(w->reasm, msg);
@@ -565,7 +731,7 @@ static void serve(struct rcd_worker *w, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return;
 	}
-	send_reply(w, m, total);
+	answer(w, m, total);
 }
 
 /* Pass what other partitions' requests this burst held to their owners,
@@ -588,6 +754,32 @@ static void handoff_flush(struct rcd_worker *w)
 	}
 }
 
+/* A data-plane heartbeat: the peer is alive even when the management
+ * network is not. Published seqlock-style for the control core. */
+static void hb_rx(struct rcd_worker *w, struct rte_mbuf *m,
+		  const struct rc_net_udp *u)
+{
+	struct rcd_hb *hb = w->hb;
+	struct timespec ts;
+
+	if (!hb || u->src_ip != hb->peer_ip || u->len != RC_REPL_HELLO_LEN) {
+		w->stats.hb_bad++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	__atomic_fetch_add(&hb->gen, 1, __ATOMIC_ACQ_REL);
+	memcpy(hb->body, u->payload, RC_REPL_HELLO_LEN);
+	rte_ether_addr_copy(
+		&rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->src_addr,
+		(struct rte_ether_addr *)hb->mac);
+	hb->last_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	hb->count++;
+	__atomic_fetch_add(&hb->gen, 1, __ATOMIC_RELEASE);
+	w->stats.hb_rx++;
+	rte_pktmbuf_free(m);
+}
+
 /* A classified frame: answered in place, handed over, served or dropped. */
 static void dispatch(struct rcd_worker *w, struct rte_mbuf *m,
 		     enum rc_net_verdict verdict, const struct rc_net_udp *u,
@@ -605,6 +797,10 @@ static void dispatch(struct rcd_worker *w, struct rte_mbuf *m,
 		tx_queue(w, m);
 		return;
 	case RC_NET_UDP: /* from an allowed source (acl_admit) */
+		if (unlikely(u->dst_port == w->ifc->extra_port)) {
+			hb_rx(w, m, u);
+			return;
+		}
 		owner = u->dst_port - w->ifc->base_port;
 		if (owner == w->id) {
 			serve(w, m, u, now);
@@ -626,7 +822,9 @@ static void dispatch(struct rcd_worker *w, struct rte_mbuf *m,
 static inline bool acl_admit(struct rcd_worker *w, struct rte_mbuf *m,
 			     enum rc_net_verdict v, const struct rc_net_udp *u)
 {
-	if (v != RC_NET_UDP || rc_cidr_match(w->allow, u->src_ip))
+	/* Heartbeats are checked against the peer's address instead. */
+	if (v != RC_NET_UDP || rc_cidr_match(w->allow, u->src_ip) ||
+	    u->dst_port == w->ifc->extra_port)
 		return true;
 	w->stats.drop_acl++;
 	rte_pktmbuf_free(m);
@@ -754,15 +952,28 @@ static void handle_inbox(struct rcd_worker *w, uint32_t now)
 
 /* ---- control-core commands ------------------------------------------ */
 
+struct flush_arg {
+	struct rcd_worker *w;
+	const struct rcd_cmd *c;
+};
+
 static bool flush_match(void *arg, const uint8_t *key, uint16_t key_len,
 			uint8_t class_id)
 {
-	const struct rcd_cmd *c = arg;
+	const struct flush_arg *fa = arg;
+	const struct rcd_cmd *c = fa->c;
 
 	if (c->flush_class >= 0 && class_id != c->flush_class)
 		return false;
-	return key_len >= c->prefix_len &&
-	       memcmp(key, c->prefix, c->prefix_len) == 0;
+	if (key_len < c->prefix_len || memcmp(key, c->prefix, c->prefix_len))
+		return false;
+	/* The standby removes the same items. */
+	if (fa->w->rlog) {
+		struct rc_proto_req_op op = {.key = key, .key_len = key_len};
+
+		emit(fa->w, RC_REPL_DEL, &op, 0, 0, false);
+	}
+	return true;
 }
 
 static void cmd_rec(struct rcd_worker *w, struct rcd_cmd *c,
@@ -771,6 +982,7 @@ static void cmd_rec(struct rcd_worker *w, struct rcd_cmd *c,
 	struct rc_proto_digest d;
 	struct rc_store_item_view v;
 	uint8_t cls = r->class_id;
+	uint32_t ttl;
 
 	if (r->key_len == 0 || r->key_len > w->max_key ||
 	    r->value_len > w->max_value) {
@@ -798,8 +1010,18 @@ static void cmd_rec(struct rcd_worker *w, struct rcd_cmd *c,
 		       v.value_len < c->out_cap ? v.value_len : c->out_cap);
 		return;
 	case RCD_CMD_DEL:
+		if (w->role != RC_REPL_PRIMARY && w->role != RC_REPL_STANDALONE) {
+			r->status = RC_ST_NOT_PRIMARY;
+			return;
+		}
 		r->status = store_to_status[rc_store_delete(
 			w->store, &d, r->key, r->key_len, 0, now)];
+		if (r->status == RC_ST_OK && w->rlog) {
+			struct rc_proto_req_op op = {.key = r->key,
+						     .key_len = r->key_len};
+
+			emit(w, RC_REPL_DEL, &op, 0, 0, false);
+		}
 		return;
 	case RCD_CMD_SET:
 		if (cls == RC_PROTO_CLASS_AUTO)
@@ -808,10 +1030,22 @@ static void cmd_rec(struct rcd_worker *w, struct rcd_cmd *c,
 			r->status = RC_ST_UNKNOWN_CLASS;
 			return;
 		}
+		if (w->role != RC_REPL_PRIMARY && w->role != RC_REPL_STANDALONE) {
+			r->status = RC_ST_NOT_PRIMARY;
+			return;
+		}
+		ttl = scaled_ttl(w, r->ttl);
 		r->status = store_to_status[rc_store_set(
 			w->store, &d, r->key, r->key_len, r->value,
-			r->value_len, r->flags, scaled_ttl(w, r->ttl), 0, cls,
-			now, NULL)];
+			r->value_len, r->flags, ttl, 0, cls, now, NULL)];
+		if (r->status == RC_ST_OK && w->rlog) {
+			struct rc_proto_req_op op = {
+				.key = r->key, .key_len = r->key_len,
+				.value = r->value, .value_len = r->value_len,
+				.client_flags = r->flags};
+
+			emit(w, RC_REPL_SET, &op, cls, ttl, false);
+		}
 		return;
 	default:
 		return;
@@ -842,8 +1076,10 @@ void rcd_worker_commands(struct rcd_worker *w, uint32_t now)
 	}
 	if (c->type == RCD_CMD_FLUSH) {
 		/* A slice at a time: the queue keeps being served. */
+		struct flush_arg fa = {w, c};
+
 		if (rc_store_flush(w->store, &c->cursor, RCD_CMD_WORK,
-				   flush_match, c, &c->removed))
+				   flush_match, &fa, &c->removed))
 			return;
 	} else {
 		for (unsigned i = 0; i < c->n; i++)
@@ -851,6 +1087,129 @@ void rcd_worker_commands(struct rcd_worker *w, uint32_t now)
 	}
 	w->cmd = NULL;
 	cmd_done(c);
+}
+
+/* ---- replication: standby apply, primary snapshot ------------------- */
+
+static void apply_one(struct rcd_worker *w, const struct rc_repl_rec *r,
+		      uint32_t now)
+{
+	struct rc_proto_digest d;
+	enum rc_store_result res = RC_STORE_OK;
+
+	rc_proto_key_digest(r->key, r->key_len, &d);
+	switch (r->type) {
+	case RC_REPL_SET:
+		res = r->class_id < w->classes->n
+			      ? rc_store_set(w->store, &d, r->key, r->key_len,
+					     r->value, r->value_len, r->flags,
+					     r->ttl, 0, r->class_id, now, NULL)
+			      : RC_STORE_BAD_CLASS;
+		break;
+	case RC_REPL_DEL:
+		res = rc_store_delete(w->store, &d, r->key, r->key_len, 0, now);
+		break;
+	case RC_REPL_TOUCH:
+		res = rc_store_touch(w->store, &d, r->key, r->key_len, r->ttl,
+				     now, NULL);
+		break;
+	default:
+		break;
+	}
+	/* A DEL or TOUCH of what already expired here is not a failure. */
+	if (res != RC_STORE_OK && res != RC_STORE_NOT_FOUND)
+		w->stats.repl_apply_failed++;
+}
+
+unsigned rcd_worker_apply(struct rcd_worker *w, uint32_t now, unsigned max)
+{
+	unsigned n = 0;
+
+	if (!w->alog)
+		return 0;
+	while (n < max) {
+		struct rc_repl_rec r;
+		const uint8_t *p;
+		uint32_t len;
+
+		if (w->clearing) {
+			/* The start of a full resync: records after it wait
+			 * until the partition is empty. */
+			if (rc_store_flush(w->store, &w->clear_cursor,
+					   RCD_CMD_WORK, NULL, NULL,
+					   &w->clear_removed))
+				return n;
+			w->clearing = false;
+			__atomic_store_n(&w->applied, w->applied + 1,
+					 __ATOMIC_RELEASE);
+		}
+		p = rc_repl_log_peek(w->alog, &len);
+		if (!p)
+			break;
+		if (!rc_repl_rec_decode(p, len, &r)) {
+			w->stats.repl_apply_failed++;
+		} else if (r.type == RC_REPL_CLEAR) {
+			w->clearing = true;
+			w->clear_cursor = 0;
+			rc_repl_log_release(w->alog, len);
+			continue; /* counted once the partition is empty */
+		} else {
+			apply_one(w, &r, now);
+		}
+		rc_repl_log_release(w->alog, len);
+		w->stats.repl_applied++;
+		__atomic_store_n(&w->applied, w->applied + 1, __ATOMIC_RELEASE);
+		n++;
+	}
+	return n;
+}
+
+static bool snap_emit(void *arg, const struct rc_store_snap_item *it)
+{
+	struct rcd_worker *w = arg;
+	struct rc_repl_rec r = {
+		.type = RC_REPL_SET, .class_id = it->class_id,
+		.key_len = it->key_len, .value_len = it->value_len,
+		.flags = it->client_flags, .ttl = it->ttl_left,
+		.partition = (uint16_t)w->id, .key = it->key,
+		.value = it->value};
+
+	if (!emit_rec(w, &r, true))
+		return false;
+	w->stats.repl_snapshot++;
+	return true;
+}
+
+/* A slice of the snapshot pass the control core asked for: every live
+ * item into the log, in order with the writes around it. */
+static void snapshot_slice(struct rcd_worker *w, uint32_t now)
+{
+	const uint32_t req = w->snap_req;
+
+	if (!w->rlog || (req == w->snap_done && !w->snap_active))
+		return;
+	if (!w->snap_active || req != w->snap_run) {
+		memset(&w->snap_cur, 0, sizeof(w->snap_cur));
+		w->snap_run = req;
+		w->snap_active = true;
+	}
+	if (rc_store_snapshot(w->store, &w->snap_cur, RCD_SNAP_WORK, now,
+			      snap_emit, w))
+		return;
+	w->snap_active = false;
+	__atomic_store_n(&w->snap_done, req, __ATOMIC_RELEASE);
+}
+
+/* Frames the control core asked this worker to send (heartbeats,
+ * gratuitous ARP): the TX queue is the worker's. */
+static void ctl_tx(struct rcd_worker *w)
+{
+	struct rte_mbuf *m;
+
+	while (rte_ring_sc_dequeue(w->ctl_tx, (void **)&m) == 0) {
+		w->stats.ctl_tx++;
+		tx_queue(w, m);
+	}
 }
 
 void rcd_worker_snapshot(struct rcd_worker *w)
@@ -895,8 +1254,18 @@ int rcd_worker_main(void *arg)
 					      pkts, w->burst);
 
 		w->stats.rx_packets += n;
+		/* A promoted standby applies everything it was sent before
+		 * it serves a write. */
+		if (unlikely(w->alog != NULL))
+			rcd_worker_apply(w, now, w->role == RC_REPL_PRIMARY
+							 ? UINT32_MAX
+							 : RCD_APPLY_WORK);
 		if (n)
 			rcd_worker_burst(w, pkts, n, now);
+		if (unlikely(w->held_n != 0))
+			rcd_worker_release(w);
+		if (unlikely(w->ctl_tx != NULL))
+			ctl_tx(w);
 		if (w->partitions > 1)
 			handle_inbox(w, now);
 		if (w->n_tx && (n == 0 || now_tsc - last_tx > drain)) {
@@ -909,6 +1278,7 @@ int rcd_worker_main(void *arg)
 		if (now_tsc - last_maint > maint) {
 			rc_store_maintain(w->store, now, RCD_MAINT_WORK);
 			rcd_worker_commands(w, now);
+			snapshot_slice(w, now);
 			if (w->reasm)
 				rc_reasm_expire(w->reasm, now_tsc);
 			last_maint = now_tsc;

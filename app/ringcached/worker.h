@@ -15,6 +15,7 @@
 #include "rc_net.h"
 #include "rc_proto.h"
 #include "rc_reasm.h"
+#include "rc_repl.h"
 #include "rc_store.h"
 
 #define RCD_MAX_BURST 64
@@ -24,6 +25,28 @@
 #define RCD_LAT_PENDING 512u  /* ops awaiting their TX time */
 #define RCD_CMD_RING 64u      /* control commands queued per worker */
 #define RCD_CMD_WORK 1024u    /* index entries a flush looks at per slice */
+#define RCD_HELD 1024u        /* durable replies waiting for the standby */
+#define RCD_APPLY_WORK 256u   /* replicated records applied per loop turn */
+#define RCD_SNAP_WORK 512u    /* items a snapshot slice looks at */
+
+/* Data-plane heartbeats from the peer node, seen by any worker (UDP to
+ * repl.hb_port from repl.peer_data_ip), read by the control core. */
+struct rcd_hb {
+	uint32_t peer_ip;            /* host order; 0: not expected */
+	uint16_t port;
+	uint64_t last_ns;            /* CLOCK_MONOTONIC of the last one */
+	uint64_t count;
+	uint8_t body[RC_REPL_HELLO_LEN];
+	uint8_t mac[RTE_ETHER_ADDR_LEN];
+	uint32_t gen;                /* odd while being written */
+};
+
+/* A durable reply held until the standby confirms its writes. */
+struct rcd_held {
+	struct rte_mbuf *m;
+	uint64_t wseq;               /* records up to here must be applied */
+	uint64_t tsc;                /* held since */
+};
 
 /* Latency series: one histogram per (opcode, class); the class slot
  * RC_STORE_MAX_CLASSES is "no class" (NOOP, refused ops). */
@@ -95,6 +118,15 @@ struct rcd_worker_stats {
 	uint64_t busy_replies;       /* reassembly full: answered BUSY */
 	uint64_t read_only_refused;  /* writes answered READ_ONLY */
 	uint64_t commands;           /* control-core commands run */
+	uint64_t not_primary;        /* writes answered NOT_PRIMARY */
+	uint64_t repl_records;       /* records put in the replication log */
+	uint64_t repl_overflow;      /* records the full log could not take */
+	uint64_t repl_snapshot;      /* of them, snapshot records */
+	uint64_t repl_applied;       /* replicated records applied here */
+	uint64_t repl_apply_failed;  /* of them, refused by the store */
+	uint64_t durable_held, durable_acked, durable_failed;
+	uint64_t hb_rx, hb_bad;      /* data-plane heartbeats */
+	uint64_t ctl_tx;             /* frames sent for the control core */
 	uint64_t net_drops[RC_NET_DROP__COUNT];
 	uint64_t proto_drops[RC_PROTO_E__COUNT];
 	uint64_t ops[RC_OP__COUNT];
@@ -139,7 +171,7 @@ struct rcd_worker {
 	uint16_t port_id;
 	uint16_t burst;
 	uint16_t partitions;
-	uint32_t epoch;
+	volatile uint32_t epoch;     /* set by the control core */
 	uint32_t max_key, max_value;
 	const struct rc_classes *classes;
 	const struct rc_cidr_list *allow, *trusted;
@@ -152,6 +184,30 @@ struct rcd_worker {
 	volatile uint8_t read_only;  /* writes answered READ_ONLY */
 	volatile uint32_t ttl_pct;   /* TTL multiplier x100 (100: as sent) */
 	struct rte_ring *cmdq;       /* control commands (NULL: none) */
+	/* Replication. The control core sets role; writes are served only
+	 * by a PRIMARY or STANDALONE node. */
+	volatile uint8_t role;       /* enum rc_repl_role */
+	struct rc_repl_log *rlog;    /* primary: records out (NULL: off) */
+	struct rc_repl_log *alog;    /* standby: records to apply */
+	uint64_t wseq;               /* records put in rlog so far */
+	volatile uint64_t acked_wseq;  /* the standby applied up to here */
+	volatile uint64_t failed_wseq; /* waits up to here fail */
+	volatile uint8_t durable_ok; /* a standby is attached */
+	uint64_t durable_wait_tsc;   /* longest a durable reply waits */
+	volatile uint64_t applied;   /* alog records consumed (standby) */
+	volatile uint32_t snap_req;  /* control: start a snapshot pass */
+	volatile uint32_t snap_done; /* the pass snap_req asked for is done */
+	uint32_t snap_run;           /* the request the pass serves */
+	bool snap_active, clearing;
+	struct rc_store_cursor snap_cur;
+	uint32_t clear_cursor;
+	uint64_t clear_removed;
+	uint64_t dur_wseq;           /* execute: this request's last record
+				      * if it asked to be durable, else 0 */
+	unsigned held_head, held_n;
+	struct rcd_held held[RCD_HELD];
+	struct rcd_hb *hb;           /* shared by all workers (NULL: off) */
+	struct rte_ring *ctl_tx;     /* frames the control core sends */
 	struct rcd_cmd *cmd;         /* the one being run (a flush spans
 				      * several slices) */
 	/* Latency: per-op service time, RX poll to TX burst. NULL: off. */
@@ -209,6 +265,14 @@ void rcd_worker_snapshot(struct rcd_worker *w);
 /* Send what is queued for TX, then record the latency of every op
  * answered since the last flush. */
 void rcd_worker_flush(struct rcd_worker *w);
+
+/* Apply up to max records of the standby's apply log.
+ * @return records applied. */
+unsigned rcd_worker_apply(struct rcd_worker *w, uint32_t now, unsigned max);
+
+/* Send held durable replies whose records are confirmed, and fail those
+ * whose standby is gone or that waited too long. */
+void rcd_worker_release(struct rcd_worker *w);
 
 /* Run (a slice of) the control core's commands. Exposed for tests. */
 void rcd_worker_commands(struct rcd_worker *w, uint32_t now);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * Frame classification and in-place replies: ARP, ICMP echo, UDP. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <rte_arp.h>
@@ -44,13 +45,18 @@ static enum rc_net_verdict drop(unsigned *reason, enum rc_net_drop r)
 	return RC_NET_DROP;
 }
 
+static inline bool ours(const struct rc_net_iface *ifc, rte_be32_t a)
+{
+	return a == ifc->ip || (a != 0 && a == ifc->vip);
+}
+
 static enum rc_net_verdict arp_input(const struct rc_net_iface *ifc,
 				     struct rte_mbuf *m,
 				     struct rte_ether_hdr *eth,
 				     unsigned *reason)
 {
 	struct rte_arp_hdr *arp;
-	uint32_t sip;
+	uint32_t sip, tip;
 
 	if (m->data_len < sizeof(*eth) + sizeof(*arp))
 		return drop(reason, RC_NET_DROP_SHORT);
@@ -59,16 +65,17 @@ static enum rc_net_verdict arp_input(const struct rc_net_iface *ifc,
 	    arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
 	    arp->arp_hlen != RTE_ETHER_ADDR_LEN || arp->arp_plen != 4 ||
 	    arp->arp_opcode != rte_cpu_to_be_16(RTE_ARP_OP_REQUEST) ||
-	    arp->arp_data.arp_tip != ifc->ip)
+	    !ours(ifc, arp->arp_data.arp_tip))
 		return drop(reason, RC_NET_DROP_ARP_OTHER);
 
 	/* Answer in place: the asker becomes the target. */
 	sip = arp->arp_data.arp_sip;
+	tip = arp->arp_data.arp_tip;
 	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
 	arp->arp_data.arp_tha = arp->arp_data.arp_sha;
 	arp->arp_data.arp_tip = sip;
 	arp->arp_data.arp_sha = ifc->mac;
-	arp->arp_data.arp_sip = ifc->ip;
+	arp->arp_data.arp_sip = tip;
 	eth->dst_addr = arp->arp_data.arp_tha;
 	eth->src_addr = ifc->mac;
 	return RC_NET_TX;
@@ -151,7 +158,7 @@ enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
 		    RTE_MBUF_F_RX_IP_CKSUM_BAD ||
 	    rte_raw_cksum(ip, IPV4_MIN_HDR) != 0xffff)
 		return drop(reason, RC_NET_DROP_IP_CSUM);
-	if (ip->dst_addr != ifc->ip)
+	if (!ours(ifc, ip->dst_addr))
 		return drop(reason, RC_NET_DROP_NOT_OUR_IP);
 	/* Trim link padding so the reply's length arithmetic is exact. */
 	if (m->data_len > sizeof(*eth) + ip_len)
@@ -174,7 +181,8 @@ enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
 	    RTE_MBUF_F_RX_L4_CKSUM_BAD)
 		return drop(reason, RC_NET_DROP_UDP_CSUM);
 	port = rte_be_to_cpu_16(udp->dst_port);
-	if (port < ifc->base_port || port - ifc->base_port >= ifc->n_ports)
+	if ((port < ifc->base_port || port - ifc->base_port >= ifc->n_ports) &&
+	    (port == 0 || port != ifc->extra_port))
 		return drop(reason, RC_NET_DROP_PORT);
 
 	u->payload = (uint8_t *)(udp + 1);
@@ -271,4 +279,67 @@ void rc_net_udp_reply_end(struct rte_mbuf *m)
 
 	udp->dgram_cksum = 0;
 	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+}
+
+int rc_net_udp_build(struct rte_mbuf *m, const struct rc_net_udp_addr *a,
+		     const void *payload, uint16_t len)
+{
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+	uint8_t *p;
+
+	if (len > RTE_ETHER_MTU - IPV4_MIN_HDR - sizeof(*udp))
+		return -EMSGSIZE;
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(UDP_HDRS + len));
+	if (!p)
+		return -ENOSPC;
+	eth = (struct rte_ether_hdr *)p;
+	ip = (struct rte_ipv4_hdr *)(eth + 1);
+	udp = (struct rte_udp_hdr *)(ip + 1);
+	rte_ether_addr_copy(&a->src_mac, &eth->src_addr);
+	rte_ether_addr_copy(&a->dst_mac, &eth->dst_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->src_addr = a->src_ip;
+	ip->dst_addr = a->dst_ip;
+	udp->src_port = rte_cpu_to_be_16(a->src_port);
+	udp->dst_port = rte_cpu_to_be_16(a->dst_port);
+	set_lengths(ip, udp, len);
+	memcpy(udp + 1, payload, len);
+	m->ol_flags = 0;
+	rc_net_udp_reply_end(m);
+	return 0;
+}
+
+int rc_net_garp_build(struct rte_mbuf *m, const struct rte_ether_addr *mac,
+		      rte_be32_t ip)
+{
+	struct rte_ether_hdr *eth;
+	struct rte_arp_hdr *arp;
+
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(
+		m, sizeof(*eth) + sizeof(*arp));
+	if (!eth)
+		return -ENOSPC;
+	arp = (struct rte_arp_hdr *)(eth + 1);
+	memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
+	rte_ether_addr_copy(mac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+	arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = RTE_ETHER_ADDR_LEN;
+	arp->arp_plen = 4;
+	/* A gratuitous ARP is a request for our own address. */
+	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+	rte_ether_addr_copy(mac, &arp->arp_data.arp_sha);
+	arp->arp_data.arp_sip = ip;
+	memset(&arp->arp_data.arp_tha, 0, sizeof(arp->arp_data.arp_tha));
+	arp->arp_data.arp_tip = ip;
+	m->ol_flags = 0;
+	return 0;
 }

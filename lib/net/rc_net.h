@@ -45,6 +45,9 @@ struct rc_net_iface {
 	rte_be32_t ip;          /* network order */
 	uint16_t base_port;     /* host order */
 	uint16_t n_ports;       /* service ports base_port .. +n_ports-1 */
+	uint16_t extra_port;    /* one more UDP port handed up (0: none) */
+	volatile rte_be32_t vip; /* a floating address also answered while
+				  * the control core sets it (0: none) */
 };
 
 /* A datagram for the service, pointing into the mbuf. */
@@ -84,6 +87,24 @@ struct rte_mbuf *rc_net_udp_reply_copy(struct rte_mempool *mp,
 
 /* The UDP checksum, in software so it is right on every device. */
 void rc_net_udp_reply_end(struct rte_mbuf *m);
+
+/* Addresses of a datagram the node originates (not a reply). */
+struct rc_net_udp_addr {
+	struct rte_ether_addr src_mac, dst_mac;
+	rte_be32_t src_ip, dst_ip;
+	uint16_t src_port, dst_port; /* host order */
+};
+
+/* Append a whole Ethernet/IPv4/UDP frame with this payload to the empty
+ * mbuf m, checksums included. @return 0, -EMSGSIZE or -ENOSPC. */
+int rc_net_udp_build(struct rte_mbuf *m, const struct rc_net_udp_addr *a,
+		     const void *payload, uint16_t len);
+
+/* Append a gratuitous ARP (broadcast request for ip from mac) to the
+ * empty mbuf m: neighbours update their caches to send ip to mac.
+ * @return 0 or -ENOSPC. */
+int rc_net_garp_build(struct rte_mbuf *m, const struct rte_ether_addr *mac,
+		      rte_be32_t ip);
 
 const char *rc_net_drop_name(unsigned reason);
 

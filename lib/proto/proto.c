@@ -248,7 +248,8 @@ enum rc_proto_rstatus rc_proto_decode_reply(const uint8_t *buf, size_t len,
 		return rs;
 	if (h->flags & RC_PROTO_F_SEGMENTED)
 		return RC_PROTO_ESEGMENT;
-	if (!(h->flags & RC_PROTO_F_REPLY) || (h->flags & RC_PROTO_F_PADDED))
+	if (!(h->flags & RC_PROTO_F_REPLY) ||
+	    (h->flags & (RC_PROTO_F_PADDED | RC_PROTO_F_DURABLE)))
 		return RC_PROTO_EFLAGS;
 	if (h->n_ops > max_ops)
 		return RC_PROTO_ETOOMANY;
@@ -295,6 +296,7 @@ static const char *const status_names[RC_ST__COUNT] = {
 	[RC_ST_READ_ONLY] = "READ_ONLY",
 	[RC_ST_PAD_REQUIRED] = "PAD_REQUIRED",
 	[RC_ST_BUSY] = "BUSY",
+	[RC_ST_NOT_REPLICATED] = "NOT_REPLICATED",
 };
 
 static const char *const opcode_names[RC_OP__COUNT] = {

@@ -37,8 +37,11 @@
 #define RC_PROTO_F_SEGMENTED 0x02u /* one segment of a longer message */
 #define RC_PROTO_F_PADDED    0x04u /* request: bytes after the last op are
 				    * padding (see amplification) */
+#define RC_PROTO_F_DURABLE   0x08u /* request: answer the writes only once
+				    * the standby has applied them */
 #define RC_PROTO_F_KNOWN                                                   \
-	(RC_PROTO_F_REPLY | RC_PROTO_F_SEGMENTED | RC_PROTO_F_PADDED)
+	(RC_PROTO_F_REPLY | RC_PROTO_F_SEGMENTED | RC_PROTO_F_PADDED |      \
+	 RC_PROTO_F_DURABLE)
 
 enum rc_proto_opcode {
 	RC_OP_NOOP = 0x00,
@@ -68,6 +71,8 @@ enum rc_proto_status {
 				    * how much the request must grow */
 	RC_ST_BUSY = 14,           /* no room to reassemble a segmented
 				    * request: retry later */
+	RC_ST_NOT_REPLICATED = 15, /* DURABLE write: applied here, but the
+				    * standby did not confirm it in time */
 	RC_ST__COUNT
 };
 

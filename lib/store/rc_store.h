@@ -187,6 +187,34 @@ typedef bool (*rc_store_match_fn)(void *arg, const uint8_t *key,
 int rc_store_flush(struct rc_store *s, uint32_t *cursor, unsigned work,
 		   rc_store_match_fn match, void *arg, uint64_t *removed);
 
+/* A consistent-enough copy of every live item, incrementally: each call
+ * looks at up to `work` items from *cur (zero it to start) and hands the
+ * live, unexpired ones to fn, which returns false to be offered the same
+ * item again on the next call (say, its output is full). Every item that
+ * stays live from the start of the pass to its end is seen at least
+ * once; items written during the pass may be seen or not, and one may be
+ * seen twice (callers that also log writes made during the pass get an
+ * exact copy by replaying both in order).
+ * @return 1 while there is more to do, 0 when the pass is complete. */
+struct rc_store_cursor {
+	uint32_t seg, off;
+	uint64_t seq;
+	uint64_t items;           /* handed to fn so far */
+};
+struct rc_store_snap_item {
+	const uint8_t *key, *value;
+	uint16_t key_len;
+	uint32_t value_len;
+	uint32_t client_flags;
+	uint32_t ttl_left;        /* seconds, 0: never expires */
+	uint8_t class_id;
+};
+typedef bool (*rc_store_item_fn)(void *arg,
+				 const struct rc_store_snap_item *it);
+int rc_store_snapshot(struct rc_store *s, struct rc_store_cursor *cur,
+		      unsigned work, uint32_t now, rc_store_item_fn fn,
+		      void *arg);
+
 void rc_store_get_stats(const struct rc_store *s, struct rc_store_stats *st);
 int rc_store_get_class_stats(const struct rc_store *s, uint8_t class_id,
 			     struct rc_store_class_stats *st);

@@ -1297,3 +1297,61 @@ int rc_store_flush(struct rc_store *s, uint32_t *cursor, unsigned work,
 	}
 	return 1;
 }
+
+/* ---- snapshot --------------------------------------------------------- */
+
+/* Items only ever move inside their own segment (compaction slides the
+ * kept ones to its front, and gives the segment a new seq), so walking
+ * segment by segment and restarting one whose seq changed under the walk
+ * sees every item that stays live throughout. */
+int rc_store_snapshot(struct rc_store *s, struct rc_store_cursor *cur,
+		      unsigned work, uint32_t now, rc_store_item_fn fn,
+		      void *arg)
+{
+	unsigned n = 0;
+
+	while (n < work) {
+		struct seg *g;
+
+		if (cur->seg >= s->n_segs_max)
+			return 0;
+		g = &s->segs[cur->seg];
+		if (g->state == SEG_FREE || !g->mem) {
+			cur->seg++;
+			cur->off = 0;
+			continue;
+		}
+		if (g->state == SEG_RECLAIM)
+			return 1; /* moving items: come back when it is done */
+		if (cur->off == 0 || cur->seq != g->seq) {
+			cur->off = SEG_HDR;
+			cur->seq = g->seq;
+		}
+		while (n < work && cur->off < g->wr) {
+			struct rc_item *it = (struct rc_item *)(g->mem + cur->off);
+			struct rc_store_snap_item si;
+
+			n++;
+			if (!it_has(it, IT_LIVE) || expired(it, now)) {
+				cur->off += (uint32_t)item_size(it);
+				continue;
+			}
+			si.key = item_key(it);
+			si.key_len = (uint16_t)it_klen(it);
+			si.value = si.key + si.key_len;
+			si.value_len = it_vlen(it);
+			si.client_flags = item_cflags(it);
+			si.ttl_left = it->expire ? it->expire - now : 0;
+			si.class_id = g->cls;
+			if (!fn(arg, &si))
+				return 1; /* no room: the same item next time */
+			cur->off += (uint32_t)item_size(it);
+			cur->items++;
+		}
+		if (cur->off >= g->wr) {
+			cur->seg++;
+			cur->off = 0;
+		}
+	}
+	return 1;
+}
