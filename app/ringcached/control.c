@@ -19,6 +19,7 @@
 #include <rte_malloc.h>
 
 #include "control.h"
+#include "repl.h"
 
 extern int rcd_logtype;
 #define LOG(level, fmt, ...)                                                \
@@ -285,6 +286,27 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	g->ctl_requests = (double)c->ctl_requests;
 	g->hooks_run = (double)c->hooks_run;
 	g->hooks_skipped = (double)c->hooks_skipped;
+	if (c->nd->repl) {
+		struct rcd_repl_gauges rg;
+		struct rcd_repl_stats rs;
+
+		rcd_repl_gauges(c->nd->repl, &rg, &rs);
+		g->repl_role = rg.role;
+		g->repl_epoch = rg.epoch;
+		g->repl_connected = rg.connected;
+		g->repl_phase = rg.phase;
+		g->repl_lag_records = (double)rg.lag_records;
+		g->repl_lag_seconds = rg.lag_seconds;
+		g->repl_snapshot_progress = rg.snapshot_progress;
+		g->repl_seq = (double)rg.seq;
+		g->repl_promotions = (double)rs.promotions;
+		g->repl_demotions = (double)rs.demotions;
+		g->repl_resets = (double)rs.resets;
+		g->repl_resumes = (double)rs.resumes;
+		g->repl_records_out = (double)rs.records_out;
+		g->repl_records_in = (double)rs.records_in;
+		g->repl_bad_frames = (double)rs.bad_frames;
+	}
 }
 
 static void on_tick(struct rte_timer *t, void *arg)
@@ -446,11 +468,22 @@ int rcd_control_run(struct rcd_node *nd)
 	c.cfg = &nd->cfg;
 	rc = setup(&c);
 	while (rc == 0 && !*nd->quit) {
+		/* With a peer, the stream and durable acknowledgements need
+		 * a short turn; otherwise wait on the socket. */
+		bool repl = nd->repl &&
+			    rcd_repl_role(nd->repl) != RC_REPL_STANDALONE;
+		bool busy = repl && rcd_repl_poll(nd->repl);
+
 		if (c.cs)
-			c.ctl_requests += rc_ctlsock_poll(c.cs, 5,
+			c.ctl_requests += rc_ctlsock_poll(c.cs, repl ? 0 : 5,
 							  rcd_ctl_handle, &c);
-		else
+		else if (!repl)
 			usleep(5000);
+		if (repl && !busy) {
+			const struct timespec ts = {0, 20000};
+
+			nanosleep(&ts, NULL);
+		}
 		rte_timer_manage();
 	}
 	cleanup(&c);

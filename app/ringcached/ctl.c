@@ -18,6 +18,7 @@
 #include <rte_version.h>
 
 #include "control.h"
+#include "repl.h"
 
 extern int rcd_logtype;
 #define LOG(level, fmt, ...)                                                \
@@ -456,7 +457,8 @@ static json_t *do_status(struct rcd_ctl *c, json_t *req)
 
 	(void)req;
 	r = json_pack("{s:b,s:s,s:s,s:f,s:I,s:f,s:f,s:f}", "ok", 1, "role",
-		      "standalone", "version", RC_VERSION, "uptime_s",
+		      rc_repl_role_name(rcd_repl_role(c->nd->repl)),
+		      "version", RC_VERSION, "uptime_s",
 		      rcd_ctl_uptime(c), "workers", (json_int_t)c->nd->n_workers,
 		      "ops_per_s", c->win_ops_s, "hit_rate_window",
 		      c->win_hit_rate, "hit_rate_total", c->total_hit_rate);
@@ -474,6 +476,33 @@ static json_t *do_status(struct rcd_ctl *c, json_t *req)
 	json_object_set_new(r, "modes", modes_json(c));
 	json_object_set_new(r, "alerts", alerts_json(c));
 	json_object_set_new(r, "latency_window", latency_json(&c->win_all));
+	json_object_set_new(r, "repl", rcd_repl_status(c->nd->repl));
+	return r;
+}
+
+/* ringctl repl status|promote|demote */
+static json_t *do_repl(struct rcd_ctl *c, json_t *req)
+{
+	const char *act = json_string_value(json_object_get(req, "action"));
+	char err[200];
+	json_t *r;
+
+	if (!act || !strcmp(act, "status")) {
+		r = ok();
+		json_object_set_new(r, "repl", rcd_repl_status(c->nd->repl));
+		return r;
+	}
+	if (!strcmp(act, "promote")) {
+		if (rcd_repl_promote(c->nd->repl, err, sizeof(err)) != 0)
+			return fail("refused", "%s", err);
+	} else if (!strcmp(act, "demote")) {
+		if (rcd_repl_demote(c->nd->repl, err, sizeof(err)) != 0)
+			return fail("refused", "%s", err);
+	} else {
+		return fail("bad_request", "repl: status, promote or demote");
+	}
+	r = ok();
+	json_object_set_new(r, "repl", rcd_repl_status(c->nd->repl));
 	return r;
 }
 
@@ -778,6 +807,7 @@ static const struct {
 	{"describe", do_describe},
 	{"warm", do_warm},
 	{"clock", do_clock},
+	{"repl", do_repl},
 };
 
 char *rcd_ctl_handle(void *arg, const char *line, size_t len)

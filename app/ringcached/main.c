@@ -24,6 +24,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "node.h"
+#include "repl.h"
 #include "worker.h"
 
 RTE_LOG_REGISTER_DEFAULT(rcd_logtype, INFO);
@@ -340,6 +341,9 @@ int main(int argc, char **argv)
 						nd.ifc.base_port,
 						(uint16_t)nd.n_workers) == 0;
 
+	nd.repl = rcd_repl_create(&nd);
+	if (!nd.repl)
+		goto out;
 	for (unsigned i = 0; i < nd.n_workers; i++)
 		rte_eal_remote_launch(rcd_worker_main, nd.workers[i],
 				      nd.workers[i]->lcore);
@@ -359,6 +363,7 @@ int main(int argc, char **argv)
 out:
 	quit = 1;
 	rte_eal_mp_wait_lcore();
+	rcd_repl_destroy(nd.repl);
 	teardown(&nd);
 	rte_eal_cleanup();
 	return rc;

@@ -26,6 +26,11 @@ struct rcd_gauges {
 	double alert[3];             /* latency, hit_rate, memory levels */
 	double ctl_requests;
 	double hooks_run, hooks_skipped;
+	double repl_role, repl_epoch, repl_connected, repl_phase;
+	double repl_lag_records, repl_lag_seconds, repl_snapshot_progress;
+	double repl_seq, repl_promotions, repl_demotions, repl_resets;
+	double repl_resumes, repl_records_out, repl_records_in;
+	double repl_bad_frames;
 };
 
 /* What the control core gathered at one tick. */

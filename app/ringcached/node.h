@@ -8,6 +8,8 @@
 #include "config.h"
 #include "worker.h"
 
+struct rcd_repl;
+
 struct rcd_node {
 	struct rcd_config cfg;
 	const char *config_path;     /* for reload; NULL: defaults only */
@@ -21,6 +23,7 @@ struct rcd_node {
 	struct rte_ring *cmdqs[RTE_MAX_LCORE];
 	int port_up;
 	int steered;                 /* rte_flow rules installed */
+	struct rcd_repl *repl;       /* replication (role standalone: off) */
 	volatile int *quit;
 };
 

@@ -69,6 +69,10 @@ static void usage(FILE *f)
 "  warm FILE                      bulk load JSON lines {\"key\",\"value\"|\n"
 "                                 \"value_hex\",\"ttl\",\"flags\",\"class\"}\n"
 "                                 ('-' reads standard input)\n"
+"  repl status                    replication: role, epoch, peer, phase,\n"
+"                                 resync progress, lag\n"
+"  repl promote | demote          maintenance: make this node primary, or\n"
+"                                 hand the role to an in-step standby\n"
 "  clock set TIME | clear         tests only (control.test_clock): the\n"
 "                                 calendar time the schedule sees; TIME is\n"
 "                                 epoch seconds or 'YYYY-MM-DD HH:MM' UTC\n"
@@ -228,15 +232,65 @@ static void print_modes(json_t *md)
 	       S(st, "source"), I(st, "grace_s"));
 }
 
+static void h_repl_obj(json_t *p)
+{
+	json_t *c = json_object_get(p, "counters");
+
+	printf("role         %s at epoch %lld (%s, for %.1f s)\n", S(p, "role"),
+	       I(p, "epoch"), S(p, "reason"), D(p, "role_for_s"));
+	if (!strcmp(S(p, "role"), "standalone"))
+		return;
+	printf("peer         %s: %s, %s at epoch %lld; data network %s\n",
+	       S(p, "peer"),
+	       json_is_true(json_object_get(p, "connected")) ? "connected"
+							       : "NOT connected",
+	       S(p, "peer_role"), I(p, "peer_epoch"),
+	       json_is_true(json_object_get(p, "peer_alive_data_network"))
+		       ? "alive" : "silent");
+	printf("phase        %s", S(p, "phase"));
+	if (!strcmp(S(p, "phase"), "snapshot"))
+		printf(" (%.1f%%)", 100 * D(p, "snapshot_progress"));
+	printf("\n");
+	if (!strcmp(S(p, "role"), "standby"))
+		printf("stream       received %lld, applied %lld, primary at "
+		       "%lld, complete copy up to %lld\n", I(p, "seq"),
+		       I(p, "applied"), I(p, "primary_seq"),
+		       I(p, "synced_seq"));
+	else
+		printf("stream       numbered %lld, standby applied %lld%s\n",
+		       I(p, "seq"), I(p, "acked"),
+		       json_is_true(json_object_get(p, "standby_attached"))
+			       ? "" : " (no standby attached)");
+	printf("lag          %lld records, %.3f ms\n", I(p, "lag_records"),
+	       D(p, "lag_ms"));
+	if (c)
+		printf("counters     %lld promotions, %lld demotions, %lld full "
+		       "resyncs, %lld resumes, %lld disconnects\n",
+		       I(c, "promotions"), I(c, "demotions"), I(c, "resets"),
+		       I(c, "resumes"), I(c, "disconnects"));
+}
+
+static void h_repl(json_t *r)
+{
+	h_repl_obj(json_object_get(r, "repl"));
+}
+
 static void h_status(json_t *r)
 {
 	json_t *mem = json_object_get(r, "memory"), *al, *lat;
+	json_t *rp = json_object_get(r, "repl");
 	char b1[32], b2[32];
 	size_t i;
 
 	printf("role         %s, version %s, %lld worker(s), up %.0f s\n",
 	       S(r, "role"), S(r, "version"), I(r, "workers"),
 	       D(r, "uptime_s"));
+	if (rp && strcmp(S(rp, "role"), "standalone"))
+		printf("replication  epoch %lld, peer %s %s, phase %s, lag %lld "
+		       "records\n", I(rp, "epoch"), S(rp, "peer"),
+		       json_is_true(json_object_get(rp, "connected"))
+			       ? "connected" : "NOT connected",
+		       S(rp, "phase"), I(rp, "lag_records"));
 	printf("traffic      %.0f ops/s, hit rate %.2f%% (last %lld s), "
 	       "%.2f%% since start\n", D(r, "ops_per_s"),
 	       100 * D(r, "hit_rate_window"), I(r, "window_s"),
@@ -708,6 +762,16 @@ static int run(int argc, char **argv)
 	if (!strcmp(cmd, "warm")) {
 		want_args(argc, 2, cmd);
 		return cmd_warm(argv[1]);
+	}
+	if (!strcmp(cmd, "repl")) {
+		const char *act = argc > 1 ? argv[1] : "status";
+
+		if (argc > 2 || (strcmp(act, "status") && strcmp(act, "promote") &&
+				 strcmp(act, "demote")))
+			die_usage("usage: repl status|promote|demote%s", "");
+		return finish(call(json_pack("{s:s,s:s}", "cmd", "repl",
+					     "action", act)),
+			      h_repl);
 	}
 	if (!strcmp(cmd, "clock")) {
 		json_t *req = json_pack("{s:s}", "cmd", "clock");

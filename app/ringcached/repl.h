@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT
+ * Replication on the control core: the stream to (or from) the peer node
+ * over kernel TCP, heartbeats on both networks, roles and epochs,
+ * resync, durable-write acknowledgements. Workers are reached only
+ * through their logs and a few published fields (worker.h). */
+#ifndef RCD_REPL_H
+#define RCD_REPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "node.h"
+#include "rc_repl.h"
+
+enum rcd_repl_phase {
+	RCD_PHASE_NONE = 0,   /* not connected / nothing to do */
+	RCD_PHASE_SNAPSHOT,   /* full resync: snapshot records flowing */
+	RCD_PHASE_STREAMING,  /* in step: only new writes flow */
+};
+
+/* Counters and gauges for metrics and `ringctl repl status`. */
+struct rcd_repl_stats {
+	uint64_t promotions, demotions, connects, disconnects;
+	uint64_t resets, resumes;             /* full resyncs / resumed */
+	uint64_t batches_out, records_out, bytes_out;
+	uint64_t batches_in, records_in, bytes_in;
+	uint64_t acks_in, acks_out;
+	uint64_t beats_in, beats_out, hb_data_out;
+	uint64_t bad_frames;
+	uint64_t backlog_dropped;             /* batches aged out */
+	uint64_t overflow_resets;             /* resyncs after a full log */
+	uint64_t refused_peers;               /* version/partition mismatch */
+};
+
+struct rcd_repl;
+
+/* Set up from nd->cfg: logs for every worker, the listening socket, the
+ * starting role (standalone when repl.role is). Workers must not run
+ * yet. @return the state (NULL only on fatal errors, logged). */
+struct rcd_repl *rcd_repl_create(struct rcd_node *nd);
+void rcd_repl_destroy(struct rcd_repl *r);
+
+/* One turn of the control loop: drain worker logs into batches, move
+ * bytes on the socket, apply what came in, heartbeats, failure
+ * detection. Cheap when there is nothing to do.
+ * @return true if it did something (the loop then polls again at once). */
+bool rcd_repl_poll(struct rcd_repl *r);
+
+/* Operator actions. @return 0, or -1 with why in err. */
+int rcd_repl_promote(struct rcd_repl *r, char *err, size_t errlen);
+int rcd_repl_demote(struct rcd_repl *r, char *err, size_t errlen);
+
+enum rc_repl_role rcd_repl_role(const struct rcd_repl *r);
+uint32_t rcd_repl_epoch(const struct rcd_repl *r);
+
+/* Everything `ringctl repl status` shows, as JSON. */
+json_t *rcd_repl_status(const struct rcd_repl *r);
+
+/* Metrics: lag and state, filled for the snapshot. */
+struct rcd_repl_gauges {
+	unsigned role, phase;
+	uint32_t epoch;
+	bool connected, peer_alive_data;
+	uint64_t seq, acked, applied;
+	uint64_t lag_records;
+	double lag_seconds;
+	double snapshot_progress;  /* 0..1 */
+};
+void rcd_repl_gauges(const struct rcd_repl *r, struct rcd_repl_gauges *g,
+		     struct rcd_repl_stats *st);
+
+const char *rcd_repl_phase_name(unsigned phase);
+
+#endif
