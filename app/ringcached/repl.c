@@ -351,6 +351,7 @@ static void follow(struct rcd_repl *r, const struct rc_repl_hello *p,
 	}
 	r->peer_follows = false;
 	r->phase = RCD_PHASE_NONE;
+	r->peer_primary_ns = mono_ns();
 	set_why(r, why);
 	publish_role(r);
 	if (r->fd >= 0 && !r->connecting)
@@ -1071,8 +1072,10 @@ static void read_data_beat(struct rcd_repl *r)
 	}
 }
 
-static void detect(struct rcd_repl *r, uint64_t now)
+static void detect(struct rcd_repl *r)
 {
+	/* Fresh: frames handled this turn may be newer than its start. */
+	const uint64_t now = mono_ns();
 	const uint64_t fo = r->cfg->repl_failover_ms * 1000000ull;
 	char why[128];
 
@@ -1089,7 +1092,7 @@ static void detect(struct rcd_repl *r, uint64_t now)
 		if (r->fd >= 0 && r->hello_in && r->last_rx_ns > heard &&
 		    r->peer.role == RC_REPL_PRIMARY)
 			heard = r->last_rx_ns;
-		if (now - heard > fo) {
+		if (heard < now && now - heard > fo) {
 			snprintf(why, sizeof(why), "primary silent on both "
 				 "networks for %lu ms",
 				 (unsigned long)((now - heard) / 1000000));
@@ -1100,7 +1103,8 @@ static void detect(struct rcd_repl *r, uint64_t now)
 
 		if (r->prefer != PREFER_PRIMARY)
 			wait *= 3;
-		if (now - r->start_ns > wait && now - r->peer_primary_ns > fo &&
+		if (now - r->start_ns > wait &&
+		    (r->peer_primary_ns > now || now - r->peer_primary_ns > fo) &&
 		    !(r->fd >= 0 && r->hello_in)) {
 			promote(r, "no peer answered at start-up");
 		}
@@ -1178,7 +1182,7 @@ bool rcd_repl_poll(struct rcd_repl *r)
 		data_beat(r);
 	}
 	flush_out(r);
-	detect(r, now);
+	detect(r);
 	return did;
 }
 

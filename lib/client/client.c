@@ -23,7 +23,10 @@
 #define RCVBUF_BYTES (8 << 20)
 
 struct server {
-	struct sockaddr_in addr;  /* port = base port */
+	struct sockaddr_in addr;  /* port = base port; of the pair, the node
+				   * believed primary */
+	struct sockaddr_in other; /* its standby (paired only) */
+	bool paired;
 	uint16_t partitions;      /* learnt from replies; 1 until then */
 	uint32_t epoch;
 };
@@ -33,7 +36,10 @@ struct rc_client {
 	struct server *srv;
 	size_t n_srv;
 	struct rc_hashring ring;
-	unsigned timeout_ms, retries, backoff_ms;
+	unsigned timeout_ms, retries, backoff_ms, failover_ms;
+	bool read_standby;
+	bool to_other;            /* this attempt goes to the pair's other */
+	uint8_t req_flags;        /* extra header flags of this request */
 	uint32_t next_id;
 	uint64_t rng;
 	uint32_t avg_value;       /* running mean of values seen, for mget */
@@ -61,6 +67,7 @@ static const char *const err_text[] = {
 	[9] = "unknown data class",
 	[10] = "read-only",
 	[11] = "server busy (reassembly full); try later",
+	[12] = "not replicated: the standby did not confirm the write",
 	[20] = "timed out",
 	[21] = "system error",
 	[22] = "protocol error",
@@ -95,6 +102,7 @@ static int status_to_err(uint8_t st)
 	case RC_ST_UNKNOWN_CLASS: return RC_EUNKNOWNCLASS;
 	case RC_ST_READ_ONLY: return RC_EREADONLY;
 	case RC_ST_BUSY: return RC_EBUSY;
+	case RC_ST_NOT_REPLICATED: return RC_ENOTREPLICATED;
 	default: return RC_EPROTOCOL;
 	}
 }
@@ -128,6 +136,14 @@ static void backoff(rc_client *c, unsigned attempt)
 	us = ms * 500 + xorshift(&c->rng) % (ms * 500 + 1);
 	ts.tv_sec = (time_t)(us / 1000000);
 	ts.tv_nsec = (long)(us % 1000000) * 1000;
+	nanosleep(&ts, NULL);
+}
+
+/* Between NOT_PRIMARY answers while a pair elects its primary. */
+static void backoff_pause(rc_client *c)
+{
+	struct timespec ts = {0, (long)(5000 + xorshift(&c->rng) % 5000) * 1000};
+
 	nanosleep(&ts, NULL);
 }
 
@@ -183,7 +199,17 @@ rc_client *rc_client_create(const struct rc_client_config *cfg, int *err)
 		}
 		c->srv[i].partitions = 1;
 		names[i] = cfg->servers[i];
+		if (cfg->standbys && cfg->standbys[i] && cfg->standbys[i][0]) {
+			if (parse_server(cfg->standbys[i],
+					 &c->srv[i].other) != 0) {
+				e = RC_ERESOLVE;
+				goto fail;
+			}
+			c->srv[i].paired = true;
+		}
 	}
+	c->failover_ms = cfg->failover_ms ? cfg->failover_ms : 1000;
+	c->read_standby = cfg->read_standby != 0;
 	if (rc_hashring_build(&c->ring, names, c->n_srv) != 0)
 		goto fail;
 	c->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 100;
@@ -265,10 +291,22 @@ static void route(const rc_client *c, const struct rc_proto_digest *d,
 	*part = rc_proto_partition(d, c->srv[*srv].partitions);
 }
 
+/* Move a pair's traffic to its other node. */
+static void fail_over(rc_client *c, size_t srv)
+{
+	struct server *sv = &c->srv[srv];
+	struct sockaddr_in t = sv->addr;
+
+	sv->addr = sv->other;
+	sv->other = t;
+	c->st.failovers++;
+}
+
 static int send_dgram(rc_client *c, size_t srv, unsigned part,
 		      const uint8_t *buf, size_t len)
 {
-	struct sockaddr_in to = c->srv[srv].addr;
+	struct sockaddr_in to = c->to_other ? c->srv[srv].other
+					    : c->srv[srv].addr;
 
 	to.sin_port = htons((uint16_t)(ntohs(to.sin_port) + part));
 	c->st.requests++;
@@ -372,7 +410,9 @@ static int recv_reply(rc_client *c, uint64_t deadline)
 			const uint8_t *msg = c->rx;
 			size_t mlen = (size_t)n;
 
-			if (sv->addr.sin_addr.s_addr != from.sin_addr.s_addr)
+			if (sv->addr.sin_addr.s_addr != from.sin_addr.s_addr &&
+			    !(sv->paired && sv->other.sin_addr.s_addr ==
+						    from.sin_addr.s_addr))
 				continue;
 			if (rc_proto_hdr_decode(c->rx, mlen, &c->rh) ==
 				    RC_PROTO_OK &&
@@ -399,7 +439,8 @@ static int recv_reply(rc_client *c, uint64_t deadline)
 				c->st.bad_replies++;
 				break;
 			}
-			sv->epoch = c->rh.epoch;
+			if (c->rh.epoch > sv->epoch)
+				sv->epoch = c->rh.epoch;
 			if (c->rh.partitions)
 				sv->partitions = c->rh.partitions;
 			return (int)s;
@@ -419,6 +460,7 @@ static int transact(rc_client *c, size_t srv, unsigned part, uint16_t n_ops,
 
 	for (unsigned a = 0; a < attempts; a++) {
 		struct rc_proto_hdr h = {.version = RC_PROTO_VERSION,
+					 .flags = c->req_flags,
 					 .n_ops = n_ops, .seg_count = 1,
 					 .epoch = c->srv[srv].epoch};
 		size_t mlen = pad_request(c->tx, len, pad, &h);
@@ -468,6 +510,7 @@ static int check_key(size_t key_len)
 static int single(rc_client *c, struct rc_proto_req_op *op, bool idempotent)
 {
 	struct rc_proto_digest d;
+	uint64_t give_up = 0;
 	size_t need = RC_PROTO_HDR_LEN + rc_proto_req_op_size(op);
 	/* Every request is at least as large as the smallest answer. */
 	size_t pad = RC_PROTO_HDR_LEN + RC_PROTO_REP_OP_LEN;
@@ -489,7 +532,32 @@ static int single(rc_client *c, struct rc_proto_req_op *op, bool idempotent)
 		len = RC_PROTO_HDR_LEN +
 		      rc_proto_req_op_encode(c->tx + RC_PROTO_HDR_LEN,
 					     c->tx_cap - RC_PROTO_HDR_LEN, op);
+		/* Reads may go to the standby; one that does not answer
+		 * is asked of the primary. */
+		c->to_other = c->read_standby && c->srv[srv].paired &&
+			      op->opcode == RC_OP_GET;
 		r = transact(c, srv, part, 1, len, pad, idempotent);
+		if (r == RC_ETIMEOUT && c->to_other) {
+			c->to_other = false;
+			r = transact(c, srv, part, 1, len, pad, idempotent);
+		}
+		c->to_other = false;
+		if (c->srv[srv].paired &&
+		    (r == RC_ETIMEOUT ||
+		     (r == RC_OK && c->reps[0].status == RC_ST_NOT_PRIMARY))) {
+			/* The pair is failing over: follow it, for a while. */
+			if (r == RC_OK)
+				c->st.not_primary++;
+			if (!give_up)
+				give_up = now_ms() + c->failover_ms;
+			if (now_ms() < give_up) {
+				fail_over(c, srv);
+				if (r == RC_OK)
+					backoff_pause(c);
+				i--;
+				continue;
+			}
+		}
 		if (r != RC_OK)
 			return r;
 		if (c->reps[0].opcode != op->opcode)
@@ -561,8 +629,11 @@ int rc_set(rc_client *c, const void *key, size_t key_len, const void *value,
 		op.ttl = opts->ttl;
 		op.cas = opts->cas;
 		op.class_id = opts->class_id;
+		if (opts->durable)
+			c->req_flags = RC_PROTO_F_DURABLE;
 	}
 	r = single(c, &op, op.cas == 0);
+	c->req_flags = 0;
 	if (r == RC_OK && cas_out)
 		*cas_out = c->reps[0].cas;
 	return r;

@@ -39,6 +39,8 @@ enum rc_err {
 	RC_EREADONLY = -10,     /* node is in read-only mode */
 	RC_EBUSY = -11,         /* node could not take a segmented request
 				 * now (reassembly full); try later */
+	RC_ENOTREPLICATED = -12,/* durable set: stored on the primary, but
+				 * its standby did not confirm it in time */
 	/* Local outcomes. */
 	RC_ETIMEOUT = -20,      /* no answer after every retry */
 	RC_ESYSTEM = -21,       /* a socket call failed; see errno */
@@ -64,6 +66,14 @@ struct rc_client_config {
 	unsigned retries;      /* extra attempts for idempotent calls */
 	unsigned backoff_ms;   /* first pause between attempts, doubled each
 				* time, with jitter; 0 = none */
+	/* Replication (docs/operations.md): standbys[i], if not NULL or "",
+	 * is the standby paired with servers[i]. A write answered
+	 * NOT_PRIMARY, or timing out, moves that pair's traffic to the
+	 * other node and tries again, for up to failover_ms. */
+	const char *const *standbys; /* NULL: no pairs */
+	unsigned failover_ms;  /* 0 = 1000 */
+	int read_standby;      /* 1: GETs go to the standby of a pair (and
+				* to the primary if it does not answer) */
 };
 
 typedef struct rc_client rc_client;
@@ -95,6 +105,8 @@ struct rc_set_opts {
 	uint32_t ttl;      /* seconds; 0 = never expires */
 	uint64_t cas;      /* nonzero: store only if the item has this CAS */
 	uint8_t class_id;  /* data class, or RC_CLASS_AUTO */
+	uint8_t durable;   /* 1: answer only once the node's standby has
+			    * applied it (else RC_ENOTREPLICATED) */
 };
 
 /* Store a value of up to 1 MiB (RC_MAX_VALUE; the node may set a lower
@@ -143,6 +155,8 @@ struct rc_client_stats {
 	uint64_t stale;      /* replies for earlier attempts, discarded */
 	uint64_t bad_replies;
 	uint64_t padded;     /* requests sent again padded (untrusted) */
+	uint64_t failovers;  /* a pair's traffic moved to its other node */
+	uint64_t not_primary;/* NOT_PRIMARY answers seen */
 };
 RC_API void rc_client_get_stats(const rc_client *c, struct rc_client_stats *st);
 
