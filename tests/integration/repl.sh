@@ -172,8 +172,8 @@ for _ in 1 2 3 4 5; do
 	l=$(rstat a lag_records); [ "$l" != none ] && [ "$l" -gt "$lag" ] && lag=$l
 	sleep 0.02
 done
-t_kill=$(now)
 ea=$(rstat a epoch)
+t_kill=$(now)
 kill -KILL "$PIDA"; PIDA=
 wait_for 5 "B promotes" is b role primary
 # B says how long it has been primary: death to promotion is the rest.
