@@ -690,21 +690,16 @@ static void start_feed(struct rcd_repl *r, const struct rc_repl_hello *p)
 	r->peer_follows = true;
 	for (unsigned w = 0; w < r->nw; w++)
 		r->nd->workers[w]->durable_ok = 1;
-	if (p->stream == r->stream && p->seq <= r->seq && r->backlog.n &&
-	    deq_at(&r->backlog, 0)->first <= p->seq + 1 &&
-	    p->synced_seq != 0) {
+	/* Same stream, a complete copy, and what it lacks still at hand
+	 * (nothing, or the backlog from its next record on): resume. */
+	if (p->stream == r->stream && p->synced_seq != 0 && p->seq <= r->seq &&
+	    (p->seq == r->seq ||
+	     (r->backlog.n && deq_at(&r->backlog, 0)->first <= p->seq + 1))) {
 		r->next_send = p->seq + 1;
 		r->phase = RCD_PHASE_STREAMING;
 		r->st.resumes++;
 		LOG(NOTICE, "standby resumes from record %lu",
 		    (unsigned long)r->next_send);
-		return;
-	}
-	if (p->stream == r->stream && p->seq == r->seq && r->seq != 0 &&
-	    p->synced_seq != 0) {
-		r->next_send = r->seq + 1;
-		r->phase = RCD_PHASE_STREAMING;
-		r->st.resumes++;
 		return;
 	}
 	start_reset(r, p->stream == r->stream ? "standby too far behind"
@@ -1269,8 +1264,8 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 		}
 	}
 	r->hb.peer_ip = ntohl(cfg->repl_peer_data_ip);
-	r->hb.port = (uint16_t)cfg->repl_hb_port;
-	nd->ifc.extra_port = cfg->repl_peer_data_ip ? r->hb.port : 0;
+	nd->ifc.extra_port =
+		cfg->repl_peer_data_ip ? (uint16_t)cfg->repl_hb_port : 0;
 	publish_role(r);
 	LOG(INFO, "replication: prefers %s, epoch %u, listening on %s, peer "
 	    "%s (%s)", cfg->repl_role, r->epoch, cfg->repl_listen,

@@ -192,20 +192,27 @@ static bool emit(struct rcd_worker *w, uint8_t type,
 	return emit_rec(w, &r, snapshot);
 }
 
-/* Every successful write of the reply being built (op headers at
- * hdr + 20 i) becomes NOT_REPLICATED. */
-static void not_replicated(uint8_t *reply, unsigned n_ops,
-			   struct rcd_worker_stats *st)
+/* Every successful write among the n reply ops at p becomes
+ * NOT_REPLICATED. Op headers follow each other at 20 bytes plus, if
+ * with_values, the value each one carries; len bounds the walk. */
+static void not_replicated(uint8_t *p, unsigned n, uint32_t len,
+			   bool with_values, struct rcd_worker_stats *st)
 {
-	for (unsigned i = 0; i < n_ops; i++) {
-		uint8_t *p = reply + RC_PROTO_HDR_LEN + i * RC_PROTO_REP_OP_LEN;
+	uint32_t off = RC_PROTO_HDR_LEN;
 
-		if (p[0] != RC_OP_GET && p[0] != RC_OP_NOOP &&
-		    p[1] == RC_ST_OK) {
-			p[1] = RC_ST_NOT_REPLICATED;
+	for (unsigned i = 0; i < n && off + RC_PROTO_REP_OP_LEN <= len; i++) {
+		uint8_t *q = p + off;
+
+		if (q[0] != RC_OP_GET && q[0] != RC_OP_NOOP &&
+		    q[1] == RC_ST_OK) {
+			q[1] = RC_ST_NOT_REPLICATED;
 			st->status[RC_ST_OK]--;
 			st->status[RC_ST_NOT_REPLICATED]++;
 		}
+		off += RC_PROTO_REP_OP_LEN;
+		if (with_values)
+			off += (uint32_t)q[4] << 24 | (uint32_t)q[5] << 16 |
+			       (uint32_t)q[6] << 8 | q[7];
 	}
 }
 
@@ -374,7 +381,8 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 	w->dur_wseq = 0;
 	if (unlikely(h->flags & RC_PROTO_F_DURABLE)) {
 		if (lost || !w->durable_ok)
-			not_replicated(w->reply, h->n_ops, st);
+			not_replicated(w->reply, h->n_ops, sizeof(w->reply),
+				       false, st);
 		else if (w->wseq != wseq0)
 			w->dur_wseq = w->wseq;
 	}
@@ -518,7 +526,8 @@ static void answer(struct rcd_worker *w, struct rte_mbuf *m, uint32_t total)
 		return;
 	}
 	if (w->held_n == RCD_HELD) {
-		not_replicated(w->reply, w->rh.n_ops, &w->stats);
+		not_replicated(w->reply, w->rh.n_ops, sizeof(w->reply), false,
+			       &w->stats);
 		w->stats.durable_failed++;
 		send_reply(w, m, total);
 		return;
@@ -535,28 +544,13 @@ static void answer(struct rcd_worker *w, struct rte_mbuf *m, uint32_t total)
 /* A held reply that will not be confirmed: its writes say so. */
 static void fail_held(struct rcd_worker *w, struct rte_mbuf *m)
 {
-	uint8_t *p = rte_pktmbuf_mtod_offset(
-		m, uint8_t *,
-		sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) +
-			sizeof(struct rte_udp_hdr));
-	uint32_t len = rte_pktmbuf_data_len(m) - (uint32_t)(p -
-		rte_pktmbuf_mtod(m, uint8_t *));
-	unsigned n = (unsigned)(p[12] << 8 | p[13]);
-	uint32_t off = RC_PROTO_HDR_LEN;
+	const uint32_t hdrs = sizeof(struct rte_ether_hdr) +
+			      sizeof(struct rte_ipv4_hdr) +
+			      sizeof(struct rte_udp_hdr);
+	uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, hdrs);
 
-	for (unsigned i = 0; i < n && off + RC_PROTO_REP_OP_LEN <= len; i++) {
-		uint8_t *q = p + off;
-
-		if (q[0] != RC_OP_GET && q[0] != RC_OP_NOOP &&
-		    q[1] == RC_ST_OK) {
-			q[1] = RC_ST_NOT_REPLICATED;
-			w->stats.status[RC_ST_OK]--;
-			w->stats.status[RC_ST_NOT_REPLICATED]++;
-		}
-		off += RC_PROTO_REP_OP_LEN +
-		       ((uint32_t)q[4] << 24 | (uint32_t)q[5] << 16 |
-			(uint32_t)q[6] << 8 | q[7]);
-	}
+	not_replicated(p, (unsigned)(p[12] << 8 | p[13]),
+		       rte_pktmbuf_data_len(m) - hdrs, true, &w->stats);
 	rc_net_udp_reply_end(m);
 }
 

@@ -33,7 +33,6 @@
  * repl.hb_port from repl.peer_data_ip), read by the control core. */
 struct rcd_hb {
 	uint32_t peer_ip;            /* host order; 0: not expected */
-	uint16_t port;
 	uint64_t last_ns;            /* CLOCK_MONOTONIC of the last one */
 	uint64_t count;
 	uint8_t body[RC_REPL_HELLO_LEN];
@@ -191,7 +190,6 @@ struct rcd_worker {
 	struct rc_repl_log *alog;    /* standby: records to apply */
 	uint64_t wseq;               /* records put in rlog so far */
 	volatile uint64_t acked_wseq;  /* the standby applied up to here */
-	volatile uint64_t failed_wseq; /* waits up to here fail */
 	volatile uint8_t durable_ok; /* a standby is attached */
 	uint64_t durable_wait_tsc;   /* longest a durable reply waits */
 	volatile uint64_t applied;   /* alog records consumed (standby) */
