@@ -55,20 +55,25 @@ rc_daemon_stop() {
 	local pid=$RC_DAEMON_PID
 	[ -n "$pid" ] || return 0
 	RC_DAEMON_PID=
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 100); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			RC_DAEMON_STATUS=0
-			wait "$pid" 2>/dev/null || RC_DAEMON_STATUS=$?
-			return "$RC_DAEMON_STATUS"
+	RC_DAEMON_STATUS=0
+	if kill -TERM "$pid" 2>/dev/null; then
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			rc_log "ringcached did not stop on SIGTERM; killing it"
+			RC_DAEMON_STATUS=killed
+			kill -KILL "$pid" 2>/dev/null
 		fi
-		sleep 0.1
-	done
-	rc_log "ringcached did not stop on SIGTERM; killing it"
-	RC_DAEMON_STATUS=killed
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 1
+		local st=0
+		wait "$pid" 2>/dev/null || st=$?
+		[ "$RC_DAEMON_STATUS" = killed ] || RC_DAEMON_STATUS=$st
+	fi
+	# Its EAL runtime directory goes with it (a script that starts
+	# several daemons in turn leaves none behind).
+	rm -rf "/var/run/dpdk/$RC_FILE_PREFIX"
+	[ "$RC_DAEMON_STATUS" = 0 ]
 }
 
 rc_cleanup() {
