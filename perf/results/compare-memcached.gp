@@ -1,6 +1,6 @@
 set terminal pngcairo size 1000,600 font "sans,10"
 set output "compare-memcached.png"
-set title "ringcache vs memcached (Debian 12 VM, 2 vCPU (kernel 6.18.44-fc), 2026-11-21; medians of rounds, bars = p99 range)"
+set title "ringcache vs memcached (6.18.44-fc-v509, 2 vCPU, 2026-11-21; medians of rounds, bars = p99 range)"
 set xlabel "offered rate (requests/s)"
 set ylabel "latency (µs)"
 set logscale xy
