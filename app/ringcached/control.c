@@ -242,7 +242,10 @@ static void gather_latency(struct rcd_ctl *c)
 	       sizeof(struct rc_hist) * RCD_LAT_SERIES);
 	c->ring_gets[c->ring_pos] = c->snap.sum.store.gets;
 	c->ring_hits[c->ring_pos] = c->snap.sum.store.hits;
-	c->ring_ops[c->ring_pos] = c->snap.sum.requests;
+	/* Operations, not datagrams: a multi-get of 8 keys is 8. */
+	c->ring_ops[c->ring_pos] = 0;
+	for (unsigned o = 0; o < RC_OP__COUNT; o++)
+		c->ring_ops[c->ring_pos] += c->snap.sum.ops[o];
 	if (c->ring_n < RCD_WIN_MAX + 1)
 		c->ring_n++;
 	if (w > c->ring_n - 1)

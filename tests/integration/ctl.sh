@@ -197,6 +197,15 @@ grep -q "^hit_rate ok emergency" "$WORK/hook.log" && pass "hook ran on the rise"
 grep -q "^hit_rate emergency ok" "$WORK/hook.log" && pass "hook ran on the fall" || fail "hook on the fall"
 grep -q "alert hit_rate: ok -> emergency" "$WORK/daemon.log" && pass "alert logged" || fail "alert log line"
 
+# status counts operations, not datagrams: 200 multi-gets of 16 keys are
+# 3,200 ops in ~400 datagrams (keys of one partition share one), so over
+# the 2 s window at least 1,000 ops/s where datagrams would give ~200.
+expect "multi-gets answered" "$(CLI mgets mg 16 200)" "answered 3200"
+sleep 1.2
+ops=$(J status | py 'int(d["ops_per_s"])')
+[ "$ops" -ge 1000 ] && pass "ops_per_s counts each key of a multi-get ($ops)" ||
+	fail "ops_per_s $ops after 3,200 ops in 2 s"
+
 # --- stats --------------------------------------------------------------------
 expect "stats counters" "$(J stats | py 'd["counters"]["op_get"] > 1000')" True
 expect "stats latency by op and class" "$(J stats | py 'any(l["op"]=="get" and l["total"]["count"]>0 for l in d["latency"])')" True

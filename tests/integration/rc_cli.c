@@ -3,6 +3,8 @@
  *   rc_cli SERVER set KEY VALUE [TTL]   -> "OK" or the error
  *   rc_cli SERVER get KEY               -> "OK VALUE stale=0|1" or error
  *   rc_cli SERVER gets KEY N PAUSE_US   -> N GETs, "hits H misses M"
+ *   rc_cli SERVER mgets KEY K N         -> N multi-gets of KEY.0..KEY.K-1,
+ *                                          "answered A" (keys with a status)
  * Exit 0 on OK, 1 on a server answer other than OK, 2 on misuse. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@ int main(int argc, char **argv)
 	int err;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: rc_cli SERVER set|get|gets KEY ...\n");
+		fprintf(stderr, "usage: rc_cli SERVER set|get|gets|mgets KEY ...\n");
 		return 2;
 	}
 	servers[0] = argv[1];
@@ -61,6 +63,32 @@ int main(int argc, char **argv)
 				usleep(pause);
 		}
 		printf("hits %ld misses %ld\n", hits, misses);
+		err = RC_OK;
+	} else if (!strcmp(argv[2], "mgets") && argc == 6) {
+		struct rc_mget_item it[64];
+		char keys[64][64];
+		long k = atol(argv[4]), n = atol(argv[5]), answered = 0;
+
+		if (k < 1 || k > 64) {
+			fprintf(stderr, "rc_cli: mgets takes 1..64 keys\n");
+			rc_client_destroy(c);
+			return 2;
+		}
+		for (long i = 0; i < n; i++) {
+			for (long j = 0; j < k; j++) {
+				snprintf(keys[j], sizeof(keys[j]), "%.40s.%ld",
+					 argv[3], j);
+				it[j] = (struct rc_mget_item){
+					.key = keys[j], .key_len = strlen(keys[j]),
+					.buf = buf, .cap = sizeof(buf)};
+			}
+			if (rc_mget(c, it, (size_t)k) != RC_OK)
+				continue;
+			for (long j = 0; j < k; j++)
+				answered += it[j].status == RC_OK ||
+					    it[j].status == RC_ENOTFOUND;
+		}
+		printf("answered %ld\n", answered);
 		err = RC_OK;
 	} else {
 		fprintf(stderr, "rc_cli: bad command\n");
