@@ -22,6 +22,7 @@
 #include <rte_udp.h>
 
 #include "bench.h"
+#include "rc_net.h"
 
 #define MEMIF_BURST 32
 #define MEMIF_DESC 1024
@@ -114,21 +115,11 @@ static int resolve_server(const struct rb_config *c)
 
 		if (!m)
 			return -1;
-		eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-		arp = (struct rte_arp_hdr *)(eth + 1);
-		memset(&eth->dst_addr, 0xff, sizeof(eth->dst_addr));
-		eth->src_addr = g.mac;
-		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
-		arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
-		arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-		arp->arp_hlen = RTE_ETHER_ADDR_LEN;
-		arp->arp_plen = 4;
-		arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
-		arp->arp_data.arp_sha = g.mac;
-		arp->arp_data.arp_sip = c->source.s_addr;
-		memset(&arp->arp_data.arp_tha, 0, sizeof(arp->arp_data.arp_tha));
-		arp->arp_data.arp_tip = c->server.sin_addr.s_addr;
-		m->data_len = m->pkt_len = sizeof(*eth) + sizeof(*arp);
+		if (rc_net_arp_request_build(m, &g.mac, c->source.s_addr,
+					     c->server.sin_addr.s_addr) != 0) {
+			rte_pktmbuf_free(m);
+			return -1;
+		}
 		if (rte_eth_tx_burst(g.port, 0, &m, 1) != 1)
 			rte_pktmbuf_free(m);
 		stop = rb_now_ns() + 100000000ull;

@@ -282,7 +282,9 @@ static void announce_vip(struct rcd_repl *r)
 	m = rte_pktmbuf_alloc(r->nd->pools[0]);
 	if (!m)
 		return;
-	if (rc_net_garp_build(m, &r->nd->ifc.mac, r->cfg->repl_vip) != 0) {
+	/* Gratuitous: a request for our own address. */
+	if (rc_net_arp_request_build(m, &r->nd->ifc.mac, r->cfg->repl_vip,
+				     r->cfg->repl_vip) != 0) {
 		rte_pktmbuf_free(m);
 		return;
 	}

@@ -316,8 +316,9 @@ int rc_net_udp_build(struct rte_mbuf *m, const struct rc_net_udp_addr *a,
 	return 0;
 }
 
-int rc_net_garp_build(struct rte_mbuf *m, const struct rte_ether_addr *mac,
-		      rte_be32_t ip)
+int rc_net_arp_request_build(struct rte_mbuf *m,
+			     const struct rte_ether_addr *mac, rte_be32_t sip,
+			     rte_be32_t tip)
 {
 	struct rte_ether_hdr *eth;
 	struct rte_arp_hdr *arp;
@@ -334,12 +335,11 @@ int rc_net_garp_build(struct rte_mbuf *m, const struct rte_ether_addr *mac,
 	arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	arp->arp_hlen = RTE_ETHER_ADDR_LEN;
 	arp->arp_plen = 4;
-	/* A gratuitous ARP is a request for our own address. */
 	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
 	rte_ether_addr_copy(mac, &arp->arp_data.arp_sha);
-	arp->arp_data.arp_sip = ip;
+	arp->arp_data.arp_sip = sip;
 	memset(&arp->arp_data.arp_tha, 0, sizeof(arp->arp_data.arp_tha));
-	arp->arp_data.arp_tip = ip;
+	arp->arp_data.arp_tip = tip;
 	m->ol_flags = 0;
 	return 0;
 }

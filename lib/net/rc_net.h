@@ -100,11 +100,12 @@ struct rc_net_udp_addr {
 int rc_net_udp_build(struct rte_mbuf *m, const struct rc_net_udp_addr *a,
 		     const void *payload, uint16_t len);
 
-/* Append a gratuitous ARP (broadcast request for ip from mac) to the
- * empty mbuf m: neighbours update their caches to send ip to mac.
- * @return 0 or -ENOSPC. */
-int rc_net_garp_build(struct rte_mbuf *m, const struct rte_ether_addr *mac,
-		      rte_be32_t ip);
+/* Append a broadcast ARP request from (mac, sip) for tip to the empty
+ * mbuf m. With tip == sip it is a gratuitous ARP: neighbours update their
+ * caches to send sip to mac. @return 0 or -ENOSPC. */
+int rc_net_arp_request_build(struct rte_mbuf *m,
+			     const struct rte_ether_addr *mac, rte_be32_t sip,
+			     rte_be32_t tip);
 
 const char *rc_net_drop_name(unsigned reason);
 
