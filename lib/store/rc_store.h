@@ -23,6 +23,9 @@
 #define RC_STORE_MIN_SEGMENT (16u << 10)
 #define RC_STORE_MAX_SEGMENT (64u << 20)
 #define RC_STORE_MAX_VALUE ((1u << 21) - 1) /* and it must fit a segment */
+/* A write that finds the index full evicts up to this many segments
+ * (its own class first) before it answers NO_MEMORY. */
+#define RC_STORE_INDEX_TRIES 64
 #define RC_STORE_SEG_HDR 8u /* bytes a segment keeps: item = size - this */
 
 enum rc_store_result {

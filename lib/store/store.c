@@ -601,6 +601,19 @@ static int worst_borrower(const struct rc_store *s, int skip)
 	return best;
 }
 
+/* The class holding the most segments (any class can give way when
+ * the index, not memory, is full), or -1 if none holds any. */
+static int fullest_class(const struct rc_store *s)
+{
+	int best = -1;
+
+	for (unsigned c = 0; c < s->cfg.n_classes; c++)
+		if (s->cls[c].nsegs &&
+		    (best < 0 || s->cls[c].nsegs > s->cls[best].nsegs))
+			best = (int)c;
+	return best;
+}
+
 /* Free one whole segment of class v now (nothing kept). */
 static bool evict_segment_now(struct rc_store *s, uint8_t v, uint32_t now)
 {
@@ -1035,13 +1048,19 @@ enum rc_store_result rc_store_set(struct rc_store *s, const void *digest,
 			break;
 		}
 		item_dead(s, it, seg_of(s, it));
-		if (rc != -ENOSPC || tries > 0)
+		if (rc != -ENOSPC || tries >= RC_STORE_INDEX_TRIES)
 			return RC_STORE_NO_MEMORY;
-		/* Index full: free a whole segment, then write again. */
-		s->st.index_full++;
+		/* Index full: free a whole segment, then write again. One
+		 * segment need not free a slot in this key's two cuckoo
+		 * buckets (nor any item: a ready segment may be empty), so
+		 * keep going, bounded. */
+		if (tries == 0)
+			s->st.index_full++;
 		if (!evict_segment_now(s, class_id, now)) {
 			int v = worst_borrower(s, -1);
 
+			if (v < 0)
+				v = fullest_class(s);
 			if (v < 0 || !evict_segment_now(s, (uint8_t)v, now))
 				return RC_STORE_NO_MEMORY;
 		}

@@ -802,6 +802,70 @@ static void test_item_count_bound(void)
 	rc_store_destroy(s);
 }
 
+/* The index, not the memory, is what fills: a cuckoo table can refuse a
+ * key while below its capacity, and freeing one segment of large items
+ * need not free a slot in that key's buckets. A cache must still take
+ * the write (evicting as much as it must), never answer NO_MEMORY. */
+static void test_index_full_large_items(void)
+{
+	static const uint32_t share[] = {400000, 250000, 200000, 100000,
+					 50000};
+	static const uint32_t vsz[] = {200, 700, 1000, 1900};
+	static const uint32_t segsz[] = {16 << 10, 64 << 10};
+	static const uint32_t nidx[] = {512, 4096};
+	static char val[2000];
+	struct rc_proto_digest d;
+	struct rc_store_item_view v;
+	struct rc_store_stats st;
+	char k[32], name[32];
+	uint64_t cas_out;
+	unsigned failed = 0, runs = 0;
+
+	memset(val, 'x', sizeof(val));
+	for (unsigned a = 0; a < 4; a++)
+	for (unsigned b = 0; b < 2; b++)
+	for (unsigned e = 0; e < 2; e++) {
+		/* Memory for about twice the items the index holds. */
+		size_t mem = (size_t)nidx[e] * (vsz[a] + 48) / 2;
+		struct rc_store_config c;
+		struct rc_store *s;
+
+		if (mem < 8 * (size_t)segsz[b])
+			mem = 8 * (size_t)segsz[b];
+		snprintf(name, sizeof(name), "ixf%u%u%u", a, b, e);
+		c = cfg_of(name, mem, nidx[e], segsz[b]);
+		c.n_classes = 5;
+		c.borrowing = true;
+		c.memory_cap = mem * 8;
+		for (unsigned i = 0; i < 5; i++)
+			c.classes[i].share_ppm = share[i];
+		s = rc_store_create(&c);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+		runs++;
+		for (uint32_t i = 0; i < nidx[e] * 8; i++) {
+			int r;
+
+			snprintf(k, sizeof(k), "ix%u", i);
+			if (i % (nidx[e] / 2) == 0 && i <= nidx[e] * 4)
+				rc_store_set_memory(s, mem + mem * i / nidx[e]);
+			rc_store_maintain(s, 1, 64);
+			r = SETC(s, k, val, vsz[a], 0, 4, 1);
+			if (r != RC_STORE_OK) {
+				fprintf(stderr, "\n  %s: set #%u -> %d", name, i, r);
+				failed++;
+				break;
+			}
+			if (i % 3 == 0)
+				CU_ASSERT_EQUAL_FATAL(GET(s, k, 1), RC_STORE_OK);
+		}
+		rc_store_get_stats(s, &st);
+		CU_ASSERT(st.items <= nidx[e]);
+		rc_store_destroy(s);
+	}
+	CU_ASSERT_EQUAL(failed, 0);
+	CU_ASSERT_EQUAL(runs, 16);
+}
+
 /* Random operations with a fixed seed over three classes, with upkeep,
  * TTLs and a share changed at runtime. After every step: the partition
  * holds no more than its limit, each class (borrowing off) no more than
@@ -924,6 +988,8 @@ int main(void)
 		{"expiry: reclaimed without access", test_expiry_reclaim},
 		{"bulk get", test_bulk_get},
 		{"item count bound", test_item_count_bound},
+		{"index full with large items: every write taken",
+		 test_index_full_large_items},
 		{"random invariants, borrowing off", test_random_no_borrow},
 		{"random invariants, borrowing on", test_random_borrow},
 		{NULL, NULL},
