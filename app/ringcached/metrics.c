@@ -16,7 +16,7 @@
 
 const char *const rcd_alert_names[3] = {"latency", "hit_rate", "memory"};
 
-enum src { WK, NIC, CTL };
+enum src { WK, NIC, CTL, SNAP };
 enum kind { COUNTER, GAUGE };
 enum arr { NONE, NETDROP, PROTODROP, OPCODE, STATUS, CLASS, ALERT };
 
@@ -37,6 +37,7 @@ struct metric {
 #define CL(f) WK, offsetof(struct rcd_worker_stats, classes[0].f)
 #define N(f) NIC, offsetof(struct rte_eth_stats, f)
 #define G(f) CTL, offsetof(struct rcd_gauges, f)
+#define S(f) SNAP, offsetof(struct rcd_snapshot, f)
 
 static const struct metric metrics[] = {
 	{"rx_packets", "rx_packets", COUNTER, W(rx_packets), NONE, 0, 0,
@@ -203,6 +204,10 @@ static const struct metric metrics[] = {
 	 "tx_errors", NULL},
 	{"nic_rx_nombuf", "nic_errors", COUNTER, N(rx_nombuf), NONE, "kind",
 	 "rx_nombuf", NULL},
+	{"stats_published_ns", "stats_published_nanoseconds", GAUGE,
+	 S(published_ns), NONE, 0, 0,
+	 "CLOCK_MONOTONIC time of the oldest worker's last counter publish: "
+	 "every request answered before it is counted"},
 	{"uptime_seconds", "uptime_seconds", GAUGE, G(uptime_s), NONE, 0, 0,
 	 "Seconds since the node started serving"},
 	{"multiplier", "multiplier", GAUGE, G(multiplier), NONE, 0, 0,
@@ -308,6 +313,7 @@ static double value_of(const struct rcd_snapshot *s, const struct metric *m,
 	switch (m->src) {
 	case WK: return (double)*(const uint64_t *)((const char *)&s->sum + off);
 	case NIC: return (double)*(const uint64_t *)((const char *)&s->nic + off);
+	case SNAP: return (double)*(const uint64_t *)((const char *)s + off);
 	default: return *(const double *)((const char *)&s->g + off);
 	}
 }
@@ -359,6 +365,17 @@ void rcd_stats_sum(struct rcd_worker *const *w, unsigned n,
 void rcd_snapshot_take(struct rcd_snapshot *s, struct rcd_worker *const *w,
 		       unsigned n, uint16_t port_id)
 {
+	uint64_t oldest = UINT64_MAX;
+
+	/* Read the publish times first: counters read after them are at
+	 * least as new. */
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t t = __atomic_load_n(&w[i]->published_ns,
+					     __ATOMIC_ACQUIRE);
+
+		oldest = t < oldest ? t : oldest;
+	}
+	s->published_ns = n ? oldest : 0;
 	rcd_stats_sum(w, n, &s->sum);
 	s->nic_ok = rte_eth_stats_get(port_id, &s->nic) == 0;
 }

@@ -39,6 +39,7 @@ struct rcd_snapshot {
 	struct rte_eth_stats nic;
 	int nic_ok;
 	struct rcd_gauges g;
+	uint64_t published_ns;       /* oldest worker publish (monotonic) */
 };
 
 /* Sum the workers' counters and read the NIC's. */

@@ -1216,6 +1216,13 @@ void rcd_worker_snapshot(struct rcd_worker *w)
 	for (unsigned c = 0; c < w->classes->n; c++)
 		rc_store_get_class_stats(w->store, (uint8_t)c,
 					 &w->stats.classes[c]);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* Readers that see the time must also see the counters above. */
+	__atomic_store_n(&w->published_ns,
+			 (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+			 __ATOMIC_RELEASE);
 }
 
 int rcd_worker_main(void *arg)

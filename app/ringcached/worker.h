@@ -221,6 +221,9 @@ struct rcd_worker {
 	struct rte_ring **inboxes;   /* all workers' inboxes, by partition */
 	uint64_t tsc_hz, tsc_start;
 	uint64_t now_tsc;            /* set once per loop turn */
+	/* CLOCK_MONOTONIC ns at the end of the last stats publish: every
+	 * request answered before it is in the published counters. */
+	volatile uint64_t published_ns;
 	volatile int *quit;
 
 	struct rte_mbuf *tx[RCD_MAX_BURST];

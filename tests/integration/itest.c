@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rc_cunit.h"
@@ -23,6 +24,7 @@ static rc_client *cl;
 static const char *server, *stats_path;
 static size_t max_key, max_value;
 static long long workers = 1;
+static long long memory; /* store.memory of run.sh's config */
 
 /* Read one counter from the daemon's stats file; -1 if absent. */
 static long long stat_get(const char *name)
@@ -40,10 +42,32 @@ static long long stat_get(const char *name)
 	return found;
 }
 
-/* The control core rewrites the file every 50 ms in tests. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait until the stats file holds every worker's counters as published
+ * after now (the daemon shares this machine's monotonic clock): then
+ * every request answered so far is in them. A condition, not a sleep;
+ * the deadline only bounds a broken daemon. */
 static void stats_settle(void)
 {
-	usleep(400 * 1000);
+	uint64_t t0 = mono_ns();
+
+	for (;;) {
+		long long t = stat_get("stats_published_ns");
+
+		if (t > 0 && (uint64_t)t > t0)
+			break;
+		if (mono_ns() - t0 > 30ull * 1000000000u) {
+			CU_FAIL_FATAL("stats file not refreshed within 30 s");
+		}
+		usleep(5 * 1000);
+	}
 }
 
 static void test_ping(void)
@@ -511,7 +535,11 @@ static void test_eviction(void)
 	for (int i = 0; i < n; i++) {
 		size_t kl = (size_t)snprintf(key, sizeof(key), "it:ev%d", i);
 
-		CU_ASSERT_EQUAL_FATAL(rc_set(cl, key, kl, v, sizeof(v), NULL, NULL), RC_OK);
+		int r = rc_set(cl, key, kl, v, sizeof(v), NULL, NULL);
+
+		if (r != RC_OK)
+			fprintf(stderr, "\n  set %s: %s\n", key, rc_strerror(r));
+		CU_ASSERT_EQUAL_FATAL(r, RC_OK);
 	}
 	stats_settle();
 	limit = stat_get("store_bytes_limit");
@@ -526,6 +554,21 @@ static void test_eviction(void)
 	CU_ASSERT_EQUAL(rc_get(cl, "it:ev0", 6, v, sizeof(v), &vl, NULL), RC_ENOTFOUND);
 	/* Every partition is full: within one segment (run.sh: 64 KiB). */
 	CU_ASSERT(used > limit - workers * (64 << 10));
+	/* The budget is the configured one, however full the store is:
+	 * run.sh pins it (memory_cap = memory, no calendar rules), and a
+	 * scaling evaluation (interval_s = 1) after the fill must not move
+	 * it. Waits for two uptime ticks so that at least one ran. */
+	long long up0 = stat_get("uptime_seconds");
+	uint64_t t0 = mono_ns();
+
+	while (stat_get("uptime_seconds") < up0 + 2) {
+		if (mono_ns() - t0 > 30ull * 1000000000u)
+			CU_FAIL_FATAL("uptime did not advance within 30 s");
+		usleep(20 * 1000);
+	}
+	stats_settle();
+	CU_ASSERT_EQUAL(stat_get("store_bytes_limit"), memory);
+	CU_ASSERT_EQUAL(stat_get("memory_budget_bytes"), memory);
 }
 
 /* ---- large values (run.sh ... large) ---------------------------- */
@@ -725,6 +768,7 @@ int main(void)
 	}
 	max_key = getenv("RC_MAX_KEY") ? strtoul(getenv("RC_MAX_KEY"), NULL, 10) : 250;
 	max_value = getenv("RC_MAX_VALUE") ? strtoul(getenv("RC_MAX_VALUE"), NULL, 10) : 1024;
+	memory = getenv("RC_MEMORY") ? atoll(getenv("RC_MEMORY")) : 0;
 	if (getenv("RC_WORKERS"))
 		workers = atoll(getenv("RC_WORKERS"));
 	servers[0] = server;

@@ -47,7 +47,9 @@ DENIED_IP=$NET.200
 if [ "$SUITE" = large ]; then
 	MAX_KEY=250
 	MAX_VALUE=1048576
-	STORE="memory = $((96 * WORKERS))M
+	MEMORY=$((96 * WORKERS))
+	STORE="memory = ${MEMORY}M
+memory_cap = ${MEMORY}M
 max_items = $((4096 * WORKERS))
 segment_size = 2M"
 	# Room in the packet rings for a 1 MiB value arriving at once.
@@ -55,8 +57,11 @@ segment_size = 2M"
 else
 	MAX_KEY=200
 	MAX_VALUE=1024
+	MEMORY=$((4 * WORKERS))
 	STORE="; small on purpose: the eviction test fills it many times over
-memory = $((4 * WORKERS))M
+memory = ${MEMORY}M
+; a fixed budget: the utilisation rule may not grow it under the tests
+memory_cap = ${MEMORY}M
 max_items = $((4096 * WORKERS))
 ; 64 segments per partition, as a real node has hundreds
 segment_size = 64K"
@@ -91,6 +96,8 @@ timeout_ms = 300
 [scaling]
 ; no calendar: budgets and TTLs must not depend on the day the test runs
 rules =
+; evaluated every second, so the eviction test sees that it changes nothing
+interval_s = 1
 CONF
 
 # shellcheck disable=SC2046
@@ -113,7 +120,7 @@ if ! ip netns exec "$RC_NS_CLI" ping -c 3 -i 0.2 -W 1 -q "$SERVER_IP" >/dev/null
 fi
 ip netns exec "$RC_NS_CLI" env RC_SERVER="$SERVER_IP:7711" \
 	RC_STATS="$WORK/stats" RC_MAX_KEY=$MAX_KEY RC_MAX_VALUE=$MAX_VALUE \
-	RC_WORKERS="$WORKERS" RC_SUITE="$SUITE" RC_TRUSTED=$([ -n "$TRUSTED" ] && echo 1 || echo 0) \
+	RC_WORKERS="$WORKERS" RC_MEMORY=$((MEMORY << 20)) RC_SUITE="$SUITE" RC_TRUSTED=$([ -n "$TRUSTED" ] && echo 1 || echo 0) \
 	RC_LIMITED_IP=$LIMITED_IP RC_DENIED_IP=$DENIED_IP \
 	"$BUILD/tests/integration/itest" || status=$?
 
