@@ -549,10 +549,13 @@ static json_t *do_stats(struct rcd_ctl *c, json_t *req)
 static json_t *do_classes(struct rcd_ctl *c, json_t *req)
 {
 	json_t *a = json_array(), *r = ok();
+	struct rcd_worker_stats sum;
 
 	(void)req;
+	/* Fresh sums (workers publish every 10 ms), not the last tick's. */
+	rcd_stats_sum(c->nd->workers, c->nd->n_workers, &sum);
 	for (unsigned i = 0; i < c->cfg->cl.n; i++) {
-		const struct rc_store_class_stats *k = &c->snap.sum.classes[i];
+		const struct rc_store_class_stats *k = &sum.classes[i];
 		uint32_t share = c->cfg->cl.c[i].share_ppm;
 
 		json_array_append_new(
