@@ -224,6 +224,12 @@ int rc_store_get_class_stats(const struct rc_store *s, uint8_t class_id,
 
 /* Memory one item of this size costs in a segment (header, key, value,
  * alignment), not counting its index entry. */
+/* Tests: walk every segment and check that its live-item counts match
+ * its items and that every live item is what the index holds for its
+ * key. O(memory); owner thread only.
+ * @return 0, or -EFAULT with what is wrong in err. */
+int rc_store_verify(struct rc_store *s, char *err, size_t errlen);
+
 size_t rc_store_item_size(uint16_t key_len, uint32_t value_len,
 			  uint32_t client_flags);
 

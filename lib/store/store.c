@@ -8,6 +8,7 @@
  * Segcache's merge-based eviction. Expired items are swept in small steps
  * from rc_store_maintain(). Single owner thread; see rc_store.h. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,8 @@ enum seg_state { SEG_FREE, SEG_OPEN, SEG_SEALED, SEG_RECLAIM, SEG_READY };
 struct seg {
 	uint8_t *mem;               /* NULL until first used */
 	uint64_t seq;               /* bumped when (re)filled: CAS high bits */
+	uint64_t seq_prev;          /* while reclaiming: the seq of the items
+				     * not yet looked at */
 	uint32_t wr;                /* bytes written, from SEG_HDR */
 	uint32_t live_bytes, n_live;
 	uint32_t min_exp, max_exp;  /* over items with a TTL; 0 = none */
@@ -205,13 +208,20 @@ static inline uint64_t cas_of(const struct rc_store *s,
 {
 	uint32_t id = seg_of(s, it);
 	uintptr_t off = (uintptr_t)it & (s->seg_size - 1);
+	const struct seg *g = &s->segs[id];
 
-	return (s->segs[id].seq << 24) | (uint64_t)(off >> 2);
+	/* Compaction gives kept items a new seq as it moves them; items it
+	 * has not reached yet keep the version they were written with. */
+	if (unlikely(g->state == SEG_RECLAIM) && off >= s->cls[g->cls].rd)
+		return (g->seq_prev << 24) | (uint64_t)(off >> 2);
+	return (g->seq << 24) | (uint64_t)(off >> 2);
 }
 
 static inline int expired(const struct rc_item *it, uint32_t now)
 {
-	return it->expire != 0 && (int32_t)(now - it->expire) >= 0;
+	/* Plain comparisons: the clock counts seconds from 1 and does not
+	 * wrap (136 years), and expiries saturate below. */
+	return it->expire != 0 && now >= it->expire;
 }
 
 static inline uint32_t expiry_of(uint32_t ttl, uint32_t now)
@@ -220,8 +230,10 @@ static inline uint32_t expiry_of(uint32_t ttl, uint32_t now)
 
 	if (ttl == 0)
 		return 0;
-	e = now + ttl;
-	return e == 0 ? 1 : e; /* 0 is reserved for "never" */
+	/* A TTL past the clock's range is as good as never, but stays a
+	 * TTL (0 is reserved for "never"): saturate, never wrap. */
+	e = ttl > UINT32_MAX - now ? UINT32_MAX : now + ttl;
+	return e;
 }
 
 /* TTL -> bucket: 0 for none, exact for 1..3 s, then four buckets per
@@ -239,14 +251,14 @@ static inline unsigned bucket_of(uint32_t ttl)
 
 static inline void exp_min(uint32_t *mn, uint32_t e)
 {
-	if (e && (!*mn || (int32_t)(e - *mn) < 0))
+	if (e && (!*mn || e < *mn))
 		*mn = e;
 }
 
 static inline void exp_widen(uint32_t *mn, uint32_t *mx, uint32_t e)
 {
 	exp_min(mn, e);
-	if (e && (!*mx || (int32_t)(e - *mx) > 0))
+	if (e && (!*mx || e > *mx))
 		*mx = e;
 }
 
@@ -493,6 +505,7 @@ static void reclaim_begin(struct rc_store *s, uint8_t c, uint32_t id,
 	else
 		fifo_unlink(s, C, id);
 	g->state = SEG_RECLAIM;
+	g->seq_prev = g->seq;
 	g->seq = ++s->seq;      /* kept items get fresh CAS values */
 	C->reclaim = id;
 	C->rd = C->wr = SEG_HDR;
@@ -639,12 +652,15 @@ static uint32_t seg_new(struct rc_store *s, uint8_t c, uint32_t now)
 	if (C->nsegs < C->budget ||
 	    (s->cfg.borrowing && s->n_owned < s->total_budget)) {
 		id = seg_take_free(s);
-		if (id == NONE && C->nsegs < C->budget) {
-			/* Others borrowed our share: take it back. */
+		/* Others borrowed our share: take it back. After the budget
+		 * shrank, freed segments go back to the system until memory
+		 * is under it, so it may take several. */
+		while (id == NONE && C->nsegs < C->budget) {
 			int v = worst_borrower(s, c);
 
-			if (v >= 0 && evict_segment_now(s, (uint8_t)v, now))
-				id = seg_take_free(s);
+			if (v < 0 || !evict_segment_now(s, (uint8_t)v, now))
+				break;
+			id = seg_take_free(s);
 		}
 		if (id != NONE) {
 			seg_give(s, c, id);
@@ -653,8 +669,13 @@ static uint32_t seg_new(struct rc_store *s, uint8_t c, uint32_t now)
 	}
 	/* At budget: reuse our oldest segment, compacted. */
 	C->pressure = true;
+	/* A pass under way ends first; a trimming one (the budget shrank)
+	 * frees its segment rather than leave one ready, so then compact
+	 * our oldest as well. */
+	if (C->ready == NONE && C->reclaim != NONE)
+		reclaim_finish(s, c, now);
 	if (C->ready == NONE) {
-		if (C->reclaim == NONE && !reclaim_start(s, c, false))
+		if (!reclaim_start(s, c, false))
 			return NONE;
 		s->st.reclaims_inline++;
 		reclaim_finish(s, c, now);
@@ -845,7 +866,7 @@ static struct rc_item *check(struct rc_store *s, void *data, const void *key,
 		uint32_t grace = __atomic_load_n(&s->stale_grace,
 						 __ATOMIC_RELAXED);
 
-		if (stale && grace && (int32_t)(now - it->expire) < (int32_t)grace) {
+		if (stale && grace && now - it->expire < grace) {
 			*stale = 1;
 			return it;
 		}
@@ -923,6 +944,15 @@ void rc_store_count_miss(struct rc_store *s, uint8_t class_id)
 	}
 }
 
+/* Was this index entry's item removed earlier in the same bulk? */
+static inline bool bulk_gone(void *const *gone, unsigned n, const void *d)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (gone[i] == d)
+			return true;
+	return false;
+}
+
 void rc_store_get_bulk(struct rc_store *s, unsigned n,
 		       const void *const digests[], const void *const keys[],
 		       const uint16_t key_lens[], uint32_t now,
@@ -930,7 +960,8 @@ void rc_store_get_bulk(struct rc_store *s, unsigned n,
 		       enum rc_store_result res[])
 {
 	const void *ik[RC_STORE_BULK];
-	void *data[RC_STORE_BULK];
+	void *data[RC_STORE_BULK], *gone[RC_STORE_BULK];
+	unsigned n_gone = 0;
 	uint64_t hits = 0;
 
 	if (n > RC_STORE_BULK)
@@ -947,10 +978,18 @@ void rc_store_get_bulk(struct rc_store *s, unsigned n,
 		struct rc_item *it = NULL;
 		uint8_t cls = 0, stale = 0;
 
-		if (hits & (1ull << i)) {
+		if (hits & (1ull << i) && !bulk_gone(gone, n_gone, data[i])) {
+			uint64_t exp0 = s->st.expirations;
+
 			cls = ix_cls(data[i]);
 			it = check(s, data[i], keys[i], key_lens[i], now,
 				   &stale);
+			/* An expired item was removed: a later copy of the
+			 * same key in this bulk must not remove it again (its
+			 * segment would count one live item too few, and be
+			 * freed under another live item). */
+			if (s->st.expirations != exp0)
+				gone[n_gone++] = data[i];
 		}
 		count_get(s, it, cls, RC_STORE_NO_CLASS);
 		res[i] = it ? RC_STORE_OK : RC_STORE_NOT_FOUND;
@@ -1138,7 +1177,7 @@ static unsigned sweep(struct rc_store *s, uint32_t now, unsigned work)
 				     c->state == SEG_SEALED ||
 				     c->state == SEG_READY) &&
 				    c->min_exp &&
-				    (int32_t)(now - c->min_exp) >= 0) {
+				    now >= c->min_exp) {
 					s->sw_seg = id;
 					s->sw_off = SEG_HDR;
 					s->sw_min = 0;
@@ -1187,12 +1226,13 @@ static unsigned sweep(struct rc_store *s, uint32_t now, unsigned work)
 unsigned rc_store_maintain(struct rc_store *s, uint32_t now, unsigned work)
 {
 	unsigned n = 0;
+	uint32_t grace;
 	bool free_seg;
 
 	check_budgets(s);
 	/* Expired items wait out the serve-stale grace before the sweep. */
-	n += sweep(s, now - __atomic_load_n(&s->stale_grace, __ATOMIC_RELAXED),
-		   work);
+	grace = __atomic_load_n(&s->stale_grace, __ATOMIC_RELAXED);
+	n += sweep(s, now > grace ? now - grace : 0, work);
 	/* Memory above the total budget (it shrank): return free segments,
 	 * then trim whole segments from the classes most over budget. */
 	while (s->free_head != NONE && s->n_alloc > s->total_budget) {
@@ -1245,6 +1285,68 @@ unsigned rc_store_maintain(struct rc_store *s, uint32_t now, unsigned work)
 		free_seg = true;
 	}
 	return n;
+}
+
+/* ---- verification (tests) --------------------------------------------- */
+
+int rc_store_verify(struct rc_store *s, char *err, size_t errlen)
+{
+	uint64_t items = 0;
+
+	for (uint32_t id = 0; id < s->n_segs_max; id++) {
+		const struct seg *g = &s->segs[id];
+		uint32_t n = 0, bytes = 0, off = SEG_HDR;
+
+		if (g->state == SEG_FREE || !g->mem)
+			continue;
+		const struct cls *C = &s->cls[g->cls];
+		/* A reclaiming segment holds kept items before C->wr and
+		 * items still to look at from C->rd; what lies between is
+		 * stale copies. Its counts are exact once the pass ends. */
+		const bool rec = g->state == SEG_RECLAIM;
+
+		while (off < g->wr) {
+			struct rc_item *it = (struct rc_item *)(g->mem + off);
+			uint8_t d[RC_STORE_DIGEST_LEN];
+			void *data;
+
+			if (rec && off >= C->wr && off < C->rd) {
+				off = C->rd;
+				continue;
+			}
+			off += (uint32_t)item_size(it);
+			if (!it_has(it, IT_LIVE))
+				continue;
+			n++;
+			bytes += (uint32_t)item_size(it);
+			s->cfg.digest(item_key(it), it_klen(it), d);
+			if (rte_hash_lookup_with_hash_data(s->index, ikey(d),
+							   sig_of(d),
+							   &data) < 0 ||
+			    ix_item(data) != it) {
+				snprintf(err, errlen, "segment %u: a live item "
+					 "at %u is not what the index holds",
+					 id, off);
+				return -EFAULT;
+			}
+		}
+		if (!rec && (n != g->n_live || bytes != g->live_bytes)) {
+			snprintf(err, errlen, "segment %u (state %u): %u live "
+				 "items of %u bytes, counted %u of %u", id,
+				 g->state, n, bytes, g->n_live,
+				 g->live_bytes);
+			return -EFAULT;
+		}
+		items += n;
+	}
+	/* Every index entry is one of those live items: none dangles. */
+	if ((uint64_t)rte_hash_count(s->index) != items) {
+		snprintf(err, errlen, "the index holds %d entries, the "
+			 "segments %" PRIu64 " live items",
+			 rte_hash_count(s->index), items);
+		return -EFAULT;
+	}
+	return 0;
 }
 
 /* ---- stats ------------------------------------------------------------ */
