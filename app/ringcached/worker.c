@@ -103,6 +103,7 @@ static inline void out_reset(struct rcd_reply *r)
 {
 	r->len = 0;
 	r->hdr_done = 0;
+	r->pinned = 0;
 	r->n = 0;
 }
 
@@ -118,21 +119,24 @@ static inline void out_hdr_piece(struct rcd_worker *w, uint32_t hdr_end)
 	}
 }
 
-/* Before an op that may move items (SET), copy the values the reply so
- * far points at out of the store. Multi-op replies fit one datagram. */
+/* Before an op that may move or free items (SET, DELETE), copy the
+ * values the reply so far points at out of the store, after those an
+ * earlier write of the request pinned. Multi-op replies fit one datagram,
+ * and a lone op has nothing before it. */
 static void pin_values(struct rcd_worker *w)
 {
-	uint32_t used = 0;
+	struct rcd_reply *r = &w->out;
 
-	for (unsigned i = 0; i < w->out.n; i++) {
-		struct rcd_piece *pc = &w->out.v[i];
+	for (unsigned i = 0; i < r->n; i++) {
+		struct rcd_piece *pc = &r->v[i];
 
 		if (!pc->in_store)
 			continue;
-		memcpy(w->pinned + used, pc->p, pc->len);
-		pc->p = w->pinned + used;
+		RTE_ASSERT(r->pinned + pc->len <= sizeof(w->pinned));
+		memcpy(w->pinned + r->pinned, pc->p, pc->len);
+		pc->p = w->pinned + r->pinned;
 		pc->in_store = 0;
-		used += pc->len;
+		r->pinned += pc->len;
 	}
 }
 
@@ -341,6 +345,9 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 						      ttl, false);
 				break;
 			case RC_OP_DELETE:
+				/* Deleting may free a segment a value of the
+				 * reply so far sits in. */
+				pin_values(w);
 				r.status = store_to_status[rc_store_delete(
 					w->store, &d, op->key, op->key_len,
 					op->cas, now)];

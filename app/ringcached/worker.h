@@ -147,6 +147,7 @@ struct rcd_piece {
 struct rcd_reply {
 	uint32_t len;                /* all pieces */
 	uint32_t hdr_done;           /* bytes of w->reply already pieces */
+	uint32_t pinned;             /* bytes of w->pinned in use */
 	unsigned n;
 	struct rcd_piece v[2 * RC_PROTO_MAX_OPS + 1];
 };
@@ -237,7 +238,7 @@ struct rcd_worker {
 	/* The reply's header and op headers; values stay where they are. */
 	uint8_t reply[RC_PROTO_HDR_LEN + RC_PROTO_MAX_OPS * RC_PROTO_REP_OP_LEN];
 	uint8_t pinned[RC_PROTO_MAX_DATAGRAM]; /* values copied out of the
-						* store before a SET */
+						* store before a write */
 	struct rc_proto_req_op ops[RC_PROTO_MAX_OPS];
 	struct rcd_worker_stats stats;
 } __rte_cache_aligned;
