@@ -65,6 +65,9 @@ struct rc_store_config {
 	bool borrowing;          /* a full class may use idle memory */
 	enum rc_store_policy policy;
 	rc_store_digest_fn digest;
+	/* Tests: fill a segment with 0xA5 when it is released, so that
+	 * anything still reading it sees garbage, not the old items. */
+	bool poison_released;
 };
 
 /* What a hit returns. Pointers stay valid until the next call that

@@ -419,6 +419,8 @@ static void seg_release(struct rc_store *s, uint32_t id)
 	C->nsegs--;
 	s->n_owned--;
 	g->state = SEG_FREE;
+	if (unlikely(s->cfg.poison_released))
+		memset(g->mem + SEG_HDR, 0xA5, s->seg_size - SEG_HDR);
 	if (s->n_alloc > s->total_budget) {
 		dallocx(g->mem, s->mflags);
 		g->mem = NULL;

@@ -46,11 +46,12 @@ static uint32_t pick(struct mc_src *s, uint32_t bound)
 	uint32_t v;
 
 	if (s->p) {
+		/* One byte for a small choice, else four; zeros past the
+		 * end (the first choice of every kind, a short scenario). */
 		v = 0;
-		for (int i = 0; i < 4 && s->off < s->n; i++)
+		for (int i = 0; i < (bound && bound <= 256 ? 1 : 4) &&
+				s->off < s->n; i++)
 			v = v << 8 | s->p[s->off++];
-		if (bound <= 256 && s->off > 0)
-			v = s->p[s->off - 1]; /* one byte is enough: use less */
 	} else {
 		s->x ^= s->x << 13;
 		s->x ^= s->x >> 7;
@@ -194,6 +195,8 @@ void mc_begin(struct mc_src *src)
 	/* A small partition also gets a small index, so that it fills. */
 	if (m)
 		sc.max_items = 512;
+	/* A reply still pointing into a released segment reads garbage. */
+	sc.poison_released = true;
 	w.store = rc_store_create(&sc);
 	if (!w.store)
 		abort();
