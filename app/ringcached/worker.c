@@ -343,6 +343,9 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 				if (r.status == RC_ST_OK && w->rlog)
 					lost |= !emit(w, RC_REPL_SET, op, cls,
 						      ttl, false);
+				else if (r.status == RC_ST_NOT_FOUND && w->rlog)
+					lost |= !emit(w, RC_REPL_DEL, op, 0, 0,
+						      false);
 				break;
 			case RC_OP_DELETE:
 				/* Deleting may free a segment a value of the
@@ -351,7 +354,10 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 				r.status = store_to_status[rc_store_delete(
 					w->store, &d, op->key, op->key_len,
 					op->cas, now)];
-				if (r.status == RC_ST_OK && w->rlog)
+				/* Absent here (evicted, expired, never
+				 * written): the standby must not keep it. */
+				if ((r.status == RC_ST_OK ||
+				     r.status == RC_ST_NOT_FOUND) && w->rlog)
 					lost |= !emit(w, RC_REPL_DEL, op, 0, 0,
 						      false);
 				break;
@@ -363,6 +369,9 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 				if (r.status == RC_ST_OK && w->rlog)
 					lost |= !emit(w, RC_REPL_TOUCH, op, 0,
 						      ttl, false);
+				else if (r.status == RC_ST_NOT_FOUND && w->rlog)
+					lost |= !emit(w, RC_REPL_DEL, op, 0, 0,
+						      false);
 				break;
 			default: /* NOOP */
 				break;
@@ -1017,7 +1026,9 @@ static void cmd_rec(struct rcd_worker *w, struct rcd_cmd *c,
 		}
 		r->status = store_to_status[rc_store_delete(
 			w->store, &d, r->key, r->key_len, 0, now)];
-		if (r->status == RC_ST_OK && w->rlog) {
+		/* Found or not, the standby must not keep it either. */
+		if ((r->status == RC_ST_OK || r->status == RC_ST_NOT_FOUND) &&
+		    w->rlog) {
 			struct rc_proto_req_op op = {.key = r->key,
 						     .key_len = r->key_len};
 

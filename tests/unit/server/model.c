@@ -73,6 +73,7 @@ static struct rcd_worker w;
 static struct rcd_config cfg;
 static struct rc_net_iface ifc;
 static struct rte_ring *txr;
+static struct rc_repl_log rlog;
 static unsigned store_gen;
 static struct mc_counts counts;
 
@@ -150,6 +151,12 @@ int mc_setup(void)
 		fprintf(stderr, "model: worker set-up failed\n");
 		return -1;
 	}
+	/* A primary: every write it makes goes to its replication log,
+	 * which the checker applies to a shadow standby (below). */
+	if (rc_repl_log_init(&rlog, 1u << 22) != 0)
+		return -1;
+	w.rlog = &rlog;
+	w.role = RC_REPL_PRIMARY;
 	return 0;
 }
 
@@ -165,7 +172,14 @@ struct ment {
 	uint64_t expire;       /* store second it expires at; 0: never */
 	uint64_t ev;           /* store evictions before it was written */
 	uint64_t re;           /* store reinserts before its CAS was learnt */
+	/* The standby, as the primary's log makes it: */
+	bool sb_present;
+	uint32_t sb_vlen;
+	uint8_t sb_v[MC_MAXV];
+	uint8_t sb_want;       /* SB_*: what it must hold after this burst */
 };
+
+enum { SB_ANY, SB_ABSENT, SB_VALUE };
 
 static struct ment model[MC_KEYS];
 static char keys[MC_KEYS][24];
@@ -201,6 +215,13 @@ void mc_begin(struct mc_src *src)
 	if (!w.store)
 		abort();
 	memset(model, 0, sizeof(model));
+	{	/* a new partition: forget what the last one logged */
+		const uint8_t *p;
+		uint32_t len;
+
+		while ((p = rc_repl_log_peek(&rlog, &len)) != NULL)
+			rc_repl_log_release(&rlog, len);
+	}
 	n_keys = 4 + pick(src, MC_KEYS - 4);
 	for (unsigned i = 0; i < n_keys; i++)
 		snprintf(keys[i], sizeof(keys[i]), "%s%u",
@@ -551,7 +572,9 @@ static int check_write(const struct mreq *q, unsigned i,
 		e->present = false;
 	switch (r->status) {
 	case RC_ST_NOT_FOUND:
+		/* Gone here: the standby must not keep serving it. */
 		e->present = false;
+		e->sb_want = SB_ABSENT;
 		return 0;
 	case RC_ST_EXISTS:
 		return 0;
@@ -577,9 +600,11 @@ static int check_write(const struct mreq *q, unsigned i,
 		e->expire = expire_of(op->ttl);
 		e->ev = ev0;
 		e->re = re0;
+		e->sb_want = SB_VALUE;
 		break;
 	case RC_OP_DELETE:
 		e->present = false;
+		e->sb_want = SB_ABSENT;
 		break;
 	case RC_OP_TOUCH:
 		e->expire = expire_of(op->ttl);
@@ -726,10 +751,75 @@ static void between(struct mc_src *s)
 					(uint16_t)strlen(keys[k]), e->cls))
 				e->present = false;
 		}
+		/* The checker flushed the store directly, not through the
+		 * worker's command: nothing was logged for the standby. */
+		for (unsigned k = 0; k < n_keys; k++)
+			model[k].sb_want = SB_ANY;
 		counts.flushes++;
 	}
 	/* The worker's upkeep slice between bursts. */
 	rc_store_maintain(w.store, now, RCD_MAINT_WORK);
+}
+
+/* ---- the shadow standby ------------------------------------------------- */
+
+/* Apply what the primary logged in this burst to the shadow standby, then
+ * hold it to what the writes answered: a key a write found absent or
+ * deleted is absent there too; a key last SET holds that value. */
+static int check_standby(char *err, size_t errlen)
+{
+	const uint8_t *p;
+	uint32_t len;
+
+	while ((p = rc_repl_log_peek(&rlog, &len)) != NULL) {
+		struct rc_repl_rec r;
+		unsigned k;
+
+		if (rc_repl_rec_decode(p, len, &r) == 0) {
+			snprintf(err, errlen, "undecodable replication record");
+			return -1;
+		}
+		for (k = 0; k < n_keys; k++)
+			if (r.key_len == strlen(keys[k]) &&
+			    !memcmp(r.key, keys[k], r.key_len))
+				break;
+		if (k < n_keys) {
+			struct ment *e = &model[k];
+
+			if (trace)
+				fprintf(stderr, "burst %" PRIu64 " log %s '%s' %u\n",
+					counts.bursts, r.type == RC_REPL_SET ? "SET" : "DEL",
+					keys[k], r.value_len);
+			if (r.type == RC_REPL_SET) {
+				e->sb_present = true;
+				e->sb_vlen = r.value_len;
+				memcpy(e->sb_v, r.value, r.value_len);
+			} else if (r.type == RC_REPL_DEL) {
+				e->sb_present = false;
+			}
+		}
+		rc_repl_log_release(&rlog, len);
+	}
+	for (unsigned k = 0; k < n_keys; k++) {
+		const struct ment *e = &model[k];
+
+		if (e->sb_want == SB_ABSENT && e->sb_present) {
+			snprintf(err, errlen, "standby keeps '%s' (%u bytes), "
+				 "which the primary deleted or found absent",
+				 keys[k], e->sb_vlen);
+			return -1;
+		}
+		if (e->sb_want == SB_VALUE &&
+		    (!e->sb_present || e->sb_vlen != e->vlen ||
+		     memcmp(e->sb_v, e->v, e->vlen))) {
+			snprintf(err, errlen, "standby's '%s' (%s, %u bytes) is "
+				 "not the value last written (%u bytes)",
+				 keys[k], e->sb_present ? "present" : "absent",
+				 e->sb_vlen, e->vlen);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* ---- a run ---------------------------------------------------------------- */
@@ -794,6 +884,8 @@ int mc_run(struct mc_src *src, unsigned steps, char *err, size_t errlen)
 		for (unsigned i = 0; i < n; i++)
 			if (check_reply(&reqs[i]) != 0)
 				goto fail;
+		if (check_standby(err, errlen) != 0)
+			goto fail;
 		rte_pktmbuf_free_bulk(replies, got);
 		between(src);
 		continue;
