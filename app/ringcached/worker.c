@@ -233,6 +233,7 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 		role == RC_REPL_PRIMARY || role == RC_REPL_STANDALONE;
 	const uint64_t wseq0 = w->wseq;
 	bool lost = false; /* a write of this request missed the log */
+	bool throttled;
 
 	rs = rc_proto_decode_request(req, len, h, w->ops, RC_PROTO_MAX_OPS);
 	if (rs != RC_PROTO_OK) {
@@ -250,6 +251,10 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 	limit = h->n_ops == 1 ? RC_PROTO_MAX_MESSAGE : RC_PROTO_MAX_DATAGRAM;
 	if (limit > x->cap)
 		limit = x->cap;
+	/* The source's rate quota pays for each op of a well-formed
+	 * request; garbage and refused amplification cost it nothing. */
+	throttled = w->rl && !rc_ratelimit_admit(w->rl, x->src, h->n_ops,
+						 w->now_tsc);
 	st->requests++;
 	ro = w->read_only;
 	out_reset(&w->out);
@@ -265,7 +270,7 @@ uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
 				   op->opcode != RC_OP_NOOP;
 
 		st->ops[op->opcode]++;
-		if (x->throttled)
+		if (throttled)
 			r.status = RC_ST_THROTTLED;
 		else if (write && !writable) {
 			r.status = RC_ST_NOT_PRIMARY;
@@ -641,19 +646,6 @@ static void send_busy(struct rcd_worker *w, struct rte_mbuf *m,
 }
 
 /* Rate quota of the source, charged per operation. */
-static inline uint8_t over_rate(struct rcd_worker *w, uint32_t src,
-				const uint8_t *msg, size_t len)
-{
-	unsigned n_ops;
-
-	if (!w->rl || len < RC_PROTO_HDR_LEN)
-		return 0;
-	n_ops = (unsigned)msg[12] << 8 | msg[13];
-	if (n_ops > RC_PROTO_MAX_OPS)
-		n_ops = RC_PROTO_MAX_OPS;
-	return !rc_ratelimit_admit(w->rl, src, n_ops, w->now_tsc);
-}
-
 /* One segment of a longer request: keep it; run the request when it is
  * complete, answering to the sender of the last segment. */
 static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
@@ -688,7 +680,7 @@ static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
 	}
 	if (!trusted)
 		x.cap = (uint32_t)mlen;
-	x.throttled = over_rate(w, u->src_ip, msg, mlen);
+	x.src = u->src_ip;
 	total = rcd_worker_execute(w, msg, mlen, &x, now);
 	if (total)
 		answer(w, m, total);
@@ -735,7 +727,7 @@ static void serve(struct rcd_worker *w, struct rte_mbuf *m,
 		serve_segment(w, m, u, trusted, now);
 		return;
 	}
-	x.throttled = over_rate(w, u->src_ip, u->payload, u->len);
+	x.src = u->src_ip;
 	total = rcd_worker_execute(w, u->payload, u->len, &x, now);
 	if (total == 0) {
 		rte_pktmbuf_free(m);

@@ -162,7 +162,9 @@ struct rcd_pre {
 struct rcd_exec {
 	uint32_t cap;                /* largest reply: the request's size for
 				      * an untrusted source */
-	uint8_t throttled;           /* over its rate: every op THROTTLED */
+	uint32_t src;                /* sender (host order), for its rate
+				      * quota: charged per op once the
+				      * request is known to be well formed */
 };
 
 struct rcd_worker {

@@ -246,11 +246,22 @@ bool rc_ratelimit_admit(struct rc_ratelimit *rl, uint32_t src, unsigned ops,
 		b->rule = (uint16_t)(ri + 1);
 		b->tat = now;
 	}
-	cost = ops < t->burst ? ops : t->burst;
-	tat = (b->tat > now ? b->tat : now) + cost * t->interval;
-	if (tat - now > t->tolerance) {
-		rl->st.throttled += ops;
-		return false;
+	/* Every op costs one token. A request of more ops than the burst
+	 * is admitted only on a full bucket and leaves it in debt for the
+	 * rest, so no request size gets more than the rate over time. */
+	cost = ops;
+	if (cost <= t->burst) {
+		tat = (b->tat > now ? b->tat : now) + cost * t->interval;
+		if (tat - now > t->tolerance) {
+			rl->st.throttled += ops;
+			return false;
+		}
+	} else {
+		if (b->tat > now) {
+			rl->st.throttled += ops;
+			return false;
+		}
+		tat = now + cost * t->interval;
 	}
 	b->tat = tat;
 	rl->st.admitted += ops;

@@ -76,9 +76,10 @@ struct rc_ratelimit;
 struct rc_ratelimit *rc_ratelimit_create(const struct rc_ratelimit_config *c);
 void rc_ratelimit_destroy(struct rc_ratelimit *rl);
 
-/* May src send `ops` operations at time now (ticks)? Charges them if so.
- * A cost above the burst is charged as the burst, so a datagram of many
- * operations is never refused forever. */
+/* May src send `ops` operations at time now (ticks)? Charges them if so,
+ * one token an op. A request of more ops than the burst is admitted when
+ * the bucket is full and charged in full (the bucket owes the rest), so
+ * it is never refused forever and never buys more than the rate. */
 bool rc_ratelimit_admit(struct rc_ratelimit *rl, uint32_t src, unsigned ops,
 			uint64_t now);
 

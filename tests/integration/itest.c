@@ -495,6 +495,30 @@ static void test_throttle(void)
 	const unsigned burst = 10 / (unsigned)workers;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+	/* Garbage first: 200 datagrams of a wrong magic that claim 64 ops
+	 * each. They are dropped and counted, and must cost the source's
+	 * quota nothing (they once used it up). */
+	{
+		long long d0 = stat_get("drop_bad_magic");
+		int fd = raw_sock(src, 500);
+		uint64_t t0 = mono_ns();
+
+		memset(b, 0, sizeof(b));
+		b[0] = 'X';
+		b[13] = 64;
+		CU_ASSERT_FATAL(fd >= 0);
+		for (unsigned i = 0; i < 200; i++)
+			CU_ASSERT_EQUAL(sendto_only(fd, b, 40,
+						    i % (unsigned)workers), 0);
+		close(fd);
+		while (stat_get("drop_bad_magic") < d0 + 200) {
+			if (mono_ns() - t0 > 30ull * 1000000000u) {
+				CU_FAIL("garbage not counted within 30 s");
+				break;
+			}
+			usleep(5 * 1000);
+		}
+	}
 	for (unsigned i = 0; i < 40; i++) {
 		size_t n;
 		long rl;

@@ -125,6 +125,35 @@ static void test_rate(void)
 	rc_ratelimit_destroy(rl);
 }
 
+/* A multi-op request costs its ops: 64-op datagrams sent as fast as
+ * they are admitted get the rate, not rate x ops / burst. (5 ops/s with
+ * a burst of 10 once let 24 ops/s through this way.) */
+static void test_rate_multi_op_cost(void)
+{
+	struct rc_rate_rules rr;
+	/* 5 ops/s (one per 200 ms at 1000 ticks/s), burst 10. */
+	struct rc_ratelimit *rl = mk(&rr, "10.0.0.0/8=5/10", 24, 64, 1);
+	unsigned ops = 0;
+
+	for (uint64_t t = 0; t < 16000; t++)
+		if (rc_ratelimit_admit(rl, IP(10, 0, 0, 1), 64, t))
+			ops += 64;
+	/* 16 s at 5/s is 80, plus the burst, plus one datagram charged
+	 * ahead (its cost is paid off before the next one). */
+	CU_ASSERT(ops <= 80 + 10 + 64);
+	CU_ASSERT(ops >= 64);
+	/* The same with 3-op requests: the rate and the burst. */
+	{
+		unsigned ok = 0;
+
+		for (uint64_t t = 20000; t < 36000; t++)
+			if (rc_ratelimit_admit(rl, IP(10, 0, 1, 1), 3, t))
+				ok += 3;
+		CU_ASSERT(ok >= 78 && ok <= 80 + 10 + 3);
+	}
+	rc_ratelimit_destroy(rl);
+}
+
 static void test_rate_share_and_specific(void)
 {
 	struct rc_rate_rules rr;
@@ -164,6 +193,7 @@ int main(void)
 		{"cidr list limit", test_cidr_limit},
 		{"rate rules", test_rules_parse},
 		{"rate and burst", test_rate},
+		{"rate: a multi-op request costs every op", test_rate_multi_op_cost},
 		{"share and most specific rule", test_rate_share_and_specific},
 		{"table bound", test_table_bound},
 		{NULL, NULL},
