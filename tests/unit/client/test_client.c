@@ -881,6 +881,37 @@ static void test_fake_durable_default_timeout(void)
 	fake_stop(&F);
 }
 
+#ifdef RC_VERSION_MAJOR
+static void test_version_and_out_params(void)
+{
+	char want[32], b[8] = "xxxxxxx";
+	struct rc_item_meta m = {.flags = 7, .cas = 7};
+	uint64_t cas = 99;
+	size_t len = 99;
+	rc_client *c;
+
+	snprintf(want, sizeof(want), "%d.%d.%d", RC_VERSION_MAJOR,
+		 RC_VERSION_MINOR, RC_VERSION_PATCH);
+	CU_ASSERT_STRING_EQUAL(rc_version(), want);
+	CU_ASSERT_STRING_EQUAL(RC_VERSION_STRING, want);
+	CU_ASSERT_STRING_EQUAL(rc_bad_reply_name(RC_BAD_CONFLICT), "conflict");
+	CU_ASSERT_STRING_EQUAL(rc_bad_reply_name(RC_BAD__COUNT), "unknown");
+	/* What the out-parameters hold on errors (ringcache.h). */
+	CU_ASSERT_EQUAL_FATAL(fake_start(&F, 1, 1, NULL), 0);
+	F.hook = hook_silent;
+	c = client_for(&(struct cl_opts){.n_servers = 1, .timeout_ms = 20});
+	CU_ASSERT_EQUAL(rc_set(c, "o", 1, "v", 1, &(struct rc_set_opts){.cas = 5},
+			       &cas), RC_ETIMEOUT);
+	CU_ASSERT_EQUAL(cas, 0);
+	CU_ASSERT_EQUAL(rc_get(c, "o", 1, b, sizeof(b), &len, &m), RC_ETIMEOUT);
+	CU_ASSERT_EQUAL(len, 0);
+	CU_ASSERT(m.flags == 0 && m.cas == 0);
+	CU_ASSERT_STRING_EQUAL(b, "xxxxxxx");
+	rc_client_destroy(c);
+	fake_stop(&F);
+}
+#endif
+
 int main(void)
 {
 	static const struct rc_test_case cases[] = {
@@ -905,6 +936,9 @@ int main(void)
 		{"hostile: re-route to port 0", test_hostile_port_zero},
 		{"hostile: stale segments left behind", test_hostile_stale_segment_state},
 		{"hostile: reassembly memory released", test_hostile_memory_released},
+#ifdef RC_VERSION_MAJOR
+		{"version and out-parameters", test_version_and_out_params},
+#endif
 		{NULL, NULL},
 	};
 	return rc_test_run("client", cases);
