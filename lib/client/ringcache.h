@@ -196,8 +196,8 @@ RC_API int rc_delete(rc_client *c, const void *key, size_t key_len, uint64_t cas
  * on timeout. */
 RC_API int rc_touch(rc_client *c, const void *key, size_t key_len, uint32_t ttl);
 
-/* Round trip to server number idx (in config order, its configured
- * node, partition 0): is it there? Retried on timeout. */
+/* Round trip to server number idx (in config order; of a pair, the node
+ * now believed primary), partition 0: is it there? Retried on timeout. */
 RC_API int rc_ping(rc_client *c, size_t idx);
 
 /* One key of a multi-get. Fill key, key_len, buf, cap; the call fills
