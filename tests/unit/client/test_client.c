@@ -144,7 +144,7 @@ static struct fake F;
 /* Per-attempt timeout of the scenario clients: long enough that a loaded
  * machine answers in time, short enough that the attempts a scenario
  * expects to lose stay cheap. No test depends on it being tight. */
-#define T_MS 300
+#define T_MS 1000
 
 struct cl_opts {
 	unsigned n_servers; /* nodes 0..n-1 as servers */
