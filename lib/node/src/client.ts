@@ -225,6 +225,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
   readonly codec: Codec<V>;
   private readonly near: NearCache<Item<Buffer>> | null;
   private readonly inflight = new Map<number, Flight>();
+  private readonly live = new Set<PendingOp>(); // every call not yet settled
   private queue: PendingOp[] = [];
   private flushScheduled = false;
   private readonly padHints = new Map<string, number>();
@@ -422,12 +423,10 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     const err = new ClientClosedError();
-    for (const op of this.queue) this.fail(op, err);
     this.queue = [];
-    for (const f of [...this.inflight.values()]) {
-      this.endFlight(f);
-      for (const op of f.ops) this.fail(op, err);
-    }
+    for (const f of [...this.inflight.values()]) this.endFlight(f);
+    // queued, in flight, or waiting out a backoff
+    for (const op of [...this.live]) this.fail(op, err);
     await this.bound;
     await new Promise<void>((resolve) => this.sock.close(() => resolve()));
   }
@@ -556,6 +555,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
         op.hardTimer = null;
         this.fail(op, new TimeoutError(op.totalSends, this.servers[srv].name));
       }, deadline);
+      this.live.add(op);
       this.enqueue(op);
     });
   }
@@ -563,6 +563,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
   private fail(op: PendingOp, e: Error): void {
     if (op.settled) return;
     op.settled = true;
+    this.live.delete(op);
     if (op.hardTimer) clearTimeout(op.hardTimer);
     op.hardTimer = null;
     op.reject(e);
@@ -571,6 +572,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
   private succeed(op: PendingOp, r: { op: P.RepOp; header: P.Header; server: string }): void {
     if (op.settled) return;
     op.settled = true;
+    this.live.delete(op);
     if (op.hardTimer) clearTimeout(op.hardTimer);
     op.hardTimer = null;
     op.resolve(r);

@@ -523,6 +523,12 @@ test('every call settles by its deadline, and close() settles the rest', T, asyn
   const c2 = client({ servers: [s.address], timeoutMs: 10000 });
   const p = c2.getString('k');
   await waitFor(() => s.received.length > 0 && c2.stats().requests > 0, 5000, 'sent');
+  // one waiting out a long backoff settles on close too
+  const c3 = client({ servers: [s.address], timeoutMs: 5, retries: 3, backoffMs: 60000 });
+  const p3 = c3.getString('k');
+  await waitFor(() => c3.stats().timeouts > 0, 5000, 'first attempt timed out');
+  await c3.close();
+  await assert.rejects(p3, ClientClosedError);
   await c2.close();
   await assert.rejects(p, ClientClosedError);
   await assert.rejects(c2.getString('k'), ClientClosedError);
