@@ -29,7 +29,7 @@ async function server(o: Parameters<typeof FakeServer.start>[0] = {}) {
   return s;
 }
 function client<V = Buffer>(o: ClientOptions<V>): RingcacheClient<V> {
-  const c = new RingcacheClient<V>({ timeoutMs: 100, ...o });
+  const c = new RingcacheClient<V>({ timeoutMs: 1000, ...o }); // generous: tests that need timeouts set their own
   clients.push(c);
   return c;
 }
@@ -89,7 +89,7 @@ test('codecs: JSON and string; bad arguments rejected locally', T, async () => {
 
 test('every status is a typed result or error', T, async () => {
   const s = await server();
-  const c = client({ servers: [s.address], timeoutMs: 50 });
+  const c = client({ servers: [s.address], timeoutMs: 300 });
   let forced = -1;
   s.hook = (req) => (forced < 0 ? undefined : req.ops.map((o) => ({
     opcode: forced === P.Status.BUSY ? 0 : o.opcode, status: forced, classId: 0xff,
@@ -205,7 +205,7 @@ test('auto-batching: same-turn calls share datagrams within op and size limits',
 
 test('lost replies: idempotent calls retried with fresh random ids; CAS and durable sets are not', T, async () => {
   const s = await server();
-  const c = client({ servers: [s.address], timeoutMs: 40, retries: 3, backoffMs: 2 });
+  const c = client({ servers: [s.address], timeoutMs: 150, retries: 3, backoffMs: 2 });
   await c.setString('k', 'v');
   let drop = 2;
   s.hook = () => (drop-- > 0 ? null : undefined);
@@ -264,13 +264,13 @@ test('duplicate and late replies are discarded, counted stale', T, async () => {
     srv.answer(first, [{ opcode: 1, status: 0, classId: 0, value: Buffer.from('WRONG') }]);
     return undefined;
   };
-  assert.equal(await c.getString('k', { retries: 1, timeoutMs: 30 }), 'v1');
+  assert.equal(await c.getString('k', { retries: 1, timeoutMs: 200 }), 'v1');
 });
 
 test('hostile replies: wrong ids, truncated frames, other sources, mismatched ops: never a wrong value, always settled', T, async () => {
   const s = await server();
   const evil = await server({ host: '127.0.0.2' });
-  const c = client({ servers: [s.address], timeoutMs: 40, retries: 1 });
+  const c = client({ servers: [s.address], timeoutMs: 150, retries: 1 });
   await c.setString('k', 'good');
   const attacks: Array<(req: any, srv: FakeServer) => void> = [
     // random id
@@ -325,7 +325,7 @@ test('hostile replies: wrong ids, truncated frames, other sources, mismatched op
 
 test('segment bombs and conflicting duplicate segments: dropped, bounded, settled', T, async () => {
   const s = await server();
-  const c = client({ servers: [s.address], timeoutMs: 60, retries: 1 });
+  const c = client({ servers: [s.address], timeoutMs: 200, retries: 1 });
   const value = Buffer.alloc(5000, 7);
   await c.setBuffer('seg', value);
   const segsOf = (req: any, v: Buffer) => P.segment(P.encodeReply(
@@ -467,7 +467,7 @@ test('primary/standby: NOT_PRIMARY moves the pair (CAS write resent once not exe
   a.standby = true; // a was demoted: b is primary
   a.epoch = 3;
   b.epoch = 3;
-  const c = client({ servers: [a.address], standbys: [b.address], timeoutMs: 40, retries: 1, failoverMs: 1000 });
+  const c = client({ servers: [a.address], standbys: [b.address], timeoutMs: 150, retries: 1, failoverMs: 1000 });
   const evs: FailoverEvent[] = [];
   c.on('failover', (e) => evs.push(e));
   const cas = await c.setString('w', 'v1');
@@ -502,7 +502,7 @@ test('primary/standby: NOT_PRIMARY moves the pair (CAS write resent once not exe
 test('readStandby: GETs go to the standby, then to the primary if it is silent', T, async () => {
   const a = await server({ host: '127.0.0.1' });
   const b = await server({ host: '127.0.0.5', basePort: a.basePort });
-  const c = client({ servers: [a.address], standbys: [b.address], readStandby: true, timeoutMs: 40 });
+  const c = client({ servers: [a.address], standbys: [b.address], readStandby: true, timeoutMs: 250 });
   b.store.set('r', { value: Buffer.from('from-standby'), flags: 0, cas: 1n, classId: 0 });
   a.store.set('r', { value: Buffer.from('from-primary'), flags: 0, cas: 1n, classId: 0 });
   assert.equal(await c.getString('r'), 'from-standby');
