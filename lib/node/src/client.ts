@@ -179,7 +179,7 @@ interface PendingOp {
   failoverUntil: number;
   size: number; // encoded op size
   settled: boolean;
-  hardTimer: NodeJS.Timeout | null;
+  deadlineAt: number; // performance.now() by which the call settles
   resolve: (r: { op: P.RepOp; header: P.Header; server: string }) => void;
   reject: (e: Error) => void;
   padKey: string | null;
@@ -215,6 +215,19 @@ function parseServer(s: string): Endpoint {
 
 const epName = (e: Endpoint) => `${e.host}:${e.port}`;
 
+/** Errors made in timer and socket callbacks: their stack would only show
+ *  Node's internals, and capturing it is the costliest part of a timeout
+ *  under overload. */
+function quiet<T>(mk: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return mk();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 export class RingcacheClient<V = Buffer> extends EventEmitter {
   private readonly sock: dgram.Socket;
   private readonly servers: Server[];
@@ -226,6 +239,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
   private readonly near: NearCache<Item<Buffer>> | null;
   private readonly inflight = new Map<number, Flight>();
   private readonly live = new Set<PendingOp>(); // every call not yet settled
+  private readonly deadlines = new Map<number, { q: PendingOp[]; head: number; timer: NodeJS.Timeout | null }>();
   private queue: PendingOp[] = [];
   private flushScheduled = false;
   private readonly padHints = new Map<string, number>();
@@ -427,6 +441,8 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
     for (const f of [...this.inflight.values()]) this.endFlight(f);
     // queued, in flight, or waiting out a backoff
     for (const op of [...this.live]) this.fail(op, err);
+    for (const l of this.deadlines.values()) if (l.timer) clearTimeout(l.timer);
+    this.deadlines.clear();
     await this.bound;
     await new Promise<void>((resolve) => this.sock.close(() => resolve()));
   }
@@ -538,7 +554,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
         req, digest, srv, fixedPartition: pingSrv === undefined ? null : 0, durable, idempotent,
         attempts: 0, totalSends: 0, maxAttempts: idempotent ? 1 + retries : 1, timeoutMs,
         backoffMs: this.opts.backoffMs, reroutes: 0, pad: P.HDR_LEN + P.REP_OP_LEN, alone: false,
-        standbyFailed: false, failoverUntil: 0, size, settled: false, hardTimer: null, resolve, reject,
+        standbyFailed: false, failoverUntil: 0, size, settled: false, deadlineAt: 0, resolve, reject,
         padKey: null,
       };
       if (req.opcode === P.Op.GET && this.padHints.size) {
@@ -551,21 +567,49 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
         }
       }
       const deadline = this.deadlineFor(o, timeoutMs, retries, !!this.servers[srv].other, size);
-      op.hardTimer = setTimeout(() => {
-        op.hardTimer = null;
-        this.fail(op, new TimeoutError(op.totalSends, this.servers[srv].name));
-      }, deadline);
+      this.armDeadline(op, deadline);
       this.live.add(op);
       this.enqueue(op);
     });
+  }
+
+  /** Every call's hard deadline. Calls with the same deadline length
+   *  expire in the order they were made, so one FIFO and one timer per
+   *  length do (no timer per call). */
+  private armDeadline(op: PendingOp, ms: number): void {
+    op.deadlineAt = performance.now() + ms;
+    let l = this.deadlines.get(ms);
+    if (!l) this.deadlines.set(ms, (l = { q: [], head: 0, timer: null }));
+    l.q.push(op);
+    if (!l.timer) l.timer = setTimeout(() => this.sweepDeadlines(ms), ms);
+  }
+
+  private sweepDeadlines(ms: number): void {
+    const l = this.deadlines.get(ms);
+    if (!l) return;
+    l.timer = null;
+    const now = performance.now();
+    while (l.head < l.q.length) {
+      const op = l.q[l.head];
+      if (!op.settled && op.deadlineAt > now) break;
+      l.head++;
+      if (!op.settled) this.fail(op, quiet(() => new TimeoutError(op.totalSends, this.servers[op.srv].name)));
+    }
+    if (l.head >= l.q.length) {
+      this.deadlines.delete(ms);
+      return;
+    }
+    if (l.head > 1024 && l.head * 2 > l.q.length) {
+      l.q = l.q.slice(l.head);
+      l.head = 0;
+    }
+    l.timer = setTimeout(() => this.sweepDeadlines(ms), Math.max(1, Math.ceil(l.q[l.head].deadlineAt - now)));
   }
 
   private fail(op: PendingOp, e: Error): void {
     if (op.settled) return;
     op.settled = true;
     this.live.delete(op);
-    if (op.hardTimer) clearTimeout(op.hardTimer);
-    op.hardTimer = null;
     op.reject(e);
   }
 
@@ -573,8 +617,6 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
     if (op.settled) return;
     op.settled = true;
     this.live.delete(op);
-    if (op.hardTimer) clearTimeout(op.hardTimer);
-    op.hardTimer = null;
     op.resolve(r);
   }
 
@@ -752,12 +794,12 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
     const now = Date.now();
     for (const op of live) {
       this.st.timeouts++;
-      this.retryOrFail(op, f, sv, now, new TimeoutError(op.totalSends, `${f.host}:${f.port}`), true);
+      this.retryOrFail(op, f, sv, now, () => new TimeoutError(op.totalSends, `${f.host}:${f.port}`), true);
     }
   }
 
   /** A timeout or a BUSY answer: send again if allowed. */
-  private retryOrFail(op: PendingOp, f: Flight, sv: Server, now: number, err: Error, timedOut: boolean): void {
+  private retryOrFail(op: PendingOp, f: Flight, sv: Server, now: number, err: () => Error, timedOut: boolean): void {
     if (f.toOther && timedOut) {
       // A standby that does not answer a read: ask the primary.
       op.standbyFailed = true;
@@ -778,7 +820,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
         return this.enqueue(op);
       }
     }
-    this.fail(op, err);
+    this.fail(op, quiet(err));
   }
 
   // ---- replies --------------------------------------------------------
@@ -852,14 +894,14 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
       const r = ops[i];
       switch (r.status) {
         case P.Status.BUSY:
-          this.retryOrFail(op, f, sv, now, statusError(r.status, server), false);
+          this.retryOrFail(op, f, sv, now, () => statusError(r.status, server), false);
           break;
         case P.Status.WRONG_PARTITION:
           this.st.wrongPartition++;
           if (op.fixedPartition === null && ++op.reroutes <= MAX_REROUTES) {
             op.attempts--; // not an attempt: it was not executed
             this.enqueue(op);
-          } else this.fail(op, statusError(r.status, server));
+          } else this.fail(op, quiet(() => statusError(r.status, server)));
           break;
         case P.Status.PAD_REQUIRED: {
           const need = P.HDR_LEN + P.REP_OP_LEN + r.flags;
@@ -870,7 +912,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
             this.st.padded++;
             this.rememberPad(op, need);
             this.enqueue(op);
-          } else this.fail(op, statusError(r.status, server));
+          } else this.fail(op, quiet(() => statusError(r.status, server)));
           break;
         }
         case P.Status.OVERFLOW:
@@ -878,7 +920,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
             op.alone = true;
             op.attempts--;
             this.enqueue(op);
-          } else this.fail(op, statusError(r.status, server));
+          } else this.fail(op, quiet(() => statusError(r.status, server)));
           break;
         case P.Status.NOT_PRIMARY:
           this.st.notPrimary++;
@@ -892,7 +934,7 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
               break;
             }
           }
-          this.fail(op, new NotPrimaryError(r.status, server, h.epoch));
+          this.fail(op, quiet(() => new NotPrimaryError(r.status, server, h.epoch)));
           break;
         default:
           this.succeed(op, { op: r, header: h, server });

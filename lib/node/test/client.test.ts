@@ -520,6 +520,12 @@ test('every call settles by its deadline, and close() settles the rest', T, asyn
   const rs = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => c.getString(`k${i}`)));
   assert.ok(rs.every((r) => r.status === 'rejected' && r.reason instanceof TimeoutError));
   assert.ok(Date.now() - t0 < 150 * 20, 'settled by the deadline, not after all retries');
+  // mixed deadline lengths: each settles by its own
+  const order: string[] = [];
+  const long = c.getString('long', { deadlineMs: 400 }).catch(() => order.push('long'));
+  const short = c.getString('short', { deadlineMs: 30 }).catch(() => order.push('short'));
+  await Promise.all([long, short]);
+  assert.deepEqual(order, ['short', 'long']);
   const c2 = client({ servers: [s.address], timeoutMs: 10000 });
   const p = c2.getString('k');
   await waitFor(() => s.received.length > 0 && c2.stats().requests > 0, 5000, 'sent');
