@@ -63,7 +63,13 @@ struct rcd_ctl {
 	struct rc_ctlsock *cs;
 	uint64_t ctl_requests;
 	bool stats_warned;
+	/* The control core's own turns (timers, replication, one command):
+	 * how long it held its CPU at once. */
+	uint64_t turn_max_ns, turns_over_100us, turns_over_1ms;
 };
+
+/* Note one turn of the control core that took ns. */
+void rcd_ctl_turn(struct rcd_ctl *c, uint64_t ns);
 
 /* Seconds since the control core started. */
 double rcd_ctl_uptime(const struct rcd_ctl *c);
