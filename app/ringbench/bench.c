@@ -22,6 +22,7 @@
 
 struct slot {
 	uint64_t sched;   /* ns; 0 = free */
+	uint64_t sent;    /* ns, when the send call returned */
 	uint8_t set;
 	uint8_t n;        /* keys asked */
 	uint8_t measured; /* sent after warm-up */
@@ -116,6 +117,8 @@ static void account(struct worker *w, struct slot *win, const struct rb_rx *rx,
 		w->res.received++;
 		rb_hist_record(s->set ? &w->res.set : &w->res.get,
 			       rx->t > s->sched ? rx->t - s->sched : 0);
+		rb_hist_record(&w->res.wire,
+			       rx->t > s->sent ? rx->t - s->sent : 0);
 		w->res.errors += errors;
 		if (!s->set) {
 			w->res.hits += hits;
@@ -301,6 +304,13 @@ static void *thread_main(void *arg)
 			w->rc = -1;
 			goto out;
 		}
+		if (k) {
+			uint64_t ts = rb_now_ns();
+
+			for (unsigned j = 0, sid = (id - k) & c->proto->id_mask;
+			     j < k; j++, sid = (sid + 1) & c->proto->id_mask)
+				win[sid % WINDOW].sent = ts;
+		}
 		w->progress_sent += k;
 		receive(w, io, win, &outstanding);
 		t = rb_now_ns();
@@ -387,6 +397,7 @@ int rb_run(const struct rb_config *cfg, struct rb_result *res)
 	memset(res, 0, sizeof(*res));
 	rb_hist_init(&res->get);
 	rb_hist_init(&res->set);
+	rb_hist_init(&res->wire);
 	for (unsigned i = 0; i < cfg->threads; i++) {
 		struct rb_result *r = &ws[i].res;
 
@@ -395,6 +406,7 @@ int rb_run(const struct rb_config *cfg, struct rb_result *res)
 			rc = -1;
 		rb_hist_merge(&res->get, &r->get);
 		rb_hist_merge(&res->set, &r->set);
+		rb_hist_merge(&res->wire, &r->wire);
 		res->sent += r->sent;
 		res->received += r->received;
 		res->timeouts += r->timeouts;

@@ -95,6 +95,9 @@ struct rb_config {
 
 struct rb_result {
 	struct rb_hist get, set;    /* ns from scheduled send to reply */
+	struct rb_hist wire;        /* ns from the actual send to reply: the
+				     * gap to get/set is the generator's own
+				     * lateness */
 	uint64_t sent, received, timeouts, errors, hits, misses, bad;
 	uint64_t late;              /* sends more than 1 ms behind schedule */
 	uint64_t preload_missing;   /* preload SETs not acknowledged */

@@ -121,7 +121,9 @@ static void print_json(const struct rb_config *c, const struct rb_result *r)
 	       "\"bad_replies\":%llu,\"late_sends\":%llu,\"hits\":%llu,\"misses\":%llu,"
 	       "\"latency_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
 	       "\"p999\":%.2f,\"max\":%.2f},"
-	       "\"get_p99_us\":%.2f,\"set_p99_us\":%.2f}\n",
+	       "\"get_p99_us\":%.2f,\"set_p99_us\":%.2f,"
+	       "\"latency_sent_us\":{\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,"
+	       "\"p999\":%.2f,\"max\":%.2f}}\n",
 	       c->proto->name, c->io->name, c->rate, c->duration, c->threads,
 	       (unsigned long long)r->sent, (unsigned long long)r->received,
 	       (double)r->received / r->elapsed, (unsigned long long)r->timeouts,
@@ -131,7 +133,11 @@ static void print_json(const struct rb_config *c, const struct rb_result *r)
 	       us(rb_hist_quantile(&all, 0.5)), us(rb_hist_quantile(&all, 0.9)),
 	       us(rb_hist_quantile(&all, 0.99)), us(rb_hist_quantile(&all, 0.999)),
 	       us(all.max), us(rb_hist_quantile(&r->get, 0.99)),
-	       us(rb_hist_quantile(&r->set, 0.99)));
+	       us(rb_hist_quantile(&r->set, 0.99)),
+	       us(rb_hist_quantile(&r->wire, 0.5)),
+	       us(rb_hist_quantile(&r->wire, 0.9)),
+	       us(rb_hist_quantile(&r->wire, 0.99)),
+	       us(rb_hist_quantile(&r->wire, 0.999)), us(r->wire.max));
 }
 
 int main(int argc, char **argv)

@@ -70,10 +70,11 @@ const struct rc_opt rcd_options[] = {
 	    "With idle_sleep_us set: keep polling this long after the last "
 	    "packet before sleeping, so bursts are served at polling latency"),
 
-	OPT("dpdk", "io_only", RC_OPT_BOOL, "false", 0, 0, io_only,
+	ORT("dpdk", "io_only", RC_OPT_BOOL, "false", 0, 0, io_only,
 	    "Benchmark only: answer every request op OK with no value, "
 	    "without decoding keys or touching the store (the packet-I/O "
-	    "limit, for perf/memif-io-ratio)"),
+	    "limit, for perf/memif-io-ratio and scripts/load-test; a reload "
+	    "switches it, the store kept)"),
 
 	OPT("store", "memory", RC_OPT_SIZE, "256M", 1 << 20, 1ull << 40,
 	    memory,

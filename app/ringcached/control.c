@@ -69,7 +69,11 @@ void rcd_ctl_modes(struct rcd_ctl *c)
 					  : "schedule");
 	c->ro = ro;
 	c->stale = st;
+	if (nd->n_workers && nd->workers[0]->io_only != c->cfg->io_only)
+		LOG(NOTICE, "dpdk.io_only %s", c->cfg->io_only
+			    ? "ON: requests answered without the store" : "off");
 	for (unsigned i = 0; i < nd->n_workers; i++) {
+		nd->workers[i]->io_only = c->cfg->io_only;
 		nd->workers[i]->read_only = ro;
 		nd->workers[i]->ttl_pct = c->ttl_pct;
 		rc_store_set_stale_grace(nd->workers[i]->store,

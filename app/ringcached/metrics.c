@@ -48,6 +48,11 @@ static const struct metric metrics[] = {
 	 "Frames dropped because the TX ring stayed full"},
 	{"tx_retries", "tx_retries", COUNTER, W(tx_retries), NONE, 0, 0,
 	 "TX polls that found the ring full"},
+	{"worker_gaps", "worker_gaps", COUNTER, W(gaps), NONE, 0, 0,
+	 "Worker loop turns over 100 us apart while not napping (the host "
+	 "took the CPU, or a turn ran long)"},
+	{"worker_gap_ns", "worker_gap_nanoseconds", COUNTER, W(gap_ns), NONE,
+	 0, 0, "Time the workers spent in those gaps"},
 	{"requests", "requests", COUNTER, W(requests), NONE, 0, 0,
 	 "Well-formed request messages executed"},
 	{"arp_replies", "arp_replies", COUNTER, W(arp_replies), NONE, 0, 0,

@@ -707,6 +707,9 @@ static void reflect(struct rcd_worker *w, struct rte_mbuf *m,
 		return;
 	}
 	w->stats.requests++;
+	/* Timed like a request (RX poll to TX burst), as a NOOP: the I/O
+	 * path's own share of the latency. */
+	lat_note(w, RC_OP_NOOP, RC_STORE_MAX_CLASSES);
 	send_reply(w, m, bare_reply(w, &h, RC_ST_OK));
 }
 
@@ -1244,7 +1247,9 @@ int rcd_worker_main(void *arg)
 	const struct timespec idle_ts = {0, (long)w->idle_sleep_us * 1000};
 	const uint64_t maint = w->tsc_hz / 20000; /* 50 us */
 	uint64_t last_tx = rte_rdtsc(), last_stats = 0, last_rx = last_tx;
-	uint64_t last_maint = last_tx;
+	uint64_t last_maint = last_tx, last_turn = last_tx;
+	const uint64_t gap = w->tsc_hz / 10000; /* 100 us */
+	bool napped = false;
 
 	/* Items come from jemalloc, whose pages are placed on first touch:
 	 * make this thread's faults prefer its own node so a partition's
@@ -1261,6 +1266,15 @@ int rcd_worker_main(void *arg)
 		uint32_t now = store_clock(w);
 
 		w->now_tsc = now_tsc;
+		/* A stall probe: a polling loop comes round every few us,
+		 * so a longer gap is time the worker did not have. */
+		if (unlikely(now_tsc - last_turn > gap) && !napped) {
+			w->stats.gaps++;
+			w->stats.gap_ns += ((now_tsc - last_turn) *
+					    w->ns_per_tsc_q32) >> 32;
+		}
+		last_turn = now_tsc;
+		napped = false;
 		uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->id,
 					      pkts, w->burst);
 
@@ -1304,8 +1318,10 @@ int rcd_worker_main(void *arg)
 		 * the quota the rest of the machine needs (perf/README.md). */
 		if (n != 0)
 			last_rx = now_tsc;
-		else if (w->idle_sleep_us && now_tsc - last_rx > idle_spin)
+		else if (w->idle_sleep_us && now_tsc - last_rx > idle_spin) {
 			nanosleep(&idle_ts, NULL);
+			napped = true;
+		}
 	}
 	rcd_worker_flush(w);
 	rcd_worker_snapshot(w);

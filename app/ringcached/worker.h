@@ -126,6 +126,9 @@ struct rcd_worker_stats {
 	uint64_t durable_held, durable_acked, durable_failed;
 	uint64_t hb_rx, hb_bad;      /* data-plane heartbeats */
 	uint64_t ctl_tx;             /* frames sent for the control core */
+	uint64_t gaps, gap_ns;       /* loop turns over 100 us apart (not
+				      * napping): the host took the CPU, or
+				      * one turn's work ran long */
 	uint64_t net_drops[RC_NET_DROP__COUNT];
 	uint64_t proto_drops[RC_PROTO_E__COUNT];
 	uint64_t ops[RC_OP__COUNT];
@@ -181,7 +184,8 @@ struct rcd_worker {
 	struct rc_reasm *reasm;      /* NULL: segmented requests dropped */
 	uint64_t idle_sleep_us;
 	uint64_t idle_spin_us;
-	bool io_only;                /* benchmark: reflect, no store */
+	volatile uint8_t io_only;    /* benchmark: reflect, no store (set at
+				      * start and by config reload) */
 	/* Set by the control core, read once per request. */
 	volatile uint8_t read_only;  /* writes answered READ_ONLY */
 	volatile uint32_t ttl_pct;   /* TTL multiplier x100 (100: as sent) */
