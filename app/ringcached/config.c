@@ -268,6 +268,14 @@ const struct rc_opt rcd_options[] = {
 	OPT("reassembly", "timeout_ms", RC_OPT_UINT, "500", 10, 60000,
 	    reasm_timeout_ms,
 	    "An incomplete segmented request is dropped after this long"),
+	OPT("reassembly", "max_entries_per_source", RC_OPT_UINT, "8", 1, 4096,
+	    reasm_src_entries,
+	    "Of those, what one untrusted source address may hold at once "
+	    "(past it: BUSY); trusted sources have no share and take the "
+	    "room of untrusted ones when the table is full"),
+	OPT("reassembly", "max_bytes_per_source", RC_OPT_SIZE, "4M", 2048,
+	    1ull << 32, reasm_src_bytes,
+	    "Buffer bytes one untrusted source address may hold"),
 };
 
 const size_t rcd_n_options = sizeof(rcd_options) / sizeof(rcd_options[0]);
@@ -466,6 +474,8 @@ int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
 		.max_bytes = cfg->reasm_bytes,
 		.max_message = RC_PROTO_MAX_MESSAGE,
 		.timeout = rte_get_tsc_hz() / 1000 * cfg->reasm_timeout_ms,
+		.max_entries_per_owner = (unsigned)cfg->reasm_src_entries,
+		.max_bytes_per_owner = cfg->reasm_src_bytes,
 	};
 	struct rc_ratelimit_config lc = {
 		.rules = &cfg->rate_l,

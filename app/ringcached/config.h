@@ -90,6 +90,7 @@ struct rcd_config {
 
 	uint64_t reasm_entries;
 	uint64_t reasm_bytes;
+	uint64_t reasm_src_entries, reasm_src_bytes;
 	uint64_t reasm_timeout_ms;
 };
 

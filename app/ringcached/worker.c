@@ -624,11 +624,13 @@ static uint32_t bare_reply(struct rcd_worker *w, const struct rc_proto_hdr *req,
 	return total;
 }
 
-/* Reassembly is full: answer BUSY for every op (their opcodes are not
- * known yet), on the first and last segment only, so a client learns it
- * without a reply per segment. */
-static void send_busy(struct rcd_worker *w, struct rte_mbuf *m,
-		      const struct rc_proto_hdr *req, uint32_t cap)
+/* A segment refused (reassembly full or the source over its share:
+ * BUSY; over its rate: THROTTLED): answer status for every op (their
+ * opcodes are not known yet), on the first and last segment only, so a
+ * client learns it without a reply per segment. */
+static void send_refusal(struct rcd_worker *w, struct rte_mbuf *m,
+			 const struct rc_proto_hdr *req, uint32_t cap,
+			 uint8_t status)
 {
 	uint32_t total = RC_PROTO_HDR_LEN + req->n_ops * RC_PROTO_REP_OP_LEN;
 
@@ -641,11 +643,11 @@ static void send_busy(struct rcd_worker *w, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return;
 	}
-	w->stats.busy_replies++;
-	send_reply(w, m, bare_reply(w, req, RC_ST_BUSY));
+	if (status == RC_ST_BUSY)
+		w->stats.busy_replies++;
+	send_reply(w, m, bare_reply(w, req, status));
 }
 
-/* Rate quota of the source, charged per operation. */
 /* One segment of a longer request: keep it; run the request when it is
  * complete, answering to the sender of the last segment. */
 static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
@@ -667,12 +669,22 @@ static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
 		return;
 	}
 	w->stats.seg_in++;
-	switch (rc_reasm_add(w->reasm, (uint64_t)u->src_ip << 16 | u->src_port,
-			     &h, u->payload, u->len, w->now_tsc, &msg, &mlen)) {
+	/* Holding a segment is work: each costs its source a token, so a
+	 * flood of unfinished messages is held to the source's rate. */
+	if (w->rl && !rc_ratelimit_admit(w->rl, u->src_ip, 1, w->now_tsc)) {
+		send_refusal(w, m, &h, trusted ? UINT32_MAX : u->len,
+			     RC_ST_THROTTLED);
+		return;
+	}
+	switch (rc_reasm_add_from(w->reasm,
+				  (uint64_t)u->src_ip << 16 | u->src_port,
+				  u->src_ip, trusted, &h, u->payload, u->len,
+				  w->now_tsc, &msg, &mlen)) {
 	case RC_REASM_DONE:
 		break;
 	case RC_REASM_FULL:
-		send_busy(w, m, &h, trusted ? UINT32_MAX : u->len);
+		send_refusal(w, m, &h, trusted ? UINT32_MAX : u->len,
+			     RC_ST_BUSY);
 		return;
 	default: /* pending, duplicate, too big, mismatch: counted there */
 		rte_pktmbuf_free(m);

@@ -18,6 +18,12 @@ struct rc_reasm_config {
 	size_t max_bytes;      /* buffer bytes held by all of them */
 	size_t max_message;    /* largest message, header included */
 	uint64_t timeout;      /* an entry older than this is dropped */
+	/* Fairness among untrusted senders (0: no cap): one owner (say,
+	 * a source address) holds at most this many entries and bytes,
+	 * and a trusted sender finding the table full takes the room of
+	 * untrusted entries, oldest first. */
+	unsigned max_entries_per_owner;
+	size_t max_bytes_per_owner;
 };
 
 enum rc_reasm_result {
@@ -33,6 +39,8 @@ enum rc_reasm_result {
 struct rc_reasm_stats {
 	uint64_t entries, bytes;            /* now */
 	uint64_t completed, timeouts, full, too_big, duplicates, mismatches;
+	uint64_t over_share;   /* refused: the owner holds its share */
+	uint64_t evicted;      /* untrusted entries dropped for a trusted one */
 };
 
 struct rc_reasm;
@@ -53,6 +61,17 @@ enum rc_reasm_result rc_reasm_add(struct rc_reasm *r, uint64_t src,
 				  const uint8_t *dgram, size_t len,
 				  uint64_t now, uint8_t **msg,
 				  size_t *msg_len);
+
+/* The same, for a sender that is an owner (e.g. a source address) and
+ * trusted or not (see the per-owner limits in the config); rc_reasm_add
+ * is this with owner = src, trusted. RC_REASM_FULL also answers an owner
+ * over its share (counted as over_share). */
+enum rc_reasm_result rc_reasm_add_from(struct rc_reasm *r, uint64_t src,
+				       uint32_t owner, int trusted,
+				       const struct rc_proto_hdr *h,
+				       const uint8_t *dgram, size_t len,
+				       uint64_t now, uint8_t **msg,
+				       size_t *msg_len);
 
 /* Free the completed message returned by rc_reasm_add. */
 void rc_reasm_release(struct rc_reasm *r, uint8_t *msg);

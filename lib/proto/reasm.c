@@ -14,6 +14,8 @@ struct entry {
 	uint8_t *buf;          /* NULL: entry free */
 	size_t alloc;
 	uint64_t src;
+	uint32_t owner;
+	uint8_t trusted;
 	uint64_t born;
 	uint32_t request_id;
 	uint16_t n_ops, seg_count, received;
@@ -109,11 +111,57 @@ static struct entry *find(struct rc_reasm *r, uint64_t src, uint32_t id,
 	return free_slot;
 }
 
+/* What owner holds now: entries and bytes. */
+static void held_by(const struct rc_reasm *r, uint32_t owner, unsigned *n,
+		    size_t *bytes)
+{
+	*n = 0;
+	*bytes = 0;
+	for (unsigned i = 0; i < r->cfg.max_entries; i++) {
+		const struct entry *e = &r->e[i];
+
+		if (e->buf && !e->done && e->owner == owner && !e->trusted) {
+			(*n)++;
+			*bytes += e->alloc;
+		}
+	}
+}
+
+/* Drop the oldest untrusted entry still in progress. @return 0 if none. */
+static int evict_untrusted(struct rc_reasm *r)
+{
+	struct entry *old = NULL;
+
+	for (unsigned i = 0; i < r->cfg.max_entries; i++) {
+		struct entry *e = &r->e[i];
+
+		if (e->buf && !e->done && !e->trusted &&
+		    (!old || e->born < old->born))
+			old = e;
+	}
+	if (!old)
+		return 0;
+	drop(r, old);
+	r->st.evicted++;
+	return 1;
+}
+
 enum rc_reasm_result rc_reasm_add(struct rc_reasm *r, uint64_t src,
 				  const struct rc_proto_hdr *h,
 				  const uint8_t *dgram, size_t len,
 				  uint64_t now, uint8_t **msg,
 				  size_t *msg_len)
+{
+	return rc_reasm_add_from(r, src, (uint32_t)src, 1, h, dgram, len, now,
+				 msg, msg_len);
+}
+
+enum rc_reasm_result rc_reasm_add_from(struct rc_reasm *r, uint64_t src,
+				       uint32_t owner, int trusted,
+				       const struct rc_proto_hdr *h,
+				       const uint8_t *dgram, size_t len,
+				       uint64_t now, uint8_t **msg,
+				       size_t *msg_len)
 {
 	const size_t body = len - RC_PROTO_HDR_LEN;
 	const int last = h->seg_index == h->seg_count - 1;
@@ -134,8 +182,27 @@ enum rc_reasm_result rc_reasm_add(struct rc_reasm *r, uint64_t src,
 		return RC_REASM_TOO_BIG;
 	}
 	e = find(r, src, h->request_id, &fresh);
+	if (fresh && !trusted &&
+	    (r->cfg.max_entries_per_owner || r->cfg.max_bytes_per_owner)) {
+		unsigned n;
+		size_t b;
+
+		held_by(r, owner, &n, &b);
+		if ((r->cfg.max_entries_per_owner &&
+		     n >= r->cfg.max_entries_per_owner) ||
+		    (r->cfg.max_bytes_per_owner &&
+		     b + alloc > r->cfg.max_bytes_per_owner)) {
+			r->st.over_share++;
+			return RC_REASM_FULL;
+		}
+	}
 	if (fresh && (!e || r->st.bytes + alloc > r->cfg.max_bytes) &&
 	    rc_reasm_expire(r, now) > 0)
+		e = find(r, src, h->request_id, &fresh);
+	/* A trusted sender goes before untrusted ones. */
+	while (fresh && trusted &&
+	       (!e || r->st.bytes + alloc > r->cfg.max_bytes) &&
+	       evict_untrusted(r))
 		e = find(r, src, h->request_id, &fresh);
 	if (fresh) {
 		if (!e || r->st.bytes + alloc > r->cfg.max_bytes) {
@@ -149,6 +216,8 @@ enum rc_reasm_result rc_reasm_add(struct rc_reasm *r, uint64_t src,
 		}
 		e->alloc = alloc;
 		e->src = src;
+		e->owner = owner;
+		e->trusted = trusted != 0;
 		e->born = now;
 		e->request_id = h->request_id;
 		e->n_ops = h->n_ops;

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -726,35 +728,99 @@ static void test_segment_loss(void)
 	CU_ASSERT_EQUAL(rc_get(cl, key, strlen(key), v, sizeof(v), NULL, NULL), RC_OK);
 }
 
-/* Reassembly state full: answered BUSY, counted; it frees itself. */
+/* Reassembly shares: an untrusted source holds at most its share
+ * (run.sh: 2 of 4 entries) and is answered BUSY past it; a trusted one
+ * takes the room of untrusted entries. Stale entries free themselves. */
 static void test_reassembly_full(void)
 {
 	static uint8_t v[3000], msg[8192], b[2048], r[2048];
-	const char *key = "seg:busy";
+	const char *key = "seg:busy", *flood = getenv("RC_FLOOD_IP");
 	size_t ml = set_message(msg, key, v, sizeof(v)), n;
 	unsigned part = part_of(key);
-	long long f0 = stat_get("reassembly_full");
+	int trusted = getenv("RC_TRUSTED") && atoi(getenv("RC_TRUSTED"));
+	long long o0 = stat_get("reassembly_over_share");
+	long long e0 = stat_get("reassembly_evicted");
 	struct rc_proto_hdr h;
 	struct rc_proto_rep_op op;
 	long rl;
 
-	/* run.sh: reassembly.max_entries = 4 per worker. */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(flood);
+	/* Two each from an untrusted source and from us: the table is full. */
 	for (uint32_t id = 0; id < 4; id++) {
 		n = set_segment(b, 600 + id, key, 0, msg, ml);
-		CU_ASSERT_EQUAL(raw_rt(NULL, b, n, part, r, sizeof(r), 50), -1);
+		CU_ASSERT_EQUAL(raw_rt(id < 2 ? flood : NULL, b, n, part, r,
+				       sizeof(r), 50), -1);
 	}
+	/* A third from the untrusted source: over its share. */
 	n = set_segment(b, 610, key, 0, msg, ml);
-	rl = raw_rt(NULL, b, n, part, r, sizeof(r), 1000);
+	rl = raw_rt(flood, b, n, part, r, sizeof(r), 1000);
 	CU_ASSERT_EQUAL_FATAL(rl, 40);
 	CU_ASSERT_EQUAL(rc_proto_decode_reply(r, 40, &h, &op, 1), RC_PROTO_OK);
 	CU_ASSERT_EQUAL(h.request_id, 610);
 	CU_ASSERT_EQUAL(op.status, RC_ST_BUSY);
+	/* A third from us: trusted, it evicts the oldest untrusted entry
+	 * (no answer: the message is pending); untrusted, over our share. */
+	n = set_segment(b, 611, key, 0, msg, ml);
+	rl = raw_rt(NULL, b, n, part, r, sizeof(r), trusted ? 50 : 1000);
+	if (trusted) {
+		CU_ASSERT_EQUAL(rl, -1);
+	} else {
+		CU_ASSERT_EQUAL_FATAL(rl, 40);
+		CU_ASSERT_EQUAL(rc_proto_decode_reply(r, 40, &h, &op, 1),
+				RC_PROTO_OK);
+		CU_ASSERT_EQUAL(op.status, RC_ST_BUSY);
+	}
 	stats_settle();
-	CU_ASSERT_EQUAL(stat_get("reassembly_full") - f0, 1);
+	CU_ASSERT_EQUAL(stat_get("reassembly_over_share") - o0, trusted ? 1 : 2);
+	CU_ASSERT_EQUAL(stat_get("reassembly_evicted") - e0, trusted ? 1 : 0);
 	CU_ASSERT(stat_get("busy_replies") >= 1);
 	/* After the timeout the stale entries go and the client gets in. */
 	usleep(600 * 1000);
 	CU_ASSERT_EQUAL(rc_set(cl, key, strlen(key), v, sizeof(v), NULL, NULL), RC_OK);
+}
+
+/* One allowed but untrusted source floods unfinished segmented messages
+ * (~4,000 a second, a fresh request id each) while the client stores
+ * 5,000-byte values: at least 99 of 100 must succeed (19 of 21 once
+ * failed BUSY). The flooder is a child process, stopped at the end. */
+static void test_reassembly_flood(void)
+{
+	static uint8_t v[5000], msg[8192], b[2048];
+	const char *flood = getenv("RC_FLOOD_IP");
+	unsigned ok = 0;
+	pid_t pid;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(flood);
+	memset(v, 'f', sizeof(v));
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		size_t ml = set_message(msg, "flood:x", v, sizeof(v)), n;
+		int fd = raw_sock(flood, 10);
+		uint64_t t0 = mono_ns();
+
+		/* Bounded: at most 60 s, whatever happens to the parent. */
+		for (uint32_t id = 1; mono_ns() - t0 < 60ull * 1000000000u; id++) {
+			for (unsigned p = 0; p < (unsigned)workers; p++) {
+				n = set_segment(b, id, "flood:x", 0, msg, ml);
+				sendto_only(fd, b, n, p);
+			}
+			usleep(250);
+		}
+		_exit(0);
+	}
+	usleep(200 * 1000); /* let the flood fill what it can */
+	for (unsigned i = 0; i < 100; i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "flood:ok%u", i);
+		ok += rc_set(cl, key, strlen(key), v, sizeof(v), NULL, NULL) == RC_OK;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fprintf(stderr, "\n  %u of 100 SETs succeeded under the flood\n", ok);
+	CU_ASSERT(ok >= 99);
+	usleep(600 * 1000); /* the flood's entries time out */
 }
 
 int main(void)
@@ -762,7 +828,8 @@ int main(void)
 	static const struct rc_test_case large_cases[] = {
 		{"large values", test_large_values},
 		{"segment loss and timeout", test_segment_loss},
-		{"reassembly full", test_reassembly_full},
+		{"reassembly shares, trusted first", test_reassembly_full},
+		{"a partial-segment flood from one source", test_reassembly_flood},
 		{NULL, NULL},
 	};
 	static const struct rc_test_case cases[] = {

@@ -43,6 +43,8 @@ SERVER_IP=$NET.2
 # .1 is the client; .100 is rate-limited; .200 is outside acl.allow.
 LIMITED_IP=$NET.100
 DENIED_IP=$NET.200
+# .50 is allowed, untrusted and not rate-limited: the reassembly flooder.
+FLOOD_IP=$NET.50
 
 if [ "$SUITE" = large ]; then
 	MAX_KEY=250
@@ -91,6 +93,7 @@ rate_limits = $LIMITED_IP/32=20/10
 
 [reassembly]
 max_entries = 4
+max_entries_per_source = 2
 timeout_ms = 300
 
 [scaling]
@@ -108,6 +111,7 @@ rc_daemon_start "$RC_NS_SRV" "$WORK/test.conf" "$WORK/daemon.log" \
 CLI_IF=$(ip netns exec "$RC_NS_CLI" ip -o -4 addr show | awk -v a="$NET.1/24" '$4==a{print $2}')
 ip netns exec "$RC_NS_CLI" ip addr add "$LIMITED_IP/24" dev "$CLI_IF"
 ip netns exec "$RC_NS_CLI" ip addr add "$DENIED_IP/24" dev "$CLI_IF"
+ip netns exec "$RC_NS_CLI" ip addr add "$FLOOD_IP/24" dev "$CLI_IF"
 
 ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" \
 	-s "$SERVER_IP:7711" --wait-ready 10
@@ -121,7 +125,7 @@ fi
 ip netns exec "$RC_NS_CLI" env RC_SERVER="$SERVER_IP:7711" \
 	RC_STATS="$WORK/stats" RC_MAX_KEY=$MAX_KEY RC_MAX_VALUE=$MAX_VALUE \
 	RC_WORKERS="$WORKERS" RC_MEMORY=$((MEMORY << 20)) RC_SUITE="$SUITE" RC_TRUSTED=$([ -n "$TRUSTED" ] && echo 1 || echo 0) \
-	RC_LIMITED_IP=$LIMITED_IP RC_DENIED_IP=$DENIED_IP \
+	RC_LIMITED_IP=$LIMITED_IP RC_DENIED_IP=$DENIED_IP RC_FLOOD_IP=$FLOOD_IP \
 	"$BUILD/tests/integration/itest" || status=$?
 
 if ! rc_daemon_stop; then

@@ -142,12 +142,60 @@ static void test_bounds(void)
 	rc_reasm_destroy(r);
 }
 
+/* One untrusted owner floods the table with unfinished messages: it is
+ * held to its share, and a trusted sender still gets in (taking the
+ * room of the oldest untrusted entry). */
+static void test_fair_share(void)
+{
+	struct rc_reasm_config c = {.max_entries = 8, .max_bytes = 1 << 20,
+				    .max_message = RC_PROTO_MAX_MESSAGE,
+				    .timeout = 100, .max_entries_per_owner = 2,
+				    .max_bytes_per_owner = 64 << 10};
+	struct rc_reasm *r = rc_reasm_create(&c);
+	uint8_t b[RC_PROTO_MAX_DATAGRAM], *msg = NULL;
+	size_t body = 2 * RC_PROTO_SEG_BODY, ml = 0, n;
+	struct rc_proto_hdr h;
+	struct rc_reasm_stats st;
+
+	/* Owner 9 (untrusted): two entries, then refused. */
+	for (uint32_t id = 1; id <= 5; id++) {
+		n = seg(b, id, body, 0, &h);
+		CU_ASSERT_EQUAL(rc_reasm_add_from(r, 900 + id, 9, 0, &h, b, n,
+						  0, &msg, &ml),
+				id <= 2 ? RC_REASM_PENDING : RC_REASM_FULL);
+	}
+	/* Six other untrusted owners fill the rest of the table. */
+	for (uint32_t o = 10; o < 16; o++) {
+		n = seg(b, o, body, 0, &h);
+		CU_ASSERT_EQUAL(rc_reasm_add_from(r, o, o, 0, &h, b, n, 1,
+						  &msg, &ml), RC_REASM_PENDING);
+	}
+	n = seg(b, 77, body, 0, &h);
+	CU_ASSERT_EQUAL(rc_reasm_add_from(r, 77, 77, 0, &h, b, n, 2, &msg, &ml),
+			RC_REASM_FULL);
+	/* A trusted sender completes a message all the same. */
+	for (uint16_t i = 0; i < 2; i++) {
+		n = seg(b, 500, body, i, &h);
+		CU_ASSERT_EQUAL(rc_reasm_add_from(r, 1, 1, 1, &h, b, n, 3, &msg,
+						  &ml),
+				i ? RC_REASM_DONE : RC_REASM_PENDING);
+	}
+	rc_reasm_release(r, msg);
+	rc_reasm_get_stats(r, &st);
+	CU_ASSERT_EQUAL(st.over_share, 3);
+	CU_ASSERT_EQUAL(st.evicted, 1);
+	CU_ASSERT_EQUAL(st.full, 1);
+	CU_ASSERT_EQUAL(st.entries, 7);
+	rc_reasm_destroy(r);
+}
+
 int main(void)
 {
 	static const struct rc_test_case cases[] = {
 		{"in and out of order", test_in_and_out_of_order},
 		{"mismatch", test_mismatch},
 		{"bounds", test_bounds},
+		{"fair share among owners; trusted first", test_fair_share},
 		{NULL, NULL},
 	};
 	return rc_test_run("reasm", cases);
