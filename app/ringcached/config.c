@@ -70,6 +70,13 @@ const struct rc_opt rcd_options[] = {
 	    "With idle_sleep_us set: keep polling this long after the last "
 	    "packet before sleeping, so bursts are served at polling latency"),
 
+	OPT("dpdk", "udp_checksum", RC_OPT_STR, "auto", 0, 0, udp_checksum,
+	    "UDP checksums the device does not check itself: verify (in "
+	    "software, bad ones dropped as udp_checksum), trust, or auto: "
+	    "trust on net_af_packet, net_af_xdp, net_tap, net_memif, net_ring "
+	    "and net_null (veth and tap leave a local sender's checksum "
+	    "partial), verify on others; a device that checks them is always "
+	    "believed"),
 	ORT("dpdk", "io_only", RC_OPT_BOOL, "false", 0, 0, io_only,
 	    "Benchmark only: answer every request op OK with no value, "
 	    "without decoding keys or touching the store (the packet-I/O "
@@ -386,6 +393,13 @@ int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
 	if (cfg->allow_l.n == 0) {
 		snprintf(err, errlen, "acl.allow is empty: no client could "
 			 "reach the node (0.0.0.0/0 allows every source)");
+		return -EINVAL;
+	}
+	if (strcmp(cfg->udp_checksum, "auto") &&
+	    strcmp(cfg->udp_checksum, "verify") &&
+	    strcmp(cfg->udp_checksum, "trust")) {
+		snprintf(err, errlen, "dpdk.udp_checksum '%s': expected auto, "
+			 "verify or trust", cfg->udp_checksum);
 		return -EINVAL;
 	}
 	if (strcmp(cfg->eviction, "clock") && strcmp(cfg->eviction, "fifo")) {

@@ -292,6 +292,7 @@ int main(int argc, char **argv)
 	static struct rcd_node nd;
 	struct args a = {0};
 	struct rc_net_port_conf pc = {0};
+	bool l4_csum = false;
 	struct rcd_snapshot snap = {0};
 	char *eargv[MAX_EAL_ARGS];
 	char ip[INET_ADDRSTRLEN];
@@ -329,9 +330,25 @@ int main(int argc, char **argv)
 	pc.tx_desc = (uint16_t)nd.cfg.tx_desc;
 	pc.pools = nd.pools;
 	pc.socket_id = rte_eth_dev_socket_id(pc.port_id);
-	if (rc_net_port_setup(&pc, &nd.ifc.mac) != 0)
+	if (rc_net_port_setup(&pc, &nd.ifc.mac, &l4_csum) != 0)
 		goto out;
 	nd.port_up = 1;
+	{
+		struct rte_eth_dev_info info = {0};
+		const char *how = nd.cfg.udp_checksum;
+
+		rte_eth_dev_info_get(pc.port_id, &info);
+		nd.ifc.udp_csum = !strcmp(how, "verify") ? RC_NET_CSUM_VERIFY
+				  : !strcmp(how, "trust")
+					  ? RC_NET_CSUM_TRUST
+					  : rc_net_csum_default(info.driver_name,
+								l4_csum);
+		LOG(INFO, "UDP checksums: %s (%s, dpdk.udp_checksum = %s)",
+		    l4_csum ? "checked by the device"
+		    : nd.ifc.udp_csum == RC_NET_CSUM_VERIFY ? "verified in software"
+							  : "trusted",
+		    info.driver_name ? info.driver_name : "?", how);
+	}
 	nd.ifc.ip = nd.cfg.ip;
 	nd.ifc.base_port = (uint16_t)nd.cfg.base_port;
 	nd.ifc.n_ports = (uint16_t)nd.n_workers;

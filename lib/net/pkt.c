@@ -32,6 +32,8 @@ static const char *const drop_names[RC_NET_DROP__COUNT] = {
 	[RC_NET_DROP_UDP_LEN] = "udp_length",
 	[RC_NET_DROP_UDP_CSUM] = "udp_checksum",
 	[RC_NET_DROP_PORT] = "udp_port",
+	[RC_NET_DROP_SRC_MAC] = "group_src_mac",
+	[RC_NET_DROP_SRC_IP] = "group_src_ip",
 };
 
 const char *rc_net_drop_name(unsigned reason)
@@ -131,6 +133,10 @@ enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
 	if (!rte_is_broadcast_ether_addr(&eth->dst_addr) &&
 	    !rte_is_same_ether_addr(&eth->dst_addr, &ifc->mac))
 		return drop(reason, RC_NET_DROP_NOT_FOR_US);
+	/* Every answer goes back to the source: never to a group (a
+	 * reflection to every host on the segment). */
+	if (rte_is_multicast_ether_addr(&eth->src_addr))
+		return drop(reason, RC_NET_DROP_SRC_MAC);
 
 	ethertype = rte_be_to_cpu_16(eth->ether_type);
 	if (ethertype == RTE_ETHER_TYPE_ARP)
@@ -160,6 +166,14 @@ enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
 		return drop(reason, RC_NET_DROP_IP_CSUM);
 	if (!ours(ifc, ip->dst_addr))
 		return drop(reason, RC_NET_DROP_NOT_OUR_IP);
+	{
+		const uint32_t src = rte_be_to_cpu_32(ip->src_addr);
+
+		/* 0.0.0.0, 224.0.0.0/4 multicast, 240.0.0.0/4 and the
+		 * limited broadcast: no answer goes there. */
+		if (src == 0 || (src >> 28) >= 0xe)
+			return drop(reason, RC_NET_DROP_SRC_IP);
+	}
 	/* Trim link padding so the reply's length arithmetic is exact. */
 	if (m->data_len > sizeof(*eth) + ip_len)
 		rte_pktmbuf_trim(m, m->data_len - sizeof(*eth) - ip_len);
@@ -175,11 +189,21 @@ enum rc_net_verdict rc_net_classify(const struct rc_net_iface *ifc,
 	udp_len = rte_be_to_cpu_16(udp->dgram_len);
 	if (udp_len < sizeof(*udp) || udp_len != ip_len - IPV4_MIN_HDR)
 		return drop(reason, RC_NET_DROP_UDP_LEN);
-	/* Software verification is not possible on veth-backed devices (the
-	 * kernel leaves a partial checksum): trust only the NIC's verdict. */
-	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
-	    RTE_MBUF_F_RX_L4_CKSUM_BAD)
+	/* The device's verdict when it gave one; else software's, where
+	 * the interface says so (not on veth-backed devices: the kernel
+	 * leaves a local sender's checksum partial). 0: none was sent. */
+	switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+	case RTE_MBUF_F_RX_L4_CKSUM_BAD:
 		return drop(reason, RC_NET_DROP_UDP_CSUM);
+	case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+		break;
+	default:
+		if (ifc->udp_csum == RC_NET_CSUM_VERIFY &&
+		    udp->dgram_cksum != 0 &&
+		    rte_ipv4_udptcp_cksum_verify(ip, udp) != 0)
+			return drop(reason, RC_NET_DROP_UDP_CSUM);
+		break;
+	}
 	port = rte_be_to_cpu_16(udp->dst_port);
 	if ((port < ifc->base_port || port - ifc->base_port >= ifc->n_ports) &&
 	    (port == 0 || port != ifc->extra_port))

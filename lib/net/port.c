@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * Ethernet port set-up: one RX/TX queue pair per worker. */
 #include <errno.h>
+#include <string.h>
 
 #include <rte_ethdev.h>
 #include <rte_flow.h>
@@ -13,8 +14,23 @@ RTE_LOG_REGISTER_DEFAULT(rc_net_logtype, INFO);
 	rte_log(RTE_LOG_##level, rc_net_logtype, "rc_net: " fmt "\n",      \
 		##__VA_ARGS__)
 
+enum rc_net_csum rc_net_csum_default(const char *driver_name,
+				     bool rx_l4_csum)
+{
+	static const char *const partial[] = {"net_af_packet", "net_af_xdp",
+					      "net_tap", "net_memif",
+					      "net_ring", "net_null"};
+
+	if (rx_l4_csum)
+		return RC_NET_CSUM_TRUST; /* the verdict comes with each mbuf */
+	for (size_t i = 0; i < sizeof(partial) / sizeof(partial[0]); i++)
+		if (driver_name && !strcmp(driver_name, partial[i]))
+			return RC_NET_CSUM_TRUST;
+	return RC_NET_CSUM_VERIFY;
+}
+
 int rc_net_port_setup(const struct rc_net_port_conf *pc,
-		      struct rte_ether_addr *mac)
+		      struct rte_ether_addr *mac, bool *rx_l4_csum)
 {
 	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf = {0};
@@ -44,6 +60,12 @@ int rc_net_port_setup(const struct rc_net_port_conf *pc,
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) &
 			info.flow_type_rss_offloads;
 	}
+	/* The device checks checksums where it can; classify drops what it
+	 * finds bad. */
+	conf.rxmode.offloads = info.rx_offload_capa &
+			       (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM |
+				RTE_ETH_RX_OFFLOAD_UDP_CKSUM);
+	*rx_l4_csum = (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) != 0;
 	rc = rte_eth_dev_configure(pc->port_id, pc->nb_queues, pc->nb_queues,
 				   &conf);
 	if (rc != 0) {

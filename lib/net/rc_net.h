@@ -5,6 +5,7 @@
 #ifndef RC_NET_H
 #define RC_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <rte_ether.h>
@@ -28,8 +29,12 @@ enum rc_net_drop {
 	RC_NET_DROP_IP_PROTO,      /* neither UDP nor ICMP */
 	RC_NET_DROP_ICMP_OTHER,    /* ICMP that is not an echo request */
 	RC_NET_DROP_UDP_LEN,
-	RC_NET_DROP_UDP_CSUM,      /* the NIC reported a bad L4 checksum */
+	RC_NET_DROP_UDP_CSUM,      /* bad UDP checksum (the NIC's verdict,
+				    * or software's under RC_NET_CSUM_VERIFY) */
 	RC_NET_DROP_PORT,          /* UDP port outside the service range */
+	RC_NET_DROP_SRC_MAC,       /* broadcast or multicast source MAC: no
+				    * answer may go back to a group */
+	RC_NET_DROP_SRC_IP,        /* source IPv4 0, broadcast or multicast */
 	RC_NET_DROP__COUNT
 };
 
@@ -37,6 +42,13 @@ enum rc_net_verdict {
 	RC_NET_DROP = 0,  /* free the mbuf, count the reason */
 	RC_NET_TX,        /* answered in place (ARP, ICMP): transmit it */
 	RC_NET_UDP,       /* a datagram for the service: see rc_net_udp */
+};
+
+/* What to do with a UDP checksum the device did not check. */
+enum rc_net_csum {
+	RC_NET_CSUM_TRUST = 0,  /* accept it (veth-backed devices: a local
+				 * sender's checksum is left partial) */
+	RC_NET_CSUM_VERIFY,     /* verify it in software */
 };
 
 /* The node's identity on the wire. Read-only once workers run. */
@@ -48,6 +60,7 @@ struct rc_net_iface {
 	uint16_t extra_port;    /* one more UDP port handed up (0: none) */
 	volatile rte_be32_t vip; /* a floating address also answered while
 				  * the control core sets it (0: none) */
+	enum rc_net_csum udp_csum; /* when the device gave no verdict */
 };
 
 /* A datagram for the service, pointing into the mbuf. */
@@ -118,10 +131,19 @@ struct rc_net_port_conf {
 	int socket_id;
 };
 
-/* Configure and start the port; fills mac.
+/* Configure and start the port; fills mac. Asks the device to check
+ * IPv4 and UDP checksums on receive where it can (classify honours its
+ * verdict); *rx_l4_csum says whether it does.
  * @return 0 or a negative errno (logged). */
 int rc_net_port_setup(const struct rc_net_port_conf *pc,
-		      struct rte_ether_addr *mac);
+		      struct rte_ether_addr *mac, bool *rx_l4_csum);
+
+/* The default for rc_net_iface.udp_csum on a device whose driver is
+ * driver_name and that checks (or not) L4 checksums itself: trust on
+ * devices that check, and on those backed by veth or tap, where local
+ * senders leave partial checksums; verify on every other one. */
+enum rc_net_csum rc_net_csum_default(const char *driver_name,
+				     bool rx_l4_csum);
 void rc_net_port_teardown(uint16_t port_id);
 
 /* Steer UDP to ip:base_port+q onto RX queue q, q < n, with rte_flow

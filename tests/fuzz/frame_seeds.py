@@ -25,16 +25,16 @@ def csum(b):
     return ~s & 0xFFFF
 
 
-def ipv4(src, proto, payload):
+def ipv4(src, proto, payload, src_mac=PEER_MAC):
     h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000,
                     64, proto, 0, src, NODE_IP)
     h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
-    return NODE_MAC + PEER_MAC + b"\x08\x00" + h + payload
+    return NODE_MAC + src_mac + b"\x08\x00" + h + payload
 
 
-def udp(src, payload, sport=40000, dport=7711):
-    return ipv4(src, 17, struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
-                + payload)
+def udp(src, payload, sport=40000, dport=7711, src_mac=PEER_MAC, cks=0):
+    return ipv4(src, 17, struct.pack("!HHHH", sport, dport, 8 + len(payload),
+                                     cks) + payload, src_mac)
 
 
 def hdr(n_ops, rid=1, flags=0, idx=0, count=1):
@@ -98,6 +98,22 @@ def main():
     seed("segment_lost", [udp(TRUSTED, s) for s in segments(big, 9)[:2]], 60)
     seed("throttled", [udp(LIMITED, hdr(1, 10 + i, 4) + get(b"x") + b"\0" * 20)
                        for i in range(30)])
+    # Never answered to a group: broadcast and multicast sources, UDP
+    # and ICMP; a group source address.
+    bcast, mcast = b"\xff" * 6, bytes([1, 0, 0x5E, 0, 0, 1])
+    seed("group_source", [
+        udp(TRUSTED, hdr(1, 40) + get(b"k"), src_mac=bcast),
+        udp(TRUSTED, hdr(1, 41) + get(b"k"), src_mac=mcast),
+        ipv4(TRUSTED, 1, icmp, bcast),
+        udp(bytes([224, 0, 0, 1]), hdr(1, 42) + get(b"k")),
+        udp(bytes([255, 255, 255, 255]), hdr(1, 43) + get(b"k"))])
+    # A wrong UDP checksum (software verifies on devices that do not).
+    seed("bad_udp_checksum", [udp(TRUSTED, hdr(1, 44) + get(b"k"),
+                                  cks=0x1234)])
+    # One untrusted source floods unfinished segmented messages.
+    seed("segment_flood", [udp(UNTRUSTED, segments(big, 100 + i)[0])
+                           for i in range(20)] +
+         [udp(TRUSTED, s) for s in segments(big, 200)])
 
 
 if __name__ == "__main__":
