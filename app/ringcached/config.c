@@ -503,10 +503,13 @@ int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
 	w->port_id = (uint16_t)cfg->port_id;
 	w->burst = (uint16_t)cfg->burst;
 	w->partitions = (uint16_t)cfg->workers;
-	w->epoch = (uint32_t)cfg->epoch;
-	w->max_key = (uint32_t)cfg->max_key_size;
-	w->max_value = (uint32_t)cfg->max_value_size;
-	w->classes = &cfg->cl;
+	w->p.id = id;
+	w->p.partitions = (uint16_t)cfg->workers;
+	w->p.epoch = (uint32_t)cfg->epoch;
+	w->p.max_key = (uint32_t)cfg->max_key_size;
+	w->p.max_value = (uint32_t)cfg->max_value_size;
+	w->p.classes = &cfg->cl;
+	w->p.st = &w->stats.srv;
 	w->allow = &cfg->allow_l;
 	w->trusted = &cfg->trusted_l;
 	w->idle_sleep_us = cfg->idle_sleep_us;
@@ -515,15 +518,15 @@ int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
 	w->tsc_hz = rte_get_tsc_hz();
 	w->ns_per_tsc_q32 = (uint64_t)((1000000000.0 * 4294967296.0) /
 				       (double)w->tsc_hz);
-	w->ttl_pct = 100;
+	w->p.ttl_pct = 100;
 	w->tsc_start = rte_rdtsc();
 	w->now_tsc = w->tsc_start;
 	w->reasm = rc_reasm_create(&rc);
 	if (!w->reasm)
 		return -ENOMEM;
 	if (cfg->rate_l.n) {
-		w->rl = rc_ratelimit_create(&lc);
-		if (!w->rl)
+		w->p.rl = rc_ratelimit_create(&lc);
+		if (!w->p.rl)
 			return -ENOMEM;
 	}
 	return 0;

@@ -74,9 +74,9 @@ void rcd_ctl_modes(struct rcd_ctl *c)
 			    ? "ON: requests answered without the store" : "off");
 	for (unsigned i = 0; i < nd->n_workers; i++) {
 		nd->workers[i]->io_only = c->cfg->io_only;
-		nd->workers[i]->read_only = ro;
-		nd->workers[i]->ttl_pct = c->ttl_pct;
-		rc_store_set_stale_grace(nd->workers[i]->store,
+		nd->workers[i]->p.read_only = ro;
+		nd->workers[i]->p.ttl_pct = c->ttl_pct;
+		rc_store_set_stale_grace(nd->workers[i]->p.store,
 					 st ? (uint32_t)c->cfg->stale_grace_s
 					    : 0);
 	}
@@ -118,7 +118,7 @@ void rcd_ctl_scale(struct rcd_ctl *c, bool force_log)
 		int bad = 0;
 
 		for (unsigned i = 0; i < nd->n_workers; i++)
-			bad |= rc_store_set_memory(nd->workers[i]->store,
+			bad |= rc_store_set_memory(nd->workers[i]->p.store,
 						   per) != 0;
 		LOG(NOTICE, "memory budget %lu -> %lu bytes (x%.2f of "
 		    "store.memory), TTLs x%.2f: %s%s",
@@ -259,7 +259,7 @@ static void gather_latency(struct rcd_ctl *c)
 	/* Operations, not datagrams: a multi-get of 8 keys is 8. */
 	c->ring_ops[c->ring_pos] = 0;
 	for (unsigned o = 0; o < RC_OP__COUNT; o++)
-		c->ring_ops[c->ring_pos] += c->snap.sum.ops[o];
+		c->ring_ops[c->ring_pos] += c->snap.sum.srv.ops[o];
 	if (c->ring_n < RCD_WIN_MAX + 1)
 		c->ring_n++;
 	if (w > c->ring_n - 1)

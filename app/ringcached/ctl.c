@@ -51,7 +51,7 @@ static json_t *ok(void)
 
 /* Queue c on worker w's ring and wait for it. On a timeout the worker
  * keeps (and frees) it. @return 0, -EBUSY (ring full), -ETIMEDOUT. */
-static int cmd_submit(struct rcd_ctl *c, unsigned w, struct rcd_cmd *cmd)
+static int cmd_submit(struct rcd_ctl *c, unsigned w, struct rc_cmd *cmd)
 {
 	cmd->state = RCD_CMD_PENDING;
 	if (rte_ring_sp_enqueue(c->nd->cmdqs[w], cmd) != 0)
@@ -59,7 +59,7 @@ static int cmd_submit(struct rcd_ctl *c, unsigned w, struct rcd_cmd *cmd)
 	return 0;
 }
 
-static int cmd_wait(struct rcd_cmd *cmd, uint64_t deadline)
+static int cmd_wait(struct rc_cmd *cmd, uint64_t deadline)
 {
 	const struct timespec nap = {0, 50000};
 
@@ -94,18 +94,18 @@ static unsigned partition_of(const struct rcd_ctl *c, const void *key,
 	return rc_proto_partition(&d, (uint16_t)c->nd->n_workers);
 }
 
-static void free_cmds(struct rcd_cmd **cmds, const int *rc, unsigned n)
+static void free_cmds(struct rc_cmd **cmds, const int *rc, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
 		if (cmds[i] && rc[i] != -ETIMEDOUT)
 			free(cmds[i]);
 }
 
-static json_t *key_op(struct rcd_ctl *c, json_t *req, enum rcd_cmd_type t)
+static json_t *key_op(struct rcd_ctl *c, json_t *req, enum rc_cmd_type t)
 {
 	const char *key = json_string_value(json_object_get(req, "key"));
 	size_t klen = key ? strlen(key) : 0, cap;
-	struct rcd_cmd *cmd;
+	struct rc_cmd *cmd;
 	unsigned w;
 	int rc;
 	json_t *r;
@@ -113,14 +113,14 @@ static json_t *key_op(struct rcd_ctl *c, json_t *req, enum rcd_cmd_type t)
 	if (!key || klen == 0 || klen > c->cfg->max_key_size)
 		return fail("bad_request", "want a key of 1..%lu bytes",
 			    (unsigned long)c->cfg->max_key_size);
-	cap = t == RCD_CMD_GET ? c->cfg->max_value_size : 0;
-	cmd = calloc(1, sizeof(*cmd) + sizeof(struct rcd_cmd_rec) + klen +
+	cap = t == RC_CMD_GET ? c->cfg->max_value_size : 0;
+	cmd = calloc(1, sizeof(*cmd) + sizeof(struct rc_cmd_rec) + klen +
 			       cap);
 	if (!cmd)
 		return fail("server_error", "out of memory");
 	cmd->type = t;
 	cmd->n = 1;
-	cmd->rec = (struct rcd_cmd_rec *)(cmd + 1);
+	cmd->rec = (struct rc_cmd_rec *)(cmd + 1);
 	cmd->rec[0].key = (uint8_t *)(cmd->rec + 1);
 	memcpy((uint8_t *)(cmd->rec + 1), key, klen);
 	cmd->rec[0].key_len = (uint16_t)klen;
@@ -148,7 +148,7 @@ static json_t *key_op(struct rcd_ctl *c, json_t *req, enum rcd_cmd_type t)
 	}
 	r = json_pack("{s:b,s:s,s:I}", "ok", 1, "key", key, "partition",
 		      (json_int_t)w);
-	if (t == RCD_CMD_GET) {
+	if (t == RC_CMD_GET) {
 		char *hex = malloc(2 * (size_t)cmd->out_len + 1);
 		json_t *txt;
 
@@ -187,7 +187,7 @@ static json_t *do_flush(struct rcd_ctl *c, json_t *req)
 {
 	const char *cls = json_string_value(json_object_get(req, "class"));
 	const char *pfx = json_string_value(json_object_get(req, "prefix"));
-	struct rcd_cmd *cmds[RCD_MAX_WORKERS] = {0};
+	struct rc_cmd *cmds[RCD_MAX_WORKERS] = {0};
 	int rc[RCD_MAX_WORKERS] = {0}, id = -1;
 	unsigned n = c->nd->n_workers, failed = 0;
 	uint64_t removed = 0, dl = deadline_ms(FLUSH_TIMEOUT_MS);
@@ -203,7 +203,7 @@ static json_t *do_flush(struct rcd_ctl *c, json_t *req)
 			rc[w] = -ENOMEM;
 			continue;
 		}
-		cmds[w]->type = RCD_CMD_FLUSH;
+		cmds[w]->type = RC_CMD_FLUSH;
 		cmds[w]->flush_class = id;
 		if (pfx) {
 			cmds[w]->prefix_len = (uint16_t)strlen(pfx);
@@ -246,7 +246,7 @@ static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 	json_t *recs = json_object_get(req, "records"), *it;
 	unsigned n = c->nd->n_workers, cnt[RCD_MAX_WORKERS] = {0};
 	size_t bytes[RCD_MAX_WORKERS] = {0}, total = json_array_size(recs);
-	struct rcd_cmd *cmds[RCD_MAX_WORKERS] = {0};
+	struct rc_cmd *cmds[RCD_MAX_WORKERS] = {0};
 	int rc[RCD_MAX_WORKERS] = {0};
 	uint64_t status[RC_ST__COUNT] = {0}, stored = 0, bad = 0;
 	uint8_t *part = NULL;
@@ -283,21 +283,21 @@ static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 		if (!cnt[w])
 			continue;
 		cmds[w] = calloc(1, sizeof(*cmds[w]) +
-					    cnt[w] * sizeof(struct rcd_cmd_rec) +
+					    cnt[w] * sizeof(struct rc_cmd_rec) +
 					    bytes[w]);
 		if (!cmds[w]) {
 			free_cmds(cmds, rc, n);
 			free(part);
 			return fail("server_error", "out of memory");
 		}
-		cmds[w]->type = RCD_CMD_SET;
-		cmds[w]->rec = (struct rcd_cmd_rec *)(cmds[w] + 1);
+		cmds[w]->type = RC_CMD_SET;
+		cmds[w]->rec = (struct rc_cmd_rec *)(cmds[w] + 1);
 		bytes[w] = 0; /* now: fill offset */
 	}
 	/* Pass 2: copy keys and values into the commands. */
 	json_array_foreach(recs, i, it) {
-		struct rcd_cmd *cmd;
-		struct rcd_cmd_rec *rec;
+		struct rc_cmd *cmd;
+		struct rc_cmd_rec *rec;
 		uint8_t *buf;
 		const char *k, *cname, *hex;
 		json_t *v;
@@ -598,7 +598,7 @@ static json_t *do_quota(struct rcd_ctl *c, json_t *req)
 			    "(over 100%%): lower another class first",
 			    sum / 1e4);
 	for (unsigned w = 0; w < c->nd->n_workers; w++)
-		if (rc_store_set_share(c->nd->workers[w]->store, (uint8_t)id,
+		if (rc_store_set_share(c->nd->workers[w]->p.store, (uint8_t)id,
 				       ppm) != 0)
 			return fail("refused", "partition %u refused the "
 				    "share", w);
@@ -784,12 +784,12 @@ static json_t *do_config_reload(struct rcd_ctl *c, json_t *req)
 
 static json_t *do_get(struct rcd_ctl *c, json_t *req)
 {
-	return key_op(c, req, RCD_CMD_GET);
+	return key_op(c, req, RC_CMD_GET);
 }
 
 static json_t *do_del(struct rcd_ctl *c, json_t *req)
 {
-	return key_op(c, req, RCD_CMD_DEL);
+	return key_op(c, req, RC_CMD_DEL);
 }
 
 static const struct {

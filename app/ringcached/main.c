@@ -235,12 +235,12 @@ static int setup_workers(struct rcd_node *nd)
 					       RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "p%u", i);
 		rcd_store_config(cfg, name, socket, &sc);
-		w->store = rc_store_create(&sc);
+		w->p.store = rc_store_create(&sc);
 		w->lat = rte_zmalloc_socket("latency", sizeof(struct rc_hist) *
 					    RCD_LAT_SERIES,
 					    RTE_CACHE_LINE_SIZE, socket);
 		if (!nd->pools[i] || !nd->inboxes[i] || !nd->cmdqs[i] ||
-		    !w->store || !w->lat) {
+		    !w->p.store || !w->lat) {
 			LOG(ERR, "worker %u (lcore %u, socket %d): cannot "
 			    "allocate pool, ring or store: %s", i, lcore,
 			    socket, strerror(errno ? errno : ENOMEM));
@@ -275,8 +275,8 @@ static void teardown(struct rcd_node *nd)
 		rc_net_port_teardown((uint16_t)nd->cfg.port_id);
 	for (unsigned i = 0; i < RTE_MAX_LCORE; i++) {
 		if (nd->workers[i]) {
-			rc_store_destroy(nd->workers[i]->store);
-			rc_ratelimit_destroy(nd->workers[i]->rl);
+			rc_store_destroy(nd->workers[i]->p.store);
+			rc_ratelimit_destroy(nd->workers[i]->p.rl);
 			rc_reasm_destroy(nd->workers[i]->reasm);
 			rte_free(nd->workers[i]->lat);
 			rte_free(nd->workers[i]);

@@ -246,10 +246,10 @@ static void publish_role(struct rcd_repl *r)
 	for (unsigned i = 0; i < r->nw; i++) {
 		struct rcd_worker *w = nd->workers[i];
 
-		w->epoch = r->epoch;
-		__atomic_store_n(&w->role, (uint8_t)r->role, __ATOMIC_RELEASE);
+		w->p.epoch = r->epoch;
+		__atomic_store_n(&w->p.role, (uint8_t)r->role, __ATOMIC_RELEASE);
 		if (r->role != RC_REPL_PRIMARY)
-			w->durable_ok = 0;
+			w->p.durable_ok = 0;
 	}
 	nd->ifc.vip = r->role == RC_REPL_PRIMARY ? r->cfg->repl_vip : 0;
 }
@@ -320,7 +320,7 @@ static void promote(struct rcd_repl *r, const char *why)
 		free(deq_pop(&r->backlog));
 	r->backlog_bytes = 0;
 	for (unsigned i = 0; i < r->nw; i++)
-		r->drained[i] = r->nd->workers[i]->wseq;
+		r->drained[i] = r->nd->workers[i]->p.wseq;
 	r->st.promotions++;
 	set_why(r, why);
 	publish_role(r);
@@ -380,7 +380,7 @@ static void conn_close(struct rcd_repl *r, const char *why)
 	if (r->role == RC_REPL_PRIMARY) {
 		r->phase = RCD_PHASE_NONE;
 		for (unsigned i = 0; i < r->nw; i++)
-			r->nd->workers[i]->durable_ok = 0;
+			r->nd->workers[i]->p.durable_ok = 0;
 	}
 }
 
@@ -691,7 +691,7 @@ static void start_feed(struct rcd_repl *r, const struct rc_repl_hello *p)
 {
 	r->peer_follows = true;
 	for (unsigned w = 0; w < r->nw; w++)
-		r->nd->workers[w]->durable_ok = 1;
+		r->nd->workers[w]->p.durable_ok = 1;
 	/* Same stream, a complete copy, and what it lacks still at hand
 	 * (nothing, or the backlog from its next record on): resume. */
 	if (p->stream == r->stream && p->synced_seq != 0 && p->seq <= r->seq &&
@@ -1123,7 +1123,7 @@ bool rcd_repl_poll(struct rcd_repl *r)
 		uint64_t of = 0;
 
 		for (unsigned w = 0; w < r->nw; w++)
-			of += r->nd->workers[w]->stats.repl_overflow;
+			of += r->nd->workers[w]->stats.srv.repl_overflow;
 		if (of != r->overflow_seen) {
 			r->overflow_seen = of;
 			if (r->peer_follows) {
@@ -1251,7 +1251,7 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 		if (rc_repl_log_init(&r->rlogs[w], cfg->repl_log_size) ||
 		    rc_repl_log_init(&r->alogs[w], cfg->repl_log_size))
 			goto nomem;
-		wk->rlog = &r->rlogs[w];
+		wk->p.rlog = &r->rlogs[w];
 		wk->alog = &r->alogs[w];
 		wk->hb = &r->hb;
 		wk->durable_wait_tsc =
@@ -1289,7 +1289,7 @@ void rcd_repl_destroy(struct rcd_repl *r)
 	if (r->lfd >= 0)
 		close(r->lfd);
 	for (unsigned w = 0; r->rlogs && w < r->nw; w++) {
-		r->nd->workers[w]->rlog = NULL;
+		r->nd->workers[w]->p.rlog = NULL;
 		r->nd->workers[w]->alog = NULL;
 		rc_repl_log_free(&r->rlogs[w]);
 		rc_repl_log_free(&r->alogs[w]);

@@ -16,50 +16,9 @@
 
 #include "worker.h"
 
-static const uint8_t store_to_status[] = {
-	[RC_STORE_OK] = RC_ST_OK,
-	[RC_STORE_NOT_FOUND] = RC_ST_NOT_FOUND,
-	[RC_STORE_EXISTS] = RC_ST_EXISTS,
-	[RC_STORE_TOO_LARGE] = RC_ST_TOO_LARGE,
-	[RC_STORE_NO_MEMORY] = RC_ST_NO_MEMORY,
-	[RC_STORE_BAD_CLASS] = RC_ST_UNKNOWN_CLASS,
-};
-
-/* Check what the store cannot: lengths against configured limits, the
- * partition, and fields that make no sense for the opcode. */
-static uint8_t precheck(const struct rcd_worker *w,
-			const struct rc_proto_req_op *op,
-			struct rc_proto_digest *d)
-{
-	if (op->opcode == RC_OP_NOOP)
-		return op->key_len || op->value_len ? RC_ST_BAD_REQUEST
-						    : RC_ST_OK;
-	if (op->key_len == 0)
-		return RC_ST_BAD_REQUEST;
-	if (op->opcode != RC_OP_SET && op->value_len != 0)
-		return RC_ST_BAD_REQUEST;
-	if (op->key_len > w->max_key || op->value_len > w->max_value)
-		return RC_ST_TOO_LARGE;
-	rc_proto_key_digest(op->key, op->key_len, d);
-	if (rc_proto_partition(d, w->partitions) != w->id)
-		return RC_ST_WRONG_PARTITION;
-	return RC_ST_OK;
-}
-
 void rcd_key_digest(const void *key, size_t len, void *out)
 {
 	rc_proto_key_digest(key, len, out);
-}
-
-/* The request's class: explicit, or from the key's prefix. */
-static uint8_t class_of(const struct rcd_worker *w,
-			const struct rc_proto_req_op *op, uint8_t *st)
-{
-	if (op->class_id == RC_PROTO_CLASS_AUTO)
-		return rc_classes_match(w->classes, op->key, op->key_len);
-	if (op->class_id >= w->classes->n)
-		*st = RC_ST_UNKNOWN_CLASS;
-	return op->class_id;
 }
 
 /* ---- latency --------------------------------------------------------- */
@@ -74,344 +33,22 @@ static void lat_record(struct rcd_worker *w)
 	w->n_lat = 0;
 }
 
-/* The op's reply is built; its time is taken once it is sent. */
-static inline void lat_note(struct rcd_worker *w, uint8_t op, uint8_t cls)
+/* An op's reply is built; its time is taken once it is sent. */
+static inline void lat_note(struct rcd_worker *w, unsigned series)
 {
 	if (!w->lat)
 		return;
 	if (unlikely(w->n_lat == RCD_LAT_PENDING))
 		rcd_worker_flush(w);
-	w->lat_series[w->n_lat] = (uint16_t)rcd_lat_series(op, cls);
+	w->lat_series[w->n_lat] = (uint16_t)series;
 	w->lat_rx[w->n_lat++] = w->now_tsc;
 }
 
-/* TTL of a write under the calendar's TTL multiplier. */
-static inline uint32_t scaled_ttl(const struct rcd_worker *w, uint32_t ttl)
+/* The ops the processor just answered, timed from this turn's RX poll. */
+static inline void lat_note_request(struct rcd_worker *w)
 {
-	uint32_t pct = w->ttl_pct;
-	uint64_t t;
-
-	if (ttl == 0 || pct == 100)
-		return ttl;
-	t = (uint64_t)ttl * pct / 100;
-	return t > UINT32_MAX ? UINT32_MAX : t ? (uint32_t)t : 1;
-}
-
-/* ---- the reply as pieces ------------------------------------------ */
-
-static inline void out_reset(struct rcd_reply *r)
-{
-	r->len = 0;
-	r->hdr_done = 0;
-	r->pinned = 0;
-	r->n = 0;
-}
-
-/* Close the run of header bytes written since the last piece. */
-static inline void out_hdr_piece(struct rcd_worker *w, uint32_t hdr_end)
-{
-	struct rcd_reply *r = &w->out;
-
-	if (hdr_end > r->hdr_done) {
-		r->v[r->n++] = (struct rcd_piece){w->reply + r->hdr_done,
-						  hdr_end - r->hdr_done, 0};
-		r->hdr_done = hdr_end;
-	}
-}
-
-/* Before an op that may move or free items (SET, DELETE), copy the
- * values the reply so far points at out of the store, after those an
- * earlier write of the request pinned. Multi-op replies fit one datagram,
- * and a lone op has nothing before it. */
-static void pin_values(struct rcd_worker *w)
-{
-	struct rcd_reply *r = &w->out;
-
-	for (unsigned i = 0; i < r->n; i++) {
-		struct rcd_piece *pc = &r->v[i];
-
-		if (!pc->in_store)
-			continue;
-		RTE_ASSERT(r->pinned + pc->len <= sizeof(w->pinned));
-		memcpy(w->pinned + r->pinned, pc->p, pc->len);
-		pc->p = w->pinned + r->pinned;
-		pc->in_store = 0;
-		r->pinned += pc->len;
-	}
-}
-
-void rcd_reply_copy(const struct rcd_reply *r, uint32_t off, uint8_t *dst,
-		    uint32_t len)
-{
-	for (unsigned i = 0; i < r->n && len; i++) {
-		const struct rcd_piece *pc = &r->v[i];
-		uint32_t n;
-
-		if (off >= pc->len) {
-			off -= pc->len;
-			continue;
-		}
-		n = pc->len - off < len ? pc->len - off : len;
-		memcpy(dst, pc->p + off, n);
-		dst += n;
-		len -= n;
-		off = 0;
-	}
-}
-
-/* ---- replication ------------------------------------------------------ */
-
-static bool emit_rec(struct rcd_worker *w, const struct rc_repl_rec *r,
-		     bool snapshot)
-{
-	uint32_t n = rc_repl_rec_size(r->key_len, r->value_len);
-	uint8_t *p = rc_repl_log_reserve(w->rlog, n);
-
-	if (unlikely(!p)) {
-		/* A snapshot waits for room; a lost write makes the control
-		 * core start a full resync. */
-		if (!snapshot)
-			w->stats.repl_overflow++;
-		return false;
-	}
-	rc_repl_rec_encode(p, r);
-	rc_repl_log_commit(w->rlog, n);
-	w->wseq++;
-	w->stats.repl_records++;
-	return true;
-}
-
-/* A write that changed the partition, for the standby. */
-static bool emit(struct rcd_worker *w, uint8_t type,
-		 const struct rc_proto_req_op *op, uint8_t cls, uint32_t ttl,
-		 bool snapshot)
-{
-	struct rc_repl_rec r = {
-		.type = type, .class_id = cls, .key_len = op->key_len,
-		.value_len = type == RC_REPL_SET ? op->value_len : 0,
-		.flags = op->client_flags, .ttl = ttl,
-		.partition = (uint16_t)w->id, .key = op->key,
-		.value = op->value};
-
-	return emit_rec(w, &r, snapshot);
-}
-
-/* Every successful write among the n reply ops at p becomes
- * NOT_REPLICATED. Op headers follow each other at 20 bytes plus, if
- * with_values, the value each one carries; len bounds the walk. */
-static void not_replicated(uint8_t *p, unsigned n, uint32_t len,
-			   bool with_values, struct rcd_worker_stats *st)
-{
-	uint32_t off = RC_PROTO_HDR_LEN;
-
-	for (unsigned i = 0; i < n && off + RC_PROTO_REP_OP_LEN <= len; i++) {
-		uint8_t *q = p + off;
-
-		if (q[0] != RC_OP_GET && q[0] != RC_OP_NOOP &&
-		    q[1] == RC_ST_OK) {
-			q[1] = RC_ST_NOT_REPLICATED;
-			st->status[RC_ST_OK]--;
-			st->status[RC_ST_NOT_REPLICATED]++;
-		}
-		off += RC_PROTO_REP_OP_LEN;
-		if (with_values)
-			off += (uint32_t)q[4] << 24 | (uint32_t)q[5] << 16 |
-			       (uint32_t)q[6] << 8 | q[7];
-	}
-}
-
-uint32_t rcd_worker_execute(struct rcd_worker *w, const uint8_t *req,
-			    size_t len, const struct rcd_exec *x,
-			    uint32_t now)
-{
-	struct rcd_worker_stats *st = &w->stats;
-	struct rc_proto_hdr *h = &w->rh;
-	enum rc_proto_rstatus rs;
-	uint32_t off = RC_PROTO_HDR_LEN, hoff = RC_PROTO_HDR_LEN, limit;
-	uint8_t ro, role = w->role;
-	const bool writable =
-		role == RC_REPL_PRIMARY || role == RC_REPL_STANDALONE;
-	const uint64_t wseq0 = w->wseq;
-	bool lost = false; /* a write of this request missed the log */
-	bool throttled;
-
-	rs = rc_proto_decode_request(req, len, h, w->ops, RC_PROTO_MAX_OPS);
-	if (rs != RC_PROTO_OK) {
-		st->proto_drops[rs]++;
-		return 0;
-	}
-	/* The smallest answer is 20 bytes an op. An untrusted source must
-	 * send at least that much (libringcache pads); else no answer. */
-	if (RC_PROTO_HDR_LEN + h->n_ops * RC_PROTO_REP_OP_LEN > x->cap) {
-		st->drop_amplification++;
-		return 0;
-	}
-	/* A lone op may be answered in segments; several share one
-	 * datagram (a value that does not fit: OVERFLOW, ask alone). */
-	limit = h->n_ops == 1 ? RC_PROTO_MAX_MESSAGE : RC_PROTO_MAX_DATAGRAM;
-	if (limit > x->cap)
-		limit = x->cap;
-	/* The source's rate quota pays for each op of a well-formed
-	 * request; garbage and refused amplification cost it nothing. */
-	throttled = w->rl && !rc_ratelimit_admit(w->rl, x->src, h->n_ops,
-						 w->now_tsc);
-	st->requests++;
-	ro = w->read_only;
-	out_reset(&w->out);
-	for (unsigned i = 0; i < h->n_ops; i++) {
-		const struct rc_proto_req_op *op = &w->ops[i];
-		struct rc_proto_rep_op r = {.opcode = op->opcode,
-					    .class_id = op->class_id};
-		struct rc_store_item_view v;
-		struct rc_proto_digest d;
-		uint32_t need, ttl;
-		uint8_t cls, lcls = op->class_id;
-		const bool write = op->opcode != RC_OP_GET &&
-				   op->opcode != RC_OP_NOOP;
-
-		st->ops[op->opcode]++;
-		if (throttled)
-			r.status = RC_ST_THROTTLED;
-		else if (write && !writable) {
-			r.status = RC_ST_NOT_PRIMARY;
-			st->not_primary++;
-		} else if (ro && write) {
-			r.status = RC_ST_READ_ONLY;
-			st->read_only_refused++;
-		}
-		else if (w->pre) /* checked when it was batched */
-			r.status = RC_ST_OK;
-		else
-			r.status = precheck(w, op, &d);
-		if (r.status == RC_ST_OK) {
-			switch (op->opcode) {
-			case RC_OP_GET:
-				if (w->pre) {
-					v = w->pre->v;
-					r.status = store_to_status[w->pre->res];
-					if (r.status == RC_ST_NOT_FOUND &&
-					    op->class_id != RC_PROTO_CLASS_AUTO)
-						rc_store_count_miss(w->store,
-								    op->class_id);
-				} else {
-					r.status = store_to_status[rc_store_get(
-						w->store, &d, op->key,
-						op->key_len, op->class_id, now,
-						&v)];
-				}
-				/* A miss counts for the class the key would
-				 * have; matching prefixes only then. */
-				if (r.status == RC_ST_NOT_FOUND &&
-				    op->class_id == RC_PROTO_CLASS_AUTO) {
-					lcls = rc_classes_match(w->classes,
-								op->key,
-								op->key_len);
-					rc_store_count_miss(w->store, lcls);
-				}
-				if (r.status != RC_ST_OK)
-					break;
-				lcls = v.class_id;
-				/* Keep room for a 20-byte answer to every
-				 * later op. */
-				need = off + RC_PROTO_REP_OP_LEN + v.value_len +
-				       (h->n_ops - i - 1) * RC_PROTO_REP_OP_LEN;
-				if (need > limit) {
-					if (h->n_ops > 1 &&
-					    need > RC_PROTO_MAX_DATAGRAM) {
-						r.status = RC_ST_OVERFLOW;
-					} else {
-						/* flags: the value's size,
-						 * to pad a lone request to */
-						r.status = RC_ST_PAD_REQUIRED;
-						r.client_flags = v.value_len;
-					}
-					break;
-				}
-				r.value_len = v.value_len;
-				r.client_flags = v.client_flags;
-				r.cas = v.cas;
-				r.class_id = v.class_id;
-				r.op_flags = v.stale ? RC_PROTO_OPF_STALE : 0;
-				break;
-			case RC_OP_SET:
-				cls = class_of(w, op, &r.status);
-				if (r.status != RC_ST_OK)
-					break;
-				r.class_id = lcls = cls;
-				pin_values(w);
-				ttl = scaled_ttl(w, op->ttl);
-				r.status = store_to_status[rc_store_set(
-					w->store, &d, op->key, op->key_len,
-					op->value, op->value_len,
-					op->client_flags, ttl, op->cas, cls, now,
-					&r.cas)];
-				if (r.status == RC_ST_OK && w->rlog)
-					lost |= !emit(w, RC_REPL_SET, op, cls,
-						      ttl, false);
-				else if (r.status == RC_ST_NOT_FOUND && w->rlog)
-					lost |= !emit(w, RC_REPL_DEL, op, 0, 0,
-						      false);
-				break;
-			case RC_OP_DELETE:
-				/* Deleting may free a segment a value of the
-				 * reply so far sits in. */
-				pin_values(w);
-				r.status = store_to_status[rc_store_delete(
-					w->store, &d, op->key, op->key_len,
-					op->cas, now)];
-				/* Absent here (evicted, expired, never
-				 * written): the standby must not keep it. */
-				if ((r.status == RC_ST_OK ||
-				     r.status == RC_ST_NOT_FOUND) && w->rlog)
-					lost |= !emit(w, RC_REPL_DEL, op, 0, 0,
-						      false);
-				break;
-			case RC_OP_TOUCH:
-				ttl = scaled_ttl(w, op->ttl);
-				r.status = store_to_status[rc_store_touch(
-					w->store, &d, op->key, op->key_len, ttl,
-					now, &r.cas)];
-				if (r.status == RC_ST_OK && w->rlog)
-					lost |= !emit(w, RC_REPL_TOUCH, op, 0,
-						      ttl, false);
-				else if (r.status == RC_ST_NOT_FOUND && w->rlog)
-					lost |= !emit(w, RC_REPL_DEL, op, 0, 0,
-						      false);
-				break;
-			default: /* NOOP */
-				break;
-			}
-		}
-		st->status[r.status]++;
-		lat_note(w, op->opcode, lcls);
-		/* The op header here, its value (if any) stays in the store:
-		 * the room checks above reserve the space. */
-		rc_proto_rep_op_encode_hdr(w->reply + hoff, &r);
-		hoff += RC_PROTO_REP_OP_LEN;
-		off += RC_PROTO_REP_OP_LEN + r.value_len;
-		if (r.value_len) {
-			out_hdr_piece(w, hoff);
-			w->out.v[w->out.n++] =
-				(struct rcd_piece){v.value, r.value_len, 1};
-		}
-	}
-	out_hdr_piece(w, hoff);
-	w->out.len = off;
-	/* A durable request's writes wait for the standby (the reply is
-	 * held, see hold()); if that cannot happen, they say so now. */
-	w->dur_wseq = 0;
-	if (unlikely(h->flags & RC_PROTO_F_DURABLE)) {
-		if (lost || !w->durable_ok)
-			not_replicated(w->reply, h->n_ops, sizeof(w->reply),
-				       false, st);
-		else if (w->wseq != wseq0)
-			w->dur_wseq = w->wseq;
-	}
-	h->flags = RC_PROTO_F_REPLY;
-	h->epoch = w->epoch;
-	h->partitions = w->partitions;
-	rc_proto_hdr_encode(w->reply, h);
-	return off;
+	for (unsigned i = 0; i < w->p.n_notes; i++)
+		lat_note(w, w->p.notes[i]);
 }
 
 static inline uint32_t store_clock(const struct rcd_worker *w)
@@ -463,7 +100,7 @@ static inline void tx_queue(struct rcd_worker *w, struct rte_mbuf *m)
 static void send_segments(struct rcd_worker *w, struct rte_mbuf *m,
 			  uint32_t total)
 {
-	struct rc_proto_hdr h = w->rh;
+	struct rc_proto_hdr h = w->p.rh;
 	const uint16_t n = (uint16_t)rc_proto_seg_count(total);
 	const uint32_t last = total - RC_PROTO_HDR_LEN -
 			      (uint32_t)(n - 1) * RC_PROTO_SEG_BODY;
@@ -489,7 +126,7 @@ static void send_segments(struct rcd_worker *w, struct rte_mbuf *m,
 		}
 		h.seg_index = i;
 		rc_proto_hdr_encode(q, &h);
-		rcd_reply_copy(&w->out,
+		rc_reply_copy(&w->p.out,
 			       RC_PROTO_HDR_LEN + (uint32_t)i * RC_PROTO_SEG_BODY,
 			       q + RC_PROTO_HDR_LEN, RC_PROTO_SEG_BODY);
 		rc_net_udp_reply_end(s);
@@ -498,7 +135,7 @@ static void send_segments(struct rcd_worker *w, struct rte_mbuf *m,
 	}
 	h.seg_index = (uint16_t)(n - 1);
 	rc_proto_hdr_encode(p, &h);
-	rcd_reply_copy(&w->out,
+	rc_reply_copy(&w->p.out,
 		       RC_PROTO_HDR_LEN + (uint32_t)(n - 1) * RC_PROTO_SEG_BODY,
 		       p + RC_PROTO_HDR_LEN, last);
 	rc_net_udp_reply_end(m);
@@ -506,9 +143,9 @@ static void send_segments(struct rcd_worker *w, struct rte_mbuf *m,
 	tx_queue(w, m);
 }
 
-/* Write the reply described by w->out into m (over the request, whose
+/* Write the reply described by w->p.out into m (over the request, whose
  * contents are no longer needed) or, if longer, into segments. */
-/* Write the reply described by w->out into m. @return false (m freed,
+/* Write the reply described by w->p.out into m. @return false (m freed,
  * counted) if m cannot hold it. */
 static bool build_reply(struct rcd_worker *w, struct rte_mbuf *m,
 			uint32_t total)
@@ -520,7 +157,7 @@ static bool build_reply(struct rcd_worker *w, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return false;
 	}
-	rcd_reply_copy(&w->out, 0, p, total);
+	rc_reply_copy(&w->p.out, 0, p, total);
 	rc_net_udp_reply_end(m);
 	return true;
 }
@@ -542,13 +179,13 @@ static void answer(struct rcd_worker *w, struct rte_mbuf *m, uint32_t total)
 {
 	struct rcd_held *hd;
 
-	if (likely(!w->dur_wseq) || total > RC_PROTO_MAX_DATAGRAM) {
+	if (likely(!w->p.dur_wseq) || total > RC_PROTO_MAX_DATAGRAM) {
 		send_reply(w, m, total);
 		return;
 	}
 	if (w->held_n == RCD_HELD) {
-		not_replicated(w->reply, w->rh.n_ops, sizeof(w->reply), false,
-			       &w->stats);
+		rc_exec_not_replicated(w->p.reply, sizeof(w->p.reply), false,
+				       &w->stats.srv);
 		w->stats.durable_failed++;
 		send_reply(w, m, total);
 		return;
@@ -557,7 +194,7 @@ static void answer(struct rcd_worker *w, struct rte_mbuf *m, uint32_t total)
 		return;
 	hd = &w->held[(w->held_head + w->held_n++) % RCD_HELD];
 	hd->m = m;
-	hd->wseq = w->dur_wseq;
+	hd->wseq = w->p.dur_wseq;
 	hd->tsc = w->now_tsc ? w->now_tsc : rte_rdtsc();
 	w->stats.durable_held++;
 }
@@ -565,20 +202,17 @@ static void answer(struct rcd_worker *w, struct rte_mbuf *m, uint32_t total)
 /* A held reply that will not be confirmed: its writes say so. */
 static void fail_held(struct rcd_worker *w, struct rte_mbuf *m)
 {
-	const uint32_t hdrs = sizeof(struct rte_ether_hdr) +
-			      sizeof(struct rte_ipv4_hdr) +
-			      sizeof(struct rte_udp_hdr);
-	uint8_t *p = rte_pktmbuf_mtod_offset(m, uint8_t *, hdrs);
+	struct rc_net_udp u;
 
-	not_replicated(p, (unsigned)(p[12] << 8 | p[13]),
-		       rte_pktmbuf_data_len(m) - hdrs, true, &w->stats);
+	rc_net_udp_locate(m, &u);
+	rc_exec_not_replicated(u.payload, u.len, true, &w->stats.srv);
 	rc_net_udp_reply_end(m);
 }
 
 void rcd_worker_release(struct rcd_worker *w)
 {
 	const uint64_t acked = w->acked_wseq;
-	const bool attached = w->durable_ok;
+	const bool attached = w->p.durable_ok;
 	const uint64_t now = w->now_tsc ? w->now_tsc : rte_rdtsc();
 
 	while (w->held_n) {
@@ -598,32 +232,6 @@ void rcd_worker_release(struct rcd_worker *w)
 	}
 }
 
-/* A reply of n_ops bare ops (opcode NOOP, no value) with one status,
- * for answers given without decoding the ops. @return its length. */
-static uint32_t bare_reply(struct rcd_worker *w, const struct rc_proto_hdr *req,
-			   uint8_t status)
-{
-	struct rc_proto_rep_op r = {.opcode = RC_OP_NOOP, .status = status,
-				    .class_id = RC_PROTO_CLASS_AUTO};
-	uint32_t total = RC_PROTO_HDR_LEN + req->n_ops * RC_PROTO_REP_OP_LEN;
-
-	w->rh = *req;
-	w->rh.flags = RC_PROTO_F_REPLY;
-	w->rh.seg_index = 0;
-	w->rh.seg_count = 1;
-	w->rh.epoch = w->epoch;
-	w->rh.partitions = w->partitions;
-	rc_proto_hdr_encode(w->reply, &w->rh);
-	for (unsigned i = 0; i < req->n_ops; i++)
-		rc_proto_rep_op_encode_hdr(
-			w->reply + RC_PROTO_HDR_LEN + i * RC_PROTO_REP_OP_LEN, &r);
-	w->stats.status[status] += req->n_ops;
-	out_reset(&w->out);
-	out_hdr_piece(w, total);
-	w->out.len = total;
-	return total;
-}
-
 /* A segment refused (reassembly full or the source over its share:
  * BUSY; over its rate: THROTTLED): answer status for every op (their
  * opcodes are not known yet), on the first and last segment only, so a
@@ -639,13 +247,13 @@ static void send_refusal(struct rcd_worker *w, struct rte_mbuf *m,
 		return;
 	}
 	if (total > cap) {
-		w->stats.drop_amplification++;
+		w->stats.srv.drop_amplification++;
 		rte_pktmbuf_free(m);
 		return;
 	}
 	if (status == RC_ST_BUSY)
 		w->stats.busy_replies++;
-	send_reply(w, m, bare_reply(w, req, status));
+	send_reply(w, m, rc_exec_bare(&w->p, req, status));
 }
 
 /* One segment of a longer request: keep it; run the request when it is
@@ -656,7 +264,7 @@ static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
 {
 	struct rc_proto_hdr h;
 	enum rc_proto_rstatus rs = rc_proto_hdr_decode(u->payload, u->len, &h);
-	struct rcd_exec x = {.cap = UINT32_MAX};
+	struct rc_exec_in x = {.cap = UINT32_MAX};
 	uint8_t *msg = NULL;
 	size_t mlen = 0;
 	uint32_t total;
@@ -664,14 +272,14 @@ static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
 	if (rs == RC_PROTO_OK && ((h.flags & RC_PROTO_F_REPLY) || !w->reasm))
 		rs = RC_PROTO_EFLAGS;
 	if (rs != RC_PROTO_OK) {
-		w->stats.proto_drops[rs]++;
+		w->stats.srv.proto_drops[rs]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
 	w->stats.seg_in++;
 	/* Holding a segment is work: each costs its source a token, so a
 	 * flood of unfinished messages is held to the source's rate. */
-	if (w->rl && !rc_ratelimit_admit(w->rl, u->src_ip, 1, w->now_tsc)) {
+	if (w->p.rl && !rc_ratelimit_admit(w->p.rl, u->src_ip, 1, w->now_tsc)) {
 		send_refusal(w, m, &h, trusted ? UINT32_MAX : u->len,
 			     RC_ST_THROTTLED);
 		return;
@@ -693,7 +301,9 @@ static void serve_segment(struct rcd_worker *w, struct rte_mbuf *m,
 	if (!trusted)
 		x.cap = (uint32_t)mlen;
 	x.src = u->src_ip;
-	total = rcd_worker_execute(w, msg, mlen, &x, now);
+	x.now_tsc = w->now_tsc;
+	total = rc_exec_request(&w->p, msg, mlen, &x, now);
+	lat_note_request(w);
 	if (total)
 		answer(w, m, total);
 	else
@@ -718,11 +328,11 @@ static void reflect(struct rcd_worker *w, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return;
 	}
-	w->stats.requests++;
+	w->stats.srv.requests++;
 	/* Timed like a request (RX poll to TX burst), as a NOOP: the I/O
 	 * path's own share of the latency. */
-	lat_note(w, RC_OP_NOOP, RC_STORE_MAX_CLASSES);
-	send_reply(w, m, bare_reply(w, &h, RC_ST_OK));
+	lat_note(w, rcd_lat_series(RC_OP_NOOP, RC_STORE_MAX_CLASSES));
+	send_reply(w, m, rc_exec_bare(&w->p, &h, RC_ST_OK));
 }
 
 /* Answer one datagram for our partition, or drop it. */
@@ -730,7 +340,7 @@ static void serve(struct rcd_worker *w, struct rte_mbuf *m,
 		  const struct rc_net_udp *u, uint32_t now)
 {
 	const uint8_t trusted = rc_cidr_match(w->trusted, u->src_ip);
-	struct rcd_exec x = {.cap = trusted ? UINT32_MAX : u->len};
+	struct rc_exec_in x = {.cap = trusted ? UINT32_MAX : u->len};
 	uint32_t total;
 
 	if (unlikely(w->io_only)) {
@@ -743,7 +353,9 @@ static void serve(struct rcd_worker *w, struct rte_mbuf *m,
 		return;
 	}
 	x.src = u->src_ip;
-	total = rcd_worker_execute(w, u->payload, u->len, &x, now);
+	x.now_tsc = w->now_tsc;
+	total = rc_exec_request(&w->p, u->payload, u->len, &x, now);
+	lat_note_request(w);
 	if (total == 0) {
 		rte_pktmbuf_free(m);
 		return;
@@ -877,7 +489,7 @@ static bool batchable_get(const struct rcd_worker *w,
 	    (p[18] | p[19]) || p[RC_PROTO_HDR_LEN] != RC_OP_GET)
 		return false;
 	klen = (uint16_t)(p[22] << 8 | p[23]);
-	if (klen == 0 || klen > w->max_key || (p[24] | p[25] | p[26] | p[27]) ||
+	if (klen == 0 || klen > w->p.max_key || (p[24] | p[25] | p[26] | p[27]) ||
 	    RC_PROTO_HDR_LEN + RC_PROTO_REQ_OP_LEN + klen > u->len ||
 	    (!(p[3] & RC_PROTO_F_PADDED) &&
 	     RC_PROTO_HDR_LEN + RC_PROTO_REQ_OP_LEN + klen != u->len) ||
@@ -899,7 +511,7 @@ void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
 	uint16_t kl[RC_STORE_BULK];
 	enum rc_store_result res[RC_STORE_BULK];
 	struct rc_store_item_view views[RC_STORE_BULK];
-	struct rcd_pre pre[RC_STORE_BULK];
+	struct rc_pre *pre = w->pre;
 	unsigned nb = 0, b = 0;
 	bool open = !w->io_only;
 
@@ -928,7 +540,7 @@ void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
 		}
 	}
 	if (nb)
-		rc_store_get_bulk(w->store, nb, dp, kp, kl, now, views, res);
+		rc_store_get_bulk(w->p.store, nb, dp, kp, kl, now, views, res);
 	for (unsigned k = 0; k < nb; k++) {
 		pre[k].res = res[k];
 		pre[k].v = views[k];
@@ -943,10 +555,10 @@ void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
 			       u[i].payload + RC_PROTO_HDR_LEN +
 					       RC_PROTO_REQ_OP_LEN == kp[b];
 
-		w->pre = batched ? &pre[b++] : NULL;
+		w->p.pre = batched ? &pre[b++] : NULL;
 		dispatch(w, pkts[i], verdict[i], &u[i], reason[i], now);
 	}
-	w->pre = NULL;
+	w->p.pre = NULL;
 	if (w->partitions > 1)
 		handoff_flush(w);
 }
@@ -969,111 +581,9 @@ static void handle_inbox(struct rcd_worker *w, uint32_t now)
 
 /* ---- control-core commands ------------------------------------------ */
 
-struct flush_arg {
-	struct rcd_worker *w;
-	const struct rcd_cmd *c;
-};
-
-static bool flush_match(void *arg, const uint8_t *key, uint16_t key_len,
-			uint8_t class_id)
-{
-	const struct flush_arg *fa = arg;
-	const struct rcd_cmd *c = fa->c;
-
-	if (c->flush_class >= 0 && class_id != c->flush_class)
-		return false;
-	if (key_len < c->prefix_len || memcmp(key, c->prefix, c->prefix_len))
-		return false;
-	/* The standby removes the same items. */
-	if (fa->w->rlog) {
-		struct rc_proto_req_op op = {.key = key, .key_len = key_len};
-
-		emit(fa->w, RC_REPL_DEL, &op, 0, 0, false);
-	}
-	return true;
-}
-
-static void cmd_rec(struct rcd_worker *w, struct rcd_cmd *c,
-		    struct rcd_cmd_rec *r, uint32_t now)
-{
-	struct rc_proto_digest d;
-	struct rc_store_item_view v;
-	uint8_t cls = r->class_id;
-	uint32_t ttl;
-
-	if (r->key_len == 0 || r->key_len > w->max_key ||
-	    r->value_len > w->max_value) {
-		r->status = RC_ST_TOO_LARGE;
-		return;
-	}
-	rc_proto_key_digest(r->key, r->key_len, &d);
-	if (rc_proto_partition(&d, w->partitions) != w->id) {
-		r->status = RC_ST_WRONG_PARTITION;
-		return;
-	}
-	switch (c->type) {
-	case RCD_CMD_GET:
-		r->status = store_to_status[rc_store_get(
-			w->store, &d, r->key, r->key_len, RC_STORE_NO_CLASS,
-			now, &v)];
-		if (r->status != RC_ST_OK)
-			return;
-		c->out_len = v.value_len;
-		c->out_flags = v.client_flags;
-		c->out_cas = v.cas;
-		c->out_class = v.class_id;
-		c->out_stale = v.stale;
-		memcpy(c->out, v.value,
-		       v.value_len < c->out_cap ? v.value_len : c->out_cap);
-		return;
-	case RCD_CMD_DEL:
-		if (w->role != RC_REPL_PRIMARY && w->role != RC_REPL_STANDALONE) {
-			r->status = RC_ST_NOT_PRIMARY;
-			return;
-		}
-		r->status = store_to_status[rc_store_delete(
-			w->store, &d, r->key, r->key_len, 0, now)];
-		/* Found or not, the standby must not keep it either. */
-		if ((r->status == RC_ST_OK || r->status == RC_ST_NOT_FOUND) &&
-		    w->rlog) {
-			struct rc_proto_req_op op = {.key = r->key,
-						     .key_len = r->key_len};
-
-			emit(w, RC_REPL_DEL, &op, 0, 0, false);
-		}
-		return;
-	case RCD_CMD_SET:
-		if (cls == RC_PROTO_CLASS_AUTO)
-			cls = rc_classes_match(w->classes, r->key, r->key_len);
-		if (cls >= w->classes->n) {
-			r->status = RC_ST_UNKNOWN_CLASS;
-			return;
-		}
-		if (w->role != RC_REPL_PRIMARY && w->role != RC_REPL_STANDALONE) {
-			r->status = RC_ST_NOT_PRIMARY;
-			return;
-		}
-		ttl = scaled_ttl(w, r->ttl);
-		r->status = store_to_status[rc_store_set(
-			w->store, &d, r->key, r->key_len, r->value,
-			r->value_len, r->flags, ttl, 0, cls, now, NULL)];
-		if (r->status == RC_ST_OK && w->rlog) {
-			struct rc_proto_req_op op = {
-				.key = r->key, .key_len = r->key_len,
-				.value = r->value, .value_len = r->value_len,
-				.client_flags = r->flags};
-
-			emit(w, RC_REPL_SET, &op, cls, ttl, false);
-		}
-		return;
-	default:
-		return;
-	}
-}
-
 /* Hand a finished command back; if the control core gave up on it, it
  * is ours to free. */
-static void cmd_done(struct rcd_cmd *c)
+static void cmd_done(struct rc_cmd *c)
 {
 	uint32_t want = RCD_CMD_PENDING;
 
@@ -1085,60 +595,31 @@ static void cmd_done(struct rcd_cmd *c)
 
 void rcd_worker_commands(struct rcd_worker *w, uint32_t now)
 {
-	struct rcd_cmd *c = w->cmd;
+	struct rc_cmd *c = w->cmd;
 
 	if (!c) {
 		if (!w->cmdq || rte_ring_sc_dequeue(w->cmdq, (void **)&c) != 0)
 			return;
 		w->cmd = c;
-		w->stats.commands++;
+		w->stats.srv.commands++;
 	}
-	if (c->type == RCD_CMD_FLUSH) {
-		/* A slice at a time: the queue keeps being served. */
-		struct flush_arg fa = {w, c};
-
-		if (rc_store_flush(w->store, &c->cursor, RCD_CMD_WORK,
-				   flush_match, &fa, &c->removed))
+	/* A slice at a time (a flush of a big partition, a warm batch of
+	 * many records): the queue keeps being served in between. */
+	if (c->type == RC_CMD_FLUSH) {
+		if (rc_partition_flush(&w->p, c, RCD_CMD_WORK))
 			return;
 	} else {
-		for (unsigned i = 0; i < c->n; i++)
-			cmd_rec(w, c, &c->rec[i], now);
+		for (unsigned k = 0; k < RCD_CMD_WORK && c->cursor < c->n;
+		     k++, c->cursor++)
+			rc_partition_cmd_rec(&w->p, c, &c->rec[c->cursor], now);
+		if (c->cursor < c->n)
+			return;
 	}
 	w->cmd = NULL;
 	cmd_done(c);
 }
 
 /* ---- replication: standby apply, primary snapshot ------------------- */
-
-static void apply_one(struct rcd_worker *w, const struct rc_repl_rec *r,
-		      uint32_t now)
-{
-	struct rc_proto_digest d;
-	enum rc_store_result res = RC_STORE_OK;
-
-	rc_proto_key_digest(r->key, r->key_len, &d);
-	switch (r->type) {
-	case RC_REPL_SET:
-		res = r->class_id < w->classes->n
-			      ? rc_store_set(w->store, &d, r->key, r->key_len,
-					     r->value, r->value_len, r->flags,
-					     r->ttl, 0, r->class_id, now, NULL)
-			      : RC_STORE_BAD_CLASS;
-		break;
-	case RC_REPL_DEL:
-		res = rc_store_delete(w->store, &d, r->key, r->key_len, 0, now);
-		break;
-	case RC_REPL_TOUCH:
-		res = rc_store_touch(w->store, &d, r->key, r->key_len, r->ttl,
-				     now, NULL);
-		break;
-	default:
-		break;
-	}
-	/* A DEL or TOUCH of what already expired here is not a failure. */
-	if (res != RC_STORE_OK && res != RC_STORE_NOT_FOUND)
-		w->stats.repl_apply_failed++;
-}
 
 unsigned rcd_worker_apply(struct rcd_worker *w, uint32_t now, unsigned max)
 {
@@ -1154,7 +635,7 @@ unsigned rcd_worker_apply(struct rcd_worker *w, uint32_t now, unsigned max)
 		if (w->clearing) {
 			/* The start of a full resync: records after it wait
 			 * until the partition is empty. */
-			if (rc_store_flush(w->store, &w->clear_cursor,
+			if (rc_store_flush(w->p.store, &w->clear_cursor,
 					   RCD_CMD_WORK, NULL, NULL,
 					   &w->clear_removed))
 				return n;
@@ -1166,37 +647,21 @@ unsigned rcd_worker_apply(struct rcd_worker *w, uint32_t now, unsigned max)
 		if (!p)
 			break;
 		if (!rc_repl_rec_decode(p, len, &r)) {
-			w->stats.repl_apply_failed++;
+			w->stats.srv.repl_apply_failed++;
 		} else if (r.type == RC_REPL_CLEAR) {
 			w->clearing = true;
 			w->clear_cursor = 0;
 			rc_repl_log_release(w->alog, len);
 			continue; /* counted once the partition is empty */
 		} else {
-			apply_one(w, &r, now);
+			rc_partition_apply(&w->p, &r, now);
 		}
 		rc_repl_log_release(w->alog, len);
-		w->stats.repl_applied++;
+		w->stats.srv.repl_applied++;
 		__atomic_store_n(&w->applied, w->applied + 1, __ATOMIC_RELEASE);
 		n++;
 	}
 	return n;
-}
-
-static bool snap_emit(void *arg, const struct rc_store_snap_item *it)
-{
-	struct rcd_worker *w = arg;
-	struct rc_repl_rec r = {
-		.type = RC_REPL_SET, .class_id = it->class_id,
-		.key_len = it->key_len, .value_len = it->value_len,
-		.flags = it->client_flags, .ttl = it->ttl_left,
-		.partition = (uint16_t)w->id, .key = it->key,
-		.value = it->value};
-
-	if (!emit_rec(w, &r, true))
-		return false;
-	w->stats.repl_snapshot++;
-	return true;
 }
 
 /* A slice of the snapshot pass the control core asked for: every live
@@ -1205,15 +670,14 @@ static void snapshot_slice(struct rcd_worker *w, uint32_t now)
 {
 	const uint32_t req = w->snap_req;
 
-	if (!w->rlog || (req == w->snap_done && !w->snap_active))
+	if (!w->p.rlog || (req == w->snap_done && !w->snap_active))
 		return;
 	if (!w->snap_active || req != w->snap_run) {
 		memset(&w->snap_cur, 0, sizeof(w->snap_cur));
 		w->snap_run = req;
 		w->snap_active = true;
 	}
-	if (rc_store_snapshot(w->store, &w->snap_cur, RCD_SNAP_WORK, now,
-			      snap_emit, w))
+	if (rc_partition_snapshot(&w->p, &w->snap_cur, RCD_SNAP_WORK, now))
 		return;
 	w->snap_active = false;
 	__atomic_store_n(&w->snap_done, req, __ATOMIC_RELEASE);
@@ -1235,11 +699,11 @@ void rcd_worker_snapshot(struct rcd_worker *w)
 {
 	if (w->reasm)
 		rc_reasm_get_stats(w->reasm, &w->stats.reasm);
-	if (w->rl)
-		rc_ratelimit_get_stats(w->rl, &w->stats.rate);
-	rc_store_get_stats(w->store, &w->stats.store);
-	for (unsigned c = 0; c < w->classes->n; c++)
-		rc_store_get_class_stats(w->store, (uint8_t)c,
+	if (w->p.rl)
+		rc_ratelimit_get_stats(w->p.rl, &w->stats.rate);
+	rc_store_get_stats(w->p.store, &w->stats.store);
+	for (unsigned c = 0; c < w->p.classes->n; c++)
+		rc_store_get_class_stats(w->p.store, (uint8_t)c,
 					 &w->stats.classes[c]);
 	struct timespec ts;
 
@@ -1294,7 +758,7 @@ int rcd_worker_main(void *arg)
 		/* A promoted standby applies everything it was sent before
 		 * it serves a write. */
 		if (unlikely(w->alog != NULL))
-			rcd_worker_apply(w, now, w->role == RC_REPL_PRIMARY
+			rcd_worker_apply(w, now, w->p.role == RC_REPL_PRIMARY
 							 ? UINT32_MAX
 							 : RCD_APPLY_WORK);
 		if (n)
@@ -1313,7 +777,7 @@ int rcd_worker_main(void *arg)
 		 * in slices of at most RCD_MAINT_WORK items, 20,000 times a
 		 * second: up to 5M items/s, never one long pause. */
 		if (now_tsc - last_maint > maint) {
-			rc_store_maintain(w->store, now, RCD_MAINT_WORK);
+			rc_store_maintain(w->p.store, now, RCD_MAINT_WORK);
 			rcd_worker_commands(w, now);
 			snapshot_slice(w, now);
 			if (w->reasm)

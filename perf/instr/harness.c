@@ -141,8 +141,8 @@ int main(int argc, char **argv)
 	rcd_store_config(&cfg, "instr", SOCKET_ID_ANY, &sc);
 	w.pool = rte_pktmbuf_pool_create("instr", 4095, 256, 0,
 					 RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
-	w.store = rc_store_create(&sc);
-	if (!w.pool || !w.store || rte_eth_dev_count_avail() != 1 ||
+	w.p.store = rc_store_create(&sc);
+	if (!w.pool || !w.p.store || rte_eth_dev_count_avail() != 1 ||
 	    rte_eth_dev_configure(0, 1, 1, &conf) != 0 ||
 	    rte_eth_rx_queue_setup(0, 0, 512, SOCKET_ID_ANY, NULL, w.pool) != 0 ||
 	    rte_eth_tx_queue_setup(0, 0, 512, SOCKET_ID_ANY, NULL) != 0 ||
@@ -171,15 +171,15 @@ int main(int argc, char **argv)
 	else
 		feed(&w, (const uint8_t (*)[FRAME_MAX])get_frames, get_lens, (unsigned)n);
 	/* The figure is only meaningful if every request was served. */
-	if (w.stats.status[RC_ST_OK] != n || w.stats.tx_packets != n) {
+	if (w.stats.srv.status[RC_ST_OK] != n || w.stats.tx_packets != n) {
 		fprintf(stderr, "harness: %lu requests, %llu OK, %llu sent\n", n,
-			(unsigned long long)w.stats.status[RC_ST_OK],
+			(unsigned long long)w.stats.srv.status[RC_ST_OK],
 			(unsigned long long)w.stats.tx_packets);
 		return 1;
 	}
 	printf("%s x %lu: all OK\n", argv[1], n);
 	rte_eth_dev_stop(0);
-	rc_store_destroy(w.store);
+	rc_store_destroy(w.p.store);
 	rc_reasm_destroy(w.reasm);
 	/* --no-shconf leaves the runtime directory empty: remove it. */
 	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());

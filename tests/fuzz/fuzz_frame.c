@@ -89,8 +89,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	w.pool = rte_pktmbuf_pool_create("fuzz", POOL_SIZE, 0, 0,
 					 RTE_MBUF_DEFAULT_BUF_SIZE,
 					 SOCKET_ID_ANY);
-	w.store = rc_store_create(&sc);
-	if (!w.pool || !w.store || rte_eth_dev_count_avail() != 1 ||
+	w.p.store = rc_store_create(&sc);
+	if (!w.pool || !w.p.store || rte_eth_dev_count_avail() != 1 ||
 	    rte_eth_dev_configure(0, 1, 1, &conf) != 0 ||
 	    rte_eth_rx_queue_setup(0, 0, 512, SOCKET_ID_ANY, NULL, w.pool) != 0 ||
 	    rte_eth_tx_queue_setup(0, 0, 512, SOCKET_ID_ANY, NULL) != 0 ||
@@ -149,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			POOL_SIZE - rte_mempool_avail_count(w.pool));
 		abort();
 	}
-	rc_store_get_stats(w.store, &ss);
+	rc_store_get_stats(w.p.store, &ss);
 	if (ss.bytes_used > ss.bytes_limit)
 		abort();
 	rc_reasm_get_stats(w.reasm, &rs);

@@ -155,8 +155,8 @@ int mc_setup(void)
 	 * which the checker applies to a shadow standby (below). */
 	if (rc_repl_log_init(&rlog, 1u << 22) != 0)
 		return -1;
-	w.rlog = &rlog;
-	w.role = RC_REPL_PRIMARY;
+	w.p.rlog = &rlog;
+	w.p.role = RC_REPL_PRIMARY;
 	return 0;
 }
 
@@ -200,8 +200,8 @@ void mc_begin(struct mc_src *src)
 					  "store.memory=3M"};
 	const unsigned m = chance(src, 50) ? 0 : 1 + pick(src, 2);
 
-	if (w.store)
-		rc_store_destroy(w.store);
+	if (w.p.store)
+		rc_store_destroy(w.p.store);
 	if (opt(mem[m]) != 0)
 		abort();
 	snprintf(name, sizeof(name), "mc%u", store_gen++);
@@ -211,8 +211,8 @@ void mc_begin(struct mc_src *src)
 		sc.max_items = 512;
 	/* A reply still pointing into a released segment reads garbage. */
 	sc.poison_released = true;
-	w.store = rc_store_create(&sc);
-	if (!w.store)
+	w.p.store = rc_store_create(&sc);
+	if (!w.p.store)
 		abort();
 	memset(model, 0, sizeof(model));
 	{	/* a new partition: forget what the last one logged */
@@ -229,9 +229,9 @@ void mc_begin(struct mc_src *src)
 			 i);
 	now = 1;
 	grace = 0;
-	w.read_only = 0;
-	w.ttl_pct = 100;
-	rc_store_set_stale_grace(w.store, 0);
+	w.p.read_only = 0;
+	w.p.ttl_pct = 100;
+	rc_store_set_stale_grace(w.p.store, 0);
 }
 
 void mc_get_counts(struct mc_counts *c)
@@ -250,8 +250,8 @@ static uint64_t expire_of(uint32_t ttl)
 {
 	uint64_t t = ttl;
 
-	if (ttl && w.ttl_pct != 100) {
-		t = (uint64_t)ttl * w.ttl_pct / 100;
+	if (ttl && w.p.ttl_pct != 100) {
+		t = (uint64_t)ttl * w.p.ttl_pct / 100;
 		t = t > UINT32_MAX ? UINT32_MAX : t ? t : 1;
 	}
 	return t ? now + t : 0;
@@ -525,7 +525,7 @@ static int check_write(const struct mreq *q, unsigned i,
 	const bool live = e->present && !expired(e);
 	uint8_t want = RC_ST_OK, cls = 0;
 
-	if (w.read_only) {
+	if (w.p.read_only) {
 		if (r->status != RC_ST_READ_ONLY)
 			return diverge(q, i, "status %s in read-only mode",
 				       rc_proto_status_name(r->status));
@@ -702,18 +702,18 @@ static void between(struct mc_src *s)
 	else if (r < 36)
 		now += 2 + pick(s, 4);
 	if (chance(s, 2))
-		w.read_only = !w.read_only;
+		w.p.read_only = !w.p.read_only;
 	if (chance(s, 2))
-		w.ttl_pct = pcts[pick(s, 3)];
+		w.p.ttl_pct = pcts[pick(s, 3)];
 	if (chance(s, 3)) {
 		grace = graces[pick(s, 3)];
-		rc_store_set_stale_grace(w.store, grace);
+		rc_store_set_stale_grace(w.p.store, grace);
 	}
 	if (chance(s, 3)) {
 		struct rc_store_stats st;
 		size_t lo, hi;
 
-		rc_store_get_stats(w.store, &st);
+		rc_store_get_stats(w.p.store, &st);
 		/* Never below a few segments a class: smaller, a class's
 		 * share is under one segment and NO_MEMORY is its answer
 		 * (docs/protocol.md), not a divergence. */
@@ -724,7 +724,7 @@ static void between(struct mc_src *s)
 		/* Shrink or grow; the worker trims gradually. */
 		size_t b = hi > lo ? lo + pick(s, (uint32_t)(hi - lo)) : 0;
 
-		if (b && rc_store_set_memory(w.store, b) == 0) {
+		if (b && rc_store_set_memory(w.p.store, b) == 0) {
 			counts.budget_changes++;
 			if (trace)
 				fprintf(stderr, "t=%u budget %zu -> %zu\n",
@@ -740,7 +740,7 @@ static void between(struct mc_src *s)
 			f.cls = (int)pick(s, cfg.cl.n);
 		else
 			f.prefix = prefixes[pick(s, 5)];
-		while (rc_store_flush(w.store, &cursor, 64, flush_match, &f,
+		while (rc_store_flush(w.p.store, &cursor, 64, flush_match, &f,
 				      &removed) == 1)
 			;
 		for (unsigned k = 0; k < n_keys; k++) {
@@ -758,7 +758,7 @@ static void between(struct mc_src *s)
 		counts.flushes++;
 	}
 	/* The worker's upkeep slice between bursts. */
-	rc_store_maintain(w.store, now, RCD_MAINT_WORK);
+	rc_store_maintain(w.p.store, now, RCD_MAINT_WORK);
 }
 
 /* ---- the shadow standby ------------------------------------------------- */
@@ -848,7 +848,7 @@ int mc_run(struct mc_src *src, unsigned steps, char *err, size_t errlen)
 			pkts[i] = m;
 			reqs[i].rep = NULL;
 		}
-		rc_store_get_stats(w.store, &st);
+		rc_store_get_stats(w.p.store, &st);
 		ev0 = st.evictions;
 		re0 = st.reinserted;
 		rcd_worker_burst(&w, pkts, (uint16_t)n, now);
@@ -879,7 +879,7 @@ int mc_run(struct mc_src *src, unsigned steps, char *err, size_t errlen)
 		counts.bursts++;
 		counts.requests += n;
 		if (verify_every && counts.bursts % verify_every == 0 &&
-		    rc_store_verify(w.store, err, errlen) != 0)
+		    rc_store_verify(w.p.store, err, errlen) != 0)
 			goto fail;
 		for (unsigned i = 0; i < n; i++)
 			if (check_reply(&reqs[i]) != 0)
