@@ -741,7 +741,15 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
     // Big messages take longer on the wire (as libringcache).
     timeout += Math.floor(segs.length / 64);
     if (f.expectSegments && ops[0].pad > P.MAX_DATAGRAM) timeout += Math.floor(P.segCount(ops[0].pad) / 64);
-    f.timer = setTimeout(() => this.onFlightTimeout(f), timeout);
+    // On expiry, let the loop's poll phase run once more first
+    // (setImmediate): a reply already waiting in the socket buffer behind a
+    // busy loop is then taken, not timed out and resent.
+    f.timer = setTimeout(() => {
+      f.timer = null;
+      setImmediate(() => {
+        if (this.inflight.get(f.id) === f) this.onFlightTimeout(f);
+      });
+    }, timeout);
     this.st.requests += segs.length;
     this.st.ops += ops.length;
     if (ops.length > 1) this.st.batched++;
