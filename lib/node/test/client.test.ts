@@ -9,7 +9,7 @@ import {
   RingcacheClient, ClientOptions, jsonCodec, stringCodec, TimeoutError, ExistsError, NotFoundError,
   ThrottledError, NotPrimaryError, BusyError, ReadOnlyError, WrongPartitionError, TooLargeError,
   BadRequestError, ServerError, NoMemoryError, UnknownClassError, NotReplicatedError, OverflowError,
-  PadRequiredError, RingcacheStatusError, InvalidArgumentError, ClientClosedError, FailoverEvent,
+  PadRequiredError, RingcacheStatusError, InvalidArgumentError, ClientClosedError, FailoverEvent, RingcacheError,
 } from '../src/index';
 import { HashRing, keyDigest, partitionOf, ringPosition } from '../src/hash';
 import { NearCache } from '../src/nearcache';
@@ -575,4 +575,51 @@ test('near cache: off by default; bounded; hits counted; own writes invalidate; 
   assert.ok(nc.byteSize <= 100);
   now = 11;
   assert.equal(nc.get('e'), undefined, 'expired after ttl');
+});
+
+test('random and mutated datagrams: the decoder only ever rejects, the client never crashes or accepts them', T, async () => {
+  const frames = JSON.parse(require('node:fs').readFileSync(require('node:path').join(require('./paths').VECTORS, 'frames.json'), 'utf8'));
+  const seeds: Buffer[] = frames.frames.filter((f: any) => f.dir === 'reply').map((f: any) => Buffer.from(f.hex, 'hex'));
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const mutate = (b: Buffer) => {
+    const m = Buffer.from(b);
+    const k = 1 + rnd(4);
+    for (let i = 0; i < k; i++) m[rnd(m.length)] = rnd(256);
+    return rnd(8) === 0 ? m.subarray(0, rnd(m.length + 1)) : m;
+  };
+  // decoder: ProtoError or a value, nothing else
+  for (let i = 0; i < 20000; i++) {
+    const m = mutate(seeds[rnd(seeds.length)]);
+    try {
+      P.decodeReply(m);
+    } catch (e) {
+      assert.ok(e instanceof P.ProtoError, String(e));
+    }
+  }
+  // client: mutated replies carrying the live request id, then the genuine one
+  const s = await server();
+  const c = client({ servers: [s.address], timeoutMs: 300, retries: 2 });
+  await c.setString('fz', 'genuine');
+  for (let round = 0; round < 20; round++) {
+    s.hook = (req, srv) => {
+      for (let i = 0; i < 200; i++) {
+        const m = mutate(seeds[rnd(seeds.length)]);
+        if (m.length >= 8 && rnd(2)) m.writeUInt32BE(req.header.requestId, 4);
+        srv.send(0, req.rinfo, m);
+      }
+      return undefined;
+    };
+    const it = await c.getString('fz').catch((e) => e);
+    // a mutation can be a well-formed reply to this GET (e.g. a miss or a
+    // hit with other bytes): the only thing that must never happen is a crash
+    // or a reply accepted that does not match the request
+    assert.ok(it === null || typeof it === 'string' || it instanceof RingcacheError, String(it));
+  }
+  s.hook = null;
+  assert.equal(await c.getString('fz'), 'genuine');
+  assert.ok(c.stats().badReplies > 1000);
 });
