@@ -520,10 +520,11 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
     }
     this.nearDrop(kb);
     // A conditional set is not resent on timeout: the resend could report
-    // EXISTS for its own earlier success. Neither is a durable one whose
-    // first attempt may be applied and waiting for the standby.
+    // EXISTS for its own earlier success. An unconditional one is, durable
+    // or not (as libringcache): applied twice, it stores the same value and
+    // the resend waits for the standby again.
     const r = await this.submit(
-      { opcode: P.Op.SET, classId, key: kb, value, flags, ttl, cas }, o, cas === 0n && !o.durable, !!o.durable);
+      { opcode: P.Op.SET, classId, key: kb, value, flags, ttl, cas }, o, cas === 0n, !!o.durable);
     this.nearDrop(kb);
     if (r.op.status === P.Status.OK) return r.op.cas;
     throw statusError(r.op.status, r.server, r.header.epoch, r.op.cas);

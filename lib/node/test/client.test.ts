@@ -203,7 +203,7 @@ test('auto-batching: same-turn calls share datagrams within op and size limits',
   assert.equal(s.received.length - n1, 3);
 });
 
-test('lost replies: idempotent calls retried with fresh random ids; CAS and durable sets are not', T, async () => {
+test('lost replies: idempotent calls retried with fresh random ids; CAS writes are not', T, async () => {
   const s = await server();
   const c = client({ servers: [s.address], timeoutMs: 150, retries: 3, backoffMs: 2 });
   await c.setString('k', 'v');
@@ -222,13 +222,18 @@ test('lost replies: idempotent calls retried with fresh random ids; CAS and dura
   const e = await c.get('k').catch((x) => x);
   assert.ok(e instanceof TimeoutError);
   assert.equal(s.received.length - n1, 4);
-  // CAS set: one attempt only; durable set: one attempt only
+  // CAS set and CAS delete: one attempt only; an unconditional durable set
+  // is retried like any unconditional set, DURABLE in every attempt
   const n2 = s.received.length;
   await assert.rejects(c.setString('k', 'w', { cas: 5n }), TimeoutError);
   assert.equal(s.received.length - n2, 1);
-  await assert.rejects(c.setString('k', 'w', { durable: true }), TimeoutError);
+  await assert.rejects(c.delete('k', { cas: 5n }), TimeoutError);
   assert.equal(s.received.length - n2, 2);
-  assert.ok(s.received.at(-1)!.header.flags & P.F_DURABLE);
+  await assert.rejects(c.setString('k', 'w', { durable: true }), TimeoutError);
+  assert.equal(s.received.length - n2, 6);
+  assert.ok(s.received.slice(-4).every((r) => r.header.flags & P.F_DURABLE));
+  await assert.rejects(c.setString('k', 'w', { durable: true, cas: 7n }), TimeoutError);
+  assert.equal(s.received.length - n2, 7);
   // a plain set and a delete are retried
   const n3 = s.received.length;
   await assert.rejects(c.setString('k', 'w'), TimeoutError);
