@@ -74,7 +74,7 @@ CONF
 rc_ns_create "$NS"
 # node name ip kernel-side workers trusted [rate-limits]
 start_node() {
-	local n=$1 ip=$2 kside=$3 w=$4 tr=$5 rl=${6:-} i
+	local n=$1 ip=$2 kside=$3 w=$4 tr=$5 rl=${6:-}
 	mkdir -p "$WORK/$n"   # each node its own control socket, beside its log
 	conf "$ip" "$w" "$tr" "$rl" >"$WORK/$n/node.conf"
 	# shellcheck disable=SC2046
