@@ -6,6 +6,9 @@
 # test (lib/node/test/failover.test.ts) writes through the pair, kills the
 # primary with SIGKILL itself, and checks that its writes follow the
 # standby's promotion and that every acknowledged durable write survived.
+# Before the kill, a client that believes the standby is primary must
+# follow its NOT_PRIMARY answers (and an unpaired one gets the typed error
+# with the epoch).
 #   node-repl.sh BUILD_DIR
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
@@ -143,6 +146,7 @@ status=0
 ip netns exec "$NSC" env RC_PRIMARY=$A:7711 RC_STANDBY=$B:7711 RC_PRIMARY_PID="$PIDA" \
 	node --test --test-concurrency=1 "$ROOT/lib/node/dist/test/failover.test.js" || status=$?
 kill -0 "$PIDA" 2>/dev/null && { echo "FAIL: the primary was not killed"; status=1; }
+wait "$PIDA" 2>/dev/null || true
 PIDA=
 [ "$(rstat b role)" = primary ] || { echo "FAIL: B is $(rstat b role) after the kill"; status=1; }
 echo "B: role $(rstat b role), epoch $(rstat b epoch)"

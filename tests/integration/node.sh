@@ -4,6 +4,9 @@
 #   node A 198.18.0.2, 2 workers (partitions learnt from replies), the
 #          client NOT trusted (PAD_REQUIRED, padded requests);
 #   node B 198.18.2.2, 1 worker, the client trusted.
+# 198.18.0.100, a second client address, is rate-limited on node A (20
+# ops/s, burst 10); read-only and serve-stale modes are switched on node
+# B with ringctl.
 # lib/node/test/integration.test.ts runs single-node (A), two-node (A+B,
 # consistent hashing), large-value and padding cases, and cross-checks
 # with libringcache (rc_cli). Everything made here is removed on exit,
@@ -37,7 +40,7 @@ stop_nodes() {
 trap 'stop_nodes; RC_DAEMON_PID=; rc_cleanup; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
-conf() { # ip workers trusted
+conf() { # ip workers trusted rate-limits
 	cat <<CONF
 [node]
 ip = $1
@@ -58,6 +61,7 @@ max_value_size = 1048576
 [acl]
 allow = 198.18.0.0/16
 trusted = $3
+rate_limits = ${4:-}
 
 [scaling]
 rules =
@@ -68,11 +72,11 @@ CONF
 }
 
 rc_ns_create "$NS"
-# node name ip kernel-side workers trusted
+# node name ip kernel-side workers trusted [rate-limits]
 start_node() {
-	local n=$1 ip=$2 kside=$3 w=$4 tr=$5 i
+	local n=$1 ip=$2 kside=$3 w=$4 tr=$5 rl=${6:-}
 	mkdir -p "$WORK/$n"   # each node its own control socket, beside its log
-	conf "$ip" "$w" "$tr" >"$WORK/$n/node.conf"
+	conf "$ip" "$w" "$tr" "$rl" >"$WORK/$n/node.conf"
 	# shellcheck disable=SC2046
 	rc_daemon_start "$NS" "$WORK/$n/node.conf" "$WORK/$n/node.log" \
 		$(rc_eal_lcores "$w") --no-pci --no-huge -m 512 \
@@ -83,7 +87,8 @@ start_node() {
 	ip netns exec "$NS" ip link set "rcn$n$ID" up
 	ip netns exec "$NS" "$BUILD/app/ringdemo/ringdemo" -s "$ip:7711" --wait-ready 10 >/dev/null
 }
-start_node 0 198.18.0.2 198.18.0.1 2 ""
+start_node 0 198.18.0.2 198.18.0.1 2 "" 198.18.0.100/32=20/10
+ip netns exec "$NS" ip addr add 198.18.0.100/24 dev "rcn0$ID"
 start_node 1 198.18.2.2 198.18.2.1 1 198.18.2.1/32
 
 if [ ! -f "$ROOT/lib/node/dist/test/integration.test.js" ] ||
@@ -92,7 +97,8 @@ if [ ! -f "$ROOT/lib/node/dist/test/integration.test.js" ] ||
 fi
 status=0
 ip netns exec "$NS" env RC_NODE_A=198.18.0.2:7711 RC_NODE_B=198.18.2.2:7711 \
-	RC_CLI="$BUILD/tests/integration/rc_cli" \
+	RC_CLI="$BUILD/tests/integration/rc_cli" RC_LIMITED_IP=198.18.0.100 \
+	RC_CTL="$BUILD/app/ringctl/ringctl" RC_CTL_SOCK_B="$WORK/1/ringcached.sock" \
 	node --test --test-concurrency=1 "$ROOT/lib/node/dist/test/integration.test.js" || status=$?
 for p in "${PIDS[@]}"; do
 	kill -0 "$p" 2>/dev/null || { echo "FAIL: a ringcached died during the tests"; status=1; }

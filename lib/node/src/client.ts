@@ -520,10 +520,11 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
     }
     this.nearDrop(kb);
     // A conditional set is not resent on timeout: the resend could report
-    // EXISTS for its own earlier success. Neither is a durable one whose
-    // first attempt may be applied and waiting for the standby.
+    // EXISTS for its own earlier success. An unconditional one is, durable
+    // or not (as libringcache): applied twice, it stores the same value and
+    // the resend waits for the standby again.
     const r = await this.submit(
-      { opcode: P.Op.SET, classId, key: kb, value, flags, ttl, cas }, o, cas === 0n && !o.durable, !!o.durable);
+      { opcode: P.Op.SET, classId, key: kb, value, flags, ttl, cas }, o, cas === 0n, !!o.durable);
     this.nearDrop(kb);
     if (r.op.status === P.Status.OK) return r.op.cas;
     throw statusError(r.op.status, r.server, r.header.epoch, r.op.cas);
@@ -741,7 +742,15 @@ export class RingcacheClient<V = Buffer> extends EventEmitter {
     // Big messages take longer on the wire (as libringcache).
     timeout += Math.floor(segs.length / 64);
     if (f.expectSegments && ops[0].pad > P.MAX_DATAGRAM) timeout += Math.floor(P.segCount(ops[0].pad) / 64);
-    f.timer = setTimeout(() => this.onFlightTimeout(f), timeout);
+    // On expiry, let the loop's poll phase run once more first
+    // (setImmediate): a reply already waiting in the socket buffer behind a
+    // busy loop is then taken, not timed out and resent.
+    f.timer = setTimeout(() => {
+      f.timer = null;
+      setImmediate(() => {
+        if (this.inflight.get(f.id) === f) this.onFlightTimeout(f);
+      });
+    }, timeout);
     this.st.requests += segs.length;
     this.st.ops += ops.length;
     if (ops.length > 1) this.st.batched++;

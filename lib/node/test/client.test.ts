@@ -9,7 +9,7 @@ import {
   RingcacheClient, ClientOptions, jsonCodec, stringCodec, TimeoutError, ExistsError, NotFoundError,
   ThrottledError, NotPrimaryError, BusyError, ReadOnlyError, WrongPartitionError, TooLargeError,
   BadRequestError, ServerError, NoMemoryError, UnknownClassError, NotReplicatedError, OverflowError,
-  PadRequiredError, RingcacheStatusError, InvalidArgumentError, ClientClosedError, FailoverEvent,
+  PadRequiredError, RingcacheStatusError, InvalidArgumentError, ClientClosedError, FailoverEvent, RingcacheError,
 } from '../src/index';
 import { HashRing, keyDigest, partitionOf, ringPosition } from '../src/hash';
 import { NearCache } from '../src/nearcache';
@@ -203,7 +203,7 @@ test('auto-batching: same-turn calls share datagrams within op and size limits',
   assert.equal(s.received.length - n1, 3);
 });
 
-test('lost replies: idempotent calls retried with fresh random ids; CAS and durable sets are not', T, async () => {
+test('lost replies: idempotent calls retried with fresh random ids; CAS writes are not', T, async () => {
   const s = await server();
   const c = client({ servers: [s.address], timeoutMs: 150, retries: 3, backoffMs: 2 });
   await c.setString('k', 'v');
@@ -222,13 +222,18 @@ test('lost replies: idempotent calls retried with fresh random ids; CAS and dura
   const e = await c.get('k').catch((x) => x);
   assert.ok(e instanceof TimeoutError);
   assert.equal(s.received.length - n1, 4);
-  // CAS set: one attempt only; durable set: one attempt only
+  // CAS set and CAS delete: one attempt only; an unconditional durable set
+  // is retried like any unconditional set, DURABLE in every attempt
   const n2 = s.received.length;
   await assert.rejects(c.setString('k', 'w', { cas: 5n }), TimeoutError);
   assert.equal(s.received.length - n2, 1);
-  await assert.rejects(c.setString('k', 'w', { durable: true }), TimeoutError);
+  await assert.rejects(c.delete('k', { cas: 5n }), TimeoutError);
   assert.equal(s.received.length - n2, 2);
-  assert.ok(s.received.at(-1)!.header.flags & P.F_DURABLE);
+  await assert.rejects(c.setString('k', 'w', { durable: true }), TimeoutError);
+  assert.equal(s.received.length - n2, 6);
+  assert.ok(s.received.slice(-4).every((r) => r.header.flags & P.F_DURABLE));
+  await assert.rejects(c.setString('k', 'w', { durable: true, cas: 7n }), TimeoutError);
+  assert.equal(s.received.length - n2, 7);
   // a plain set and a delete are retried
   const n3 = s.received.length;
   await assert.rejects(c.setString('k', 'w'), TimeoutError);
@@ -575,4 +580,51 @@ test('near cache: off by default; bounded; hits counted; own writes invalidate; 
   assert.ok(nc.byteSize <= 100);
   now = 11;
   assert.equal(nc.get('e'), undefined, 'expired after ttl');
+});
+
+test('random and mutated datagrams: the decoder only ever rejects, the client never crashes or accepts them', T, async () => {
+  const frames = JSON.parse(require('node:fs').readFileSync(require('node:path').join(require('./paths').VECTORS, 'frames.json'), 'utf8'));
+  const seeds: Buffer[] = frames.frames.filter((f: any) => f.dir === 'reply').map((f: any) => Buffer.from(f.hex, 'hex'));
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const mutate = (b: Buffer) => {
+    const m = Buffer.from(b);
+    const k = 1 + rnd(4);
+    for (let i = 0; i < k; i++) m[rnd(m.length)] = rnd(256);
+    return rnd(8) === 0 ? m.subarray(0, rnd(m.length + 1)) : m;
+  };
+  // decoder: ProtoError or a value, nothing else
+  for (let i = 0; i < 20000; i++) {
+    const m = mutate(seeds[rnd(seeds.length)]);
+    try {
+      P.decodeReply(m);
+    } catch (e) {
+      assert.ok(e instanceof P.ProtoError, String(e));
+    }
+  }
+  // client: mutated replies carrying the live request id, then the genuine one
+  const s = await server();
+  const c = client({ servers: [s.address], timeoutMs: 300, retries: 2 });
+  await c.setString('fz', 'genuine');
+  for (let round = 0; round < 20; round++) {
+    s.hook = (req, srv) => {
+      for (let i = 0; i < 200; i++) {
+        const m = mutate(seeds[rnd(seeds.length)]);
+        if (m.length >= 8 && rnd(2)) m.writeUInt32BE(req.header.requestId, 4);
+        srv.send(0, req.rinfo, m);
+      }
+      return undefined;
+    };
+    const it = await c.getString('fz').catch((e) => e);
+    // a mutation can be a well-formed reply to this GET (e.g. a miss or a
+    // hit with other bytes): the only thing that must never happen is a crash
+    // or a reply accepted that does not match the request
+    assert.ok(it === null || typeof it === 'string' || it instanceof RingcacheError, String(it));
+  }
+  s.hook = null;
+  assert.equal(await c.getString('fz'), 'genuine');
+  assert.ok(c.stats().badReplies > 1000);
 });

@@ -3,7 +3,7 @@
 // RC_PRIMARY_PID). Skipped when those are not set.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { RingcacheClient, FailoverEvent } from '../src/index';
+import { RingcacheClient, FailoverEvent, NotPrimaryError } from '../src/index';
 
 const PRIMARY = process.env.RC_PRIMARY;
 const STANDBY = process.env.RC_STANDBY;
@@ -17,9 +17,35 @@ test('primary killed with SIGKILL: writes follow the promoted standby; durable w
   const evs: FailoverEvent[] = [];
   c.on('failover', (e) => evs.push(e));
   try {
+    // A client that believes the standby is primary: writes answered
+    // NOT_PRIMARY (not executed, so a CAS write too) move it to the primary.
+    const wrong = new RingcacheClient({ servers: [STANDBY!], standbys: [PRIMARY!], timeoutMs: 200, retries: 2 });
+    const wevs: FailoverEvent[] = [];
+    wrong.on('failover', (e) => wevs.push(e));
+    try {
+      await wrong.getString('np'); // reads are served by a standby
+      assert.equal(wevs.length, 0);
+      const cas = await wrong.setString('np', 'v');
+      assert.ok(wrong.stats().notPrimary >= 1, 'NOT_PRIMARY seen');
+      assert.equal(wevs[0]?.reason, 'not_primary');
+      assert.equal(wrong.nodeState()[0].primary, PRIMARY);
+      assert.ok(wrong.nodeState()[0].epoch >= 1, 'epoch learnt');
+      await wrong.setString('np', 'v2', { cas });
+    } finally {
+      await wrong.close();
+    }
+    const alone = new RingcacheClient({ servers: [STANDBY!], timeoutMs: 200 });
+    try {
+      const e = await alone.setString('x', 'y').catch((x) => x);
+      assert.ok(e instanceof NotPrimaryError, String(e));
+      assert.ok((e as NotPrimaryError).epoch >= 1);
+    } finally {
+      await alone.close();
+    }
     // durable writes, acknowledged once the standby has them
     const durable = Array.from({ length: 200 }, (_, i) => `d:${i}`);
-    await Promise.all(durable.map((k) => c.setString(k, k, { durable: true })));
+    // (their replies wait for the standby's ack: a timeout well above it)
+    await Promise.all(durable.map((k) => c.setString(k, k, { durable: true, timeoutMs: 1000 })));
     // sequential plain writes (idempotent, so retried across the failover)
     let acked = 0;
     let errors = 0;
@@ -68,3 +94,4 @@ test('primary killed with SIGKILL: writes follow the promoted standby; durable w
     await c.close();
   }
 });
+

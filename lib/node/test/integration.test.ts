@@ -4,11 +4,16 @@
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { RingcacheClient, ClientOptions, jsonCodec, ExistsError, TooLargeError, MAX_VALUE } from '../src/index';
+import {
+  RingcacheClient, ClientOptions, jsonCodec, ExistsError, TooLargeError, ThrottledError, ReadOnlyError, MAX_VALUE,
+} from '../src/index';
 
 const A = process.env.RC_NODE_A;
 const B = process.env.RC_NODE_B;
 const CLI = process.env.RC_CLI;
+const LIMITED = process.env.RC_LIMITED_IP;
+const CTL = process.env.RC_CTL;
+const SOCK_B = process.env.RC_CTL_SOCK_B;
 const skip = !A || !B ? 'RC_NODE_A/RC_NODE_B not set (run tests/integration/node.sh)' : false;
 const T = { timeout: 60000, skip };
 const clients: RingcacheClient<any>[] = [];
@@ -123,4 +128,51 @@ test('interoperates with libringcache (rc_cli) on the same node', { ...T, skip: 
     execFileSync(CLI!, [A!, 'set', `${k}:c`, `from-c-${i}`]);
     assert.equal(await c.getString(`${k}:c`), `from-c-${i}`);
   }
+});
+
+test('real statuses: THROTTLED for a rate-limited source, READ_ONLY, STALE (serve-stale mode)',
+  { ...T, skip: skip || ((!LIMITED || !CTL || !SOCK_B) && 'RC_LIMITED_IP/RC_CTL/RC_CTL_SOCK_B not set') }, async () => {
+  // 20 ops/s with a burst of 10 for this address, shared by A's 2 workers
+  const lim = client({ servers: [A!], localAddress: LIMITED, retries: 0 });
+  let throttled = 0,
+    answered = 0;
+  for (let i = 0; i < 500 && !(throttled > 0 && answered > 0); i++) {
+    try {
+      await lim.get(`${run}:t:${i}`);
+      answered++;
+    } catch (e) {
+      assert.ok(e instanceof ThrottledError, String(e));
+      throttled++;
+    }
+  }
+  assert.ok(throttled > 0 && answered > 0, `throttled ${throttled}, answered ${answered}`);
+  const ctl = (...a: string[]) => execFileSync(CTL!, ['-s', SOCK_B!, ...a], { encoding: 'utf8' });
+  const b = client({ servers: [B!] });
+  await b.setString(`${run}:ro`, 'before');
+  ctl('mode', 'read-only', 'on');
+  try {
+    await assert.rejects(b.setString(`${run}:ro`, 'during'), ReadOnlyError);
+    await assert.rejects(b.delete(`${run}:ro`), ReadOnlyError);
+    assert.equal(await b.getString(`${run}:ro`), 'before', 'reads still served');
+  } finally {
+    ctl('mode', 'read-only', 'auto');
+  }
+  await b.setString(`${run}:ro`, 'after');
+  // an item past its TTL is served, flagged STALE, in serve-stale mode
+  await b.setString(`${run}:stale`, 'old', { ttl: 1 });
+  ctl('mode', 'serve-stale', 'on');
+  try {
+    const end = Date.now() + 10000;
+    let it = await b.getBuffer(`${run}:stale`);
+    while (it && !it.stale && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+      it = await b.getBuffer(`${run}:stale`);
+    }
+    assert.ok(it && it.stale, 'served stale after expiry');
+    assert.equal(it!.value.toString(), 'old');
+  } finally {
+    ctl('mode', 'serve-stale', 'off');
+  }
+  assert.equal(await b.getString(`${run}:stale`), null, 'gone once serve-stale is off');
+  assert.ok(b.stats().staleHits >= 1);
 });
