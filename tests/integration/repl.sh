@@ -186,10 +186,12 @@ echo "load: $L"
 ep=$(rstat b epoch)
 [ "$ep" = $((ea + 1)) ] && pass "B promoted at epoch $ep, ${promo_ms} ms after the kill" ||
 	fail "B epoch $ep after promotion (A had $ea)"
-[ "$promo_ms" -lt 500 ] || fail "promotion took ${promo_ms} ms"
+# Bounds that catch a failover that does not happen, not a slow machine:
+# the figures themselves are reported (RESULT) and measured in perf/.
+[ "$promo_ms" -lt 5000 ] || fail "promotion took ${promo_ms} ms"
 gap=$(jget "$L" max_gap_ms)
 pass "client-visible gap ${gap} ms, $(jget "$L" failovers) failover(s), $(jget "$L" errors) errors of $(jget "$L" writes) writes"
-python3 -c "import sys; sys.exit(0 if float('$gap') < 1500 else 1)" ||
+python3 -c "import sys; sys.exit(0 if float('$gap') < 10000 else 1)" ||
 	fail "client gap $gap ms"
 v=$(load verify $B:7711 "$WORK/l1/durable")
 [ "$(jget "$v" missing)" = 0 ] && [ "$(jget "$v" wrong)" = 0 ] &&
