@@ -10,7 +10,6 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -516,31 +515,17 @@ int rcd_control_run(struct rcd_node *nd)
 	c.nd = nd;
 	c.cfg = &nd->cfg;
 	rc = setup(&c);
-	/* The replication turn sleeps 20 us when idle: it must wake on
-	 * time (the default 50 us slack would add itself to every durable
-	 * write's acknowledgement). */
-	if (nd->repl && rcd_repl_role(nd->repl) != RC_REPL_STANDALONE)
-		prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	/* Replication runs on its own thread (repl.h): this loop serves the
+	 * control socket and the timers, and nothing it waits on can delay
+	 * a heartbeat. */
 	while (rc == 0 && !*nd->quit) {
-		/* With a peer, the stream and durable acknowledgements need
-		 * a short turn; otherwise wait on the socket. */
-		bool repl = nd->repl &&
-			    rcd_repl_role(nd->repl) != RC_REPL_STANDALONE;
-		uint64_t t0 = now_ns();
-		bool busy = repl && rcd_repl_poll(nd->repl);
+		uint64_t t0;
 
-		if (repl)
-			rcd_ctl_turn(&c, now_ns() - t0);
 		if (c.cs)
-			c.ctl_requests += rc_ctlsock_poll(c.cs, repl ? 0 : 5,
-							  handle_timed, &c);
-		else if (!repl)
+			c.ctl_requests += rc_ctlsock_poll(c.cs, 5, handle_timed,
+							  &c);
+		else
 			usleep(5000);
-		if (repl && !busy) {
-			const struct timespec ts = {0, 20000};
-
-			nanosleep(&ts, NULL);
-		}
 		t0 = now_ns();
 		rte_timer_manage();
 		rcd_ctl_turn(&c, now_ns() - t0);

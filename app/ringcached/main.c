@@ -364,6 +364,11 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nd.n_workers; i++)
 		rte_eal_remote_launch(rcd_worker_main, nd.workers[i],
 				      nd.workers[i]->lcore);
+	if (rcd_repl_start(nd.repl) != 0) {
+		quit = 1;
+		rte_eal_mp_wait_lcore();
+		goto out;
+	}
 	inet_ntop(AF_INET, &nd.cfg.ip, ip, sizeof(ip));
 	LOG(NOTICE, "ready: %s udp/%u-%u, %u worker(s), %lu bytes of store",
 	    ip, nd.ifc.base_port, nd.ifc.base_port + nd.n_workers - 1,
