@@ -294,6 +294,20 @@ static void test_fake_segments(void)
 		CU_ASSERT_EQUAL(it[1].status, RC_OK);
 		CU_ASSERT(it[1].value_len == 1 && sb[0] == 's');
 	}
+	/* Alone in its datagram: the segmented answer comes to the mget. */
+	{
+		struct rc_mget_item it = {.key = "seg", .key_len = 3, .buf = b,
+					  .cap = sizeof(b)};
+		struct rc_client_stats st;
+
+		memset(b, 0, sizeof(b));
+		CU_ASSERT_EQUAL(rc_mget(c, &it, 1), RC_OK);
+		CU_ASSERT_EQUAL(it.status, RC_OK);
+		CU_ASSERT(it.value_len == sizeof(v) &&
+			  memcmp(b, v, sizeof(v)) == 0);
+		rc_client_get_stats(c, &st);
+		CU_ASSERT_EQUAL(st.bad_replies, 0);
+	}
 	rc_client_destroy(c);
 	fake_stop(&F);
 }
