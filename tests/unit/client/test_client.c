@@ -895,6 +895,59 @@ static void test_fake_durable_default_timeout(void)
 	fake_stop(&F);
 }
 
+struct dead_primary {
+	bool dead;          /* node 0 answers nothing */
+	unsigned refusals;  /* NOT_PRIMARY answers node 1 gives before it
+			     * is promoted */
+};
+
+static bool hook_dead_primary(struct fake *f, const struct fake_req *rq)
+{
+	struct dead_primary *d = f->arg;
+
+	if (rq->node == &f->node[0])
+		return d->dead;
+	if (rq->node->standby && rq->ops[0].opcode == RC_OP_SET &&
+	    fake_partition(rq->ops[0].key, rq->ops[0].key_len,
+			   rq->node->parts) == rq->part &&
+	    d->refusals > 0 && --d->refusals == 0)
+		rq->node->standby = false; /* promoted */
+	return false;
+}
+
+/* The primary dies while its standby is still being promoted: every
+ * timeout on a partition's port and every NOT_PRIMARY moves the pair,
+ * and re-routes on the way must not use up the call. */
+static void test_fake_failover_with_partitions(void)
+{
+	struct dead_primary d = {0};
+	char key[16];
+	rc_client *c;
+
+	CU_ASSERT_EQUAL_FATAL(fake_start(&F, 2, 2, NULL), 0);
+	F.node[1].standby = true;
+	F.hook = hook_dead_primary;
+	F.arg = &d;
+	for (unsigned i = 0;; i++) {
+		snprintf(key, sizeof(key), "fo%u", i);
+		if (fake_partition(key, strlen(key), 2) == 1)
+			break;
+	}
+	c = client_for(&(struct cl_opts){.pair = true, .timeout_ms = 100});
+	/* Learn the two partitions from the live primary. */
+	CU_ASSERT_EQUAL(set_str(c, key, "v0", 2), RC_OK);
+	fake_lock(&F);
+	d.dead = true;
+	d.refusals = 6;
+	fake_unlock(&F);
+	CU_ASSERT_EQUAL(set_str(c, key, "v1", 2), RC_OK);
+	fake_lock(&F);
+	CU_ASSERT_EQUAL(d.refusals, 0);
+	fake_unlock(&F);
+	rc_client_destroy(c);
+	fake_stop(&F);
+}
+
 #ifdef RC_VERSION_MAJOR
 static void test_version_and_out_params(void)
 {
@@ -943,6 +996,7 @@ int main(void)
 		{"fake: fresh request id per retry", test_fake_ids_fresh_per_retry},
 		{"fake: guessed request id rejected", test_fake_guessed_id_rejected},
 		{"fake: durable default outlasts the node's", test_fake_durable_default_timeout},
+		{"fake: failover with partitions", test_fake_failover_with_partitions},
 		{"hostile: stitched segments", test_hostile_stitched_segments},
 		{"hostile: wrong opcode in multi-get", test_hostile_wrong_opcode},
 		{"hostile: unsolicited 4096 partitions", test_hostile_unsolicited_partitions},
