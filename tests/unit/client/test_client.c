@@ -723,6 +723,32 @@ static void test_hostile_wrong_partition_4096(void)
 	fake_stop(&F);
 }
 
+/* A matched WRONG_PARTITION with a believable but false count (64 for a
+ * node of one partition): the next attempt finds no one on that port,
+ * goes back to the base port, and nothing of it stays. */
+static void test_hostile_wrong_partition_plausible(void)
+{
+	struct wp_claim w = {.partitions = 64};
+	static char key[16];
+	rc_client *c;
+
+	for (unsigned i = 0;; i++) {
+		snprintf(key, sizeof(key), "p%u", i);
+		if (fake_partition(key, strlen(key), 64) != 0)
+			break;
+	}
+	w.key = key;
+	CU_ASSERT_EQUAL_FATAL(fake_start(&F, 1, 1, NULL), 0);
+	F.hook = hook_wrong_partition_claim;
+	F.arg = &w;
+	c = client_for(&(struct cl_opts){.n_servers = 1, .retries = 2});
+	CU_ASSERT_EQUAL(set_str(c, key, "v", 1), RC_OK);
+	CU_ASSERT_EQUAL(w.sent, 1);
+	check_keys_work(c, "after", 12);
+	rc_client_destroy(c);
+	fake_stop(&F);
+}
+
 /* A node near the top of the port range told "64 partitions" for a key
  * whose partition then lands on port base + p = 65536, i.e. port 0. */
 static void test_hostile_port_zero(void)
@@ -1001,6 +1027,7 @@ int main(void)
 		{"hostile: wrong opcode in multi-get", test_hostile_wrong_opcode},
 		{"hostile: unsolicited 4096 partitions", test_hostile_unsolicited_partitions},
 		{"hostile: WRONG_PARTITION 4096", test_hostile_wrong_partition_4096},
+		{"hostile: WRONG_PARTITION 64 (plausible, false)", test_hostile_wrong_partition_plausible},
 		{"hostile: re-route to port 0", test_hostile_port_zero},
 		{"hostile: stale segments left behind", test_hostile_stale_segment_state},
 		{"hostile: reassembly memory released", test_hostile_memory_released},
