@@ -28,8 +28,9 @@
  * Timeouts and retries. RC_ETIMEOUT means "no answer", NOT "not stored":
  * a write may have been applied and only its reply lost. Idempotent calls
  * (rc_get, plain rc_set, unconditional rc_delete, rc_touch, rc_ping,
- * rc_mget) are sent again after a timeout, up to `retries` times, and for
- * a pair on the other node; conditional writes (rc_set with cas != 0,
+ * rc_mget) are sent again after a timeout, up to `retries` times, and
+ * (rc_get, rc_set, rc_delete, rc_touch) then to the other node of a pair,
+ * for up to failover_ms; conditional writes (rc_set with cas != 0,
  * rc_delete with cas != 0) are never re-sent after a timeout, since a
  * retry could report RC_EEXISTS or RC_ENOTFOUND for their own success:
  * they return RC_ETIMEOUT and the application decides (re-read the key).
