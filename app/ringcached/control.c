@@ -306,6 +306,14 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	g->turn_max_s = (double)c->turn_max_ns / 1e9;
 	g->turns_over_100us = (double)c->turns_over_100us;
 	g->turns_over_1ms = (double)c->turns_over_1ms;
+	if (c->http) {
+		struct rc_http_stats hs;
+
+		rc_http_get_stats(c->http, &hs);
+		g->http_connections = (double)hs.connections;
+		g->http_served = (double)hs.served;
+		g->http_timeouts = (double)hs.timeouts;
+	}
 	g->hooks_run = (double)c->hooks_run;
 	g->hooks_skipped = (double)c->hooks_skipped;
 	if (c->nd->repl) {

@@ -258,6 +258,44 @@ assert vals[-1] == samples['ringcache_request_duration_seconds_count{op="get",cl
 print("scraped", len(samples), "samples")
 PY
 
+# --- monitoring is never blinded ----------------------------------------------
+# 16 slow clients (from 127.0.0.2) hold connections open with a partial
+# request; a scraper on 127.0.0.1 must still be answered, every time.
+ip netns exec "$RC_NS_SRV" python3 - <<'PY' && pass "metrics scrapes answered beside 16 slow clients" || fail "metrics blinded by slow clients"
+import socket, time, urllib.request
+slow = []
+for _ in range(16):
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(1)
+    try:
+        s.connect(("127.0.0.1", 9711))
+        s.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    except OSError:
+        pass
+    slow.append(s)
+t0, ok = time.monotonic(), 0
+for _ in range(10):
+    body = urllib.request.urlopen("http://127.0.0.1:9711/metrics", timeout=3).read()
+    assert b"ringcache_metrics_http_total" in body
+    ok += 1
+    time.sleep(0.3)
+for s in slow:
+    s.close()
+print("%d scrapes answered in %.1f s beside 16 slow clients" % (ok, time.monotonic() - t0))
+PY
+# metric NAME: its value in a scrape now (0 if absent).
+metric() {
+	ip netns exec "$RC_NS_SRV" python3 - "$1" <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:9711/metrics", timeout=3).read().decode()
+v = [float(l.rsplit(" ", 1)[1]) for l in body.splitlines() if l.startswith(sys.argv[1] + " ")]
+print(int(v[0]) if v else 0)
+PY
+}
+timed_out_cut() { [ "$(metric 'ringcache_metrics_http_total{outcome="closed_unanswered"}')" -ge 4 ] && echo yes || echo no; }
+eventually "the slow metrics clients were cut and counted" yes timed_out_cut
+
 # --- config reload ----------------------------------------------------------
 write_conf 50
 sed -i 's/^mbufs = 4095/mbufs = 8191/' "$WORK/ctl.conf"
