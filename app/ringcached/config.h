@@ -54,7 +54,7 @@ struct rcd_config {
 	/* [control] */
 	char ctl_socket[RC_OPT_STR_MAX];
 	char ctl_socket_mode[RC_OPT_STR_MAX];
-	uint64_t ctl_max_clients;
+	uint64_t ctl_max_clients, ctl_idle_timeout_s;
 	char metrics_listen[RC_OPT_STR_MAX];
 	bool test_clock;
 	/* [scaling] */

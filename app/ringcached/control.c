@@ -455,6 +455,8 @@ static int setup(struct rcd_ctl *c)
 			    strerror(errno));
 			return -errno;
 		}
+		rc_ctlsock_set_idle_timeout(
+			c->cs, (unsigned)cfg->ctl_idle_timeout_s * 1000u);
 		LOG(INFO, "control socket %s (mode %s)", cfg->ctl_socket,
 		    cfg->ctl_socket_mode);
 	}

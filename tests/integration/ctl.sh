@@ -258,6 +258,25 @@ assert vals[-1] == samples['ringcache_request_duration_seconds_count{op="get",cl
 print("scraped", len(samples), "samples")
 PY
 
+# --- operators are never locked out ------------------------------------------
+# Every control connection taken by idle clients (control.max_clients =
+# 8): a new operator still gets an answer, the quietest is closed for it.
+python3 - "$SOCK" "$WORK/idle.ready" <<'PY' &
+import socket, sys, time
+held = []
+for _ in range(8):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    held.append(s)
+open(sys.argv[2], "w").close()
+time.sleep(10)  # held open, silent (bounded; killed when done)
+PY
+IDLE=$!
+for _ in $(seq 1 200); do [ -e "$WORK/idle.ready" ] && break; sleep 0.05; done
+[ -e "$WORK/idle.ready" ] || fail "idle control clients did not connect"
+expect "ringctl status beside 8 idle control connections" "$(rc_of CTL status)" 0
+kill "$IDLE" 2>/dev/null; wait "$IDLE" 2>/dev/null || true
+
 # --- monitoring is never blinded ----------------------------------------------
 # 16 slow clients (from 127.0.0.2) hold connections open with a partial
 # request; a scraper on 127.0.0.1 must still be answered, every time.
