@@ -2,8 +2,10 @@
  * The one table of ringcached's options. It feeds the config parser, the
  * --set overrides, --help and config/ringcache.conf (--print-config). */
 #include <errno.h>
+#include <grp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -148,11 +150,16 @@ const struct rc_opt rcd_options[] = {
 
 	OPT("control", "socket", RC_OPT_STR, "/run/ringcache/ringcached.sock",
 	    0, 0, ctl_socket,
-	    "Unix socket ringctl talks to (its directory must exist); "
-	    "empty: no control socket"),
+	    "Unix socket ringctl talks to (a missing directory is made, "
+	    "and removed at exit); empty: no control socket"),
 	OPT("control", "socket_mode", RC_OPT_STR, "0660", 0, 0,
 	    ctl_socket_mode,
 	    "Permissions of the socket file (octal): who may run ringctl"),
+	OPT("control", "socket_group", RC_OPT_STR, "", 0, 0,
+	    ctl_socket_group,
+	    "Group (name or number) given the socket file, so its members "
+	    "may run ringctl; empty: the daemon's group (under systemd, "
+	    "the unit's Group=ringcache)"),
 	OPT("control", "max_clients", RC_OPT_UINT, "8", 1, 256,
 	    ctl_max_clients,
 	    "ringctl connections served at once; more are refused"),
@@ -331,6 +338,19 @@ int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
 	return 0;
 }
 
+gid_t rcd_socket_gid(const char *group)
+{
+	char buf[4096], *end;
+	struct group gr, *res = NULL;
+	unsigned long n = strtoul(group, &end, 10);
+
+	if (*group && !*end)
+		return (gid_t)n;
+	if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) != 0 || !res)
+		return (gid_t)-1;
+	return res->gr_gid;
+}
+
 int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
 {
 	char *end;
@@ -341,6 +361,12 @@ int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
 	    end == cfg->ctl_socket_mode) {
 		snprintf(err, errlen, "control.socket_mode '%s': want octal "
 			 "permissions such as 0660", cfg->ctl_socket_mode);
+		return -EINVAL;
+	}
+	if (cfg->ctl_socket_group[0] &&
+	    rcd_socket_gid(cfg->ctl_socket_group) == (gid_t)-1) {
+		snprintf(err, errlen, "control.socket_group '%s': no such "
+			 "group", cfg->ctl_socket_group);
 		return -EINVAL;
 	}
 	if (cfg->memory / cfg->workers < (1u << 20)) {

@@ -458,8 +458,19 @@ static int setup(struct rcd_ctl *c)
 			    strerror(errno));
 			return -errno;
 		}
-		LOG(INFO, "control socket %s (mode %s)", cfg->ctl_socket,
-		    cfg->ctl_socket_mode);
+		if (cfg->ctl_socket_group[0] &&
+		    chown(cfg->ctl_socket, (uid_t)-1,
+			  rcd_socket_gid(cfg->ctl_socket_group)) != 0) {
+			int e = errno;
+
+			LOG(ERR, "control socket %s: cannot give it group "
+			    "%s: %s", cfg->ctl_socket, cfg->ctl_socket_group,
+			    strerror(e));
+			return -e;
+		}
+		LOG(INFO, "control socket %s (mode %s%s%s)", cfg->ctl_socket,
+		    cfg->ctl_socket_mode, cfg->ctl_socket_group[0]
+		    ? ", group " : "", cfg->ctl_socket_group);
 	}
 	if (cfg->metrics_listen[0]) {
 		c->http = rc_http_start(cfg->metrics_listen, 16,

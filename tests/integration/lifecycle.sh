@@ -95,6 +95,7 @@ max_value_size = 4K
 
 [control]
 socket = $SOCK
+socket_group = daemon
 metrics_listen = 127.0.0.1:9711
 
 [alerts]
@@ -155,6 +156,7 @@ if grep -q "^READY=1" "$WORK/notify.log"; then
 	pass "READY=1 sent"
 	# READY=1 came last: everything must already serve.
 	[ -S "$SOCK" ] && pass "control socket there at READY=1" || fail "no control socket at READY=1"
+	expect "control.socket_group" "$(stat -c %G "$SOCK")" daemon
 	metrics_up && pass "metrics serve at READY=1" || fail "metrics do not serve at READY=1"
 else
 	fail "no READY=1 within 30 s"
