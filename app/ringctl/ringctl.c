@@ -91,7 +91,9 @@ static const struct {
 	 "  why, modes, alert levels.\n"},
 	{"stats", "stats [--watch [S]] [--count N]\n"
 	 "  Every counter, then latency by op and class (window and total).\n"
-	 "  --watch [S]  repeat every S seconds (default 2, at least 0.2)\n"
+	 "  --watch [S]  repeat every S seconds (default 2, at least 0.2):\n"
+	 "               redrawn in place on a terminal, each counter with\n"
+	 "               its rate per second over the last interval\n"
 	 "  --count N    stop after N reports\n"},
 	{"classes", "classes\n"
 	 "  Per data class: share, budget, used, items, hit rate, evictions.\n"},
@@ -385,17 +387,44 @@ static void h_status(json_t *r)
 	}
 }
 
+/* stats --watch: the previous report's counters and when it came, for
+ * per-second rates. */
+static json_t *watch_prev;
+static double watch_prev_t, watch_now_t;
+
+static double mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static void h_stats(json_t *r)
 {
 	json_t *cs = json_object_get(r, "counters"), *v, *l;
+	double dt = watch_now_t - watch_prev_t;
 	const char *k;
 	size_t i;
 
 	json_object_foreach(cs, k, v) {
-		if (json_is_integer(v))
-			printf("%-34s %lld\n", k, (long long)json_integer_value(v));
+		json_t *pv = watch_prev ? json_object_get(watch_prev, k) : NULL;
+
+		if (json_is_integer(v) && json_is_integer(pv) && dt > 0)
+			printf("%-34s %16lld %14.1f/s\n", k,
+			       (long long)json_integer_value(v),
+			       (double)(json_integer_value(v) -
+					json_integer_value(pv)) / dt);
+		else if (json_is_integer(v))
+			printf("%-34s %16lld\n", k,
+			       (long long)json_integer_value(v));
 		else
-			printf("%-34s %.6g\n", k, json_number_value(v));
+			printf("%-34s %16.6g\n", k, json_number_value(v));
+	}
+	if (watch_prev || watch_now_t) {
+		json_decref(watch_prev);
+		watch_prev = json_deep_copy(cs);
+		watch_prev_t = watch_now_t;
 	}
 	printf("\nlatency (ms)    %-20s %9s %8s %8s %8s %8s %8s\n", "class",
 	       "ops", "p50", "p90", "p99", "p99.9", "max");
@@ -562,7 +591,7 @@ static int cmd_stats(int argc, char **argv)
 {
 	double every = 0;
 	long count = 0;
-	int rc = 0;
+	int rc = 0, redraw;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--watch")) {
@@ -580,21 +609,37 @@ static int cmd_stats(int argc, char **argv)
 	}
 	if (every && every < 0.2)
 		die_usage("stats --watch: at least 0.2 s, not %s", "less");
+	/* Watching a terminal: redraw in place; otherwise one report after
+	 * another. Either way, from the second on, rates per second. */
+	redraw = every && !json_out && isatty(1);
 	for (long n = 0; !count || n < count; n++) {
+		json_t *resp;
+
 		if (n) {
 			struct timespec ts = {(time_t)every,
 					      (long)((every - (time_t)every) *
 						     1e9)};
 
 			nanosleep(&ts, NULL);
-			if (!json_out)
+			if (!json_out && !redraw)
 				printf("\n");
 		}
-		rc = finish(call(json_pack("{s:s}", "cmd", "stats")), h_stats);
+		resp = call(json_pack("{s:s}", "cmd", "stats"));
+		if (every) {
+			watch_now_t = mono_s();
+			if (redraw)
+				printf("\033[H\033[2J"); /* home, clear */
+			if (!json_out)
+				printf("ringctl stats every %g s%s\n\n", every,
+				       n ? ", rates over the last interval"
+					 : "");
+		}
+		rc = finish(resp, h_stats);
 		fflush(stdout);
 		if (rc || !every)
 			break;
 	}
+	json_decref(watch_prev);
 	return rc;
 }
 
