@@ -11,7 +11,9 @@
 
 #include "rc_alert.h"
 
+#include <rte_common.h>
 #include <rte_cycles.h>
+#include <rte_log.h>
 
 #include "config.h"
 #include "worker.h"
@@ -46,6 +48,10 @@ const struct rc_opt rcd_options[] = {
 	    "(\"name value\" lines) every stats_interval_ms"),
 	ORT("node", "stats_interval_ms", RC_OPT_UINT, "200", 10, 60000,
 	    stats_interval_ms, "How often counters are gathered and written"),
+	ORT("node", "log_level", RC_OPT_STR, "info", 0, 0, log_level,
+	    "ringcached's own log lines at this level and above: error, "
+	    "warning, notice, info or debug (reload changes it; EAL's and "
+	    "the drivers' levels: --log-level after --)"),
 
 	OPT("dpdk", "eal_args", RC_OPT_STR, "", 0, 0, eal_args,
 	    "EAL arguments used when none follow '--' on the command line"),
@@ -301,6 +307,23 @@ uint64_t rcd_memory_cap(const struct rcd_config *cfg)
 
 /* The options a running node can take again (ringctl config reload):
  * schedule, modes, alerts. */
+uint32_t rcd_log_level(const char *name)
+{
+	static const struct {
+		const char *name;
+		uint32_t level;
+	} levels[] = {
+		{"error", RTE_LOG_ERR}, {"warning", RTE_LOG_WARNING},
+		{"notice", RTE_LOG_NOTICE}, {"info", RTE_LOG_INFO},
+		{"debug", RTE_LOG_DEBUG},
+	};
+
+	for (size_t i = 0; i < RTE_DIM(levels); i++)
+		if (strcmp(levels[i].name, name) == 0)
+			return levels[i].level;
+	return 0;
+}
+
 int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
 			      size_t errlen)
 {
@@ -322,6 +345,12 @@ int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
 			snprintf(err, errlen, "%s: %s", what[i], e2);
 			return -EINVAL;
 		}
+	cfg->log_level_n = rcd_log_level(cfg->log_level);
+	if (cfg->log_level_n == 0) {
+		snprintf(err, errlen, "node.log_level '%s': want error, "
+			 "warning, notice, info or debug", cfg->log_level);
+		return -EINVAL;
+	}
 	if (cfg->util_low >= cfg->util_high) {
 		snprintf(err, errlen, "scaling.util_low (%g) must be below "
 			 "util_high (%g)", cfg->util_low, cfg->util_high);

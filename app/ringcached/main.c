@@ -376,6 +376,7 @@ int main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return 1;
 	}
+	rte_log_set_level(rcd_logtype, nd.cfg.log_level_n);
 	rte_timer_subsystem_init();
 
 	if (setup_workers(&nd) != 0)

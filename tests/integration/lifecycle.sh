@@ -75,12 +75,13 @@ NOTIFY=$WORK/notify.sock
 CTL() { "$RINGCTL" -s "$SOCK" "$@"; }
 J() { CTL --json "$@"; }
 
-write_conf() { # min_gets
+write_conf() { # min_gets [log_level]
 	RC_FILE_PREFIX="rcl$$_${RANDOM}"
 	EAL="--lcores 0@0,1@1 --no-pci --no-huge -m 512 --vdev $RC_EAL_VDEV --file-prefix $RC_FILE_PREFIX"
 	cat >"$WORK/rc.conf" <<CONF
 [node]
 ip = 198.18.0.2
+log_level = ${2:-info}
 
 [dpdk]
 eal_args = $EAL
@@ -201,12 +202,16 @@ expect "no counter dump by default" "$(grep -c '^ *rx_packets' "$WORK/d1.log" ||
 [ ! -e "$RUN" ] && pass "runtime directory it made removed" || fail "runtime directory left behind"
 [ "$(echo "$SECS < 5" | bc)" = 1 ] && pass "stopped in under 5 s" || fail "stop took $SECS s"
 
-# --- SIGQUIT, with --stats-on-exit -------------------------------------------
-write_conf 20
+# --- SIGQUIT, with --stats-on-exit; node.log_level ----------------------------
+write_conf 20 notice
 : >"$WORK/notify.log"
 start "$WORK/d2.log" --stats-on-exit
 wait_for 30 ready && grep -q "^READY=1" "$WORK/notify.log" ||
 	{ fail "second start not ready"; cat "$WORK/d2.log"; exit 1; }
+expect "log_level notice: no info lines" "$(grep -c 'ringcached: worker 0 on lcore' "$WORK/d2.log" || true)" 0
+grep -q "ringcached: ready" "$WORK/d2.log" && pass "log_level notice: notices kept" || fail "no ready line at notice"
+sed -i 's/^log_level = notice/log_level = debug/' "$WORK/rc.conf"
+expect "reload applies node.log_level" "$(J config reload | py '"node.log_level" in d["applied"]')" True
 stop QUIT
 echo "stop (SIGQUIT) took $SECS s"
 expect "SIGQUIT: exit 0" "$ST" 0
