@@ -2,8 +2,10 @@
  * ringcached: parse options, set up EAL, port, pools and partitions, launch
  * the workers, run the control loop, tear down. Nothing else lives here. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,6 +307,23 @@ static int setup_workers(struct rcd_node *nd)
 	return 0;
 }
 
+/* EAL leaves its runtime directory (/var/run/dpdk/PREFIX: config,
+ * fbarrays, mp_socket) behind. Once this primary has gone nothing uses
+ * it (a second primary with the prefix could not have started). */
+static void remove_eal_runtime_dir(const char *dir)
+{
+	DIR *d = *dir ? opendir(dir) : NULL;
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
 static double now_s(void)
 {
 	struct timespec t;
@@ -352,6 +371,7 @@ int main(int argc, char **argv)
 	bool l4_csum = false;
 	struct rcd_snapshot snap = {0};
 	char *eargv[MAX_EAL_ARGS];
+	static char eal_dir[PATH_MAX];
 	double t_stop = 0;
 	int eargc, rc = 1;
 
@@ -376,6 +396,7 @@ int main(int argc, char **argv)
 			rte_strerror(rte_errno));
 		return 1;
 	}
+	snprintf(eal_dir, sizeof(eal_dir), "%s", rte_eal_get_runtime_dir());
 	rte_log_set_level(rcd_logtype, nd.cfg.log_level_n);
 	rte_timer_subsystem_init();
 
@@ -443,5 +464,6 @@ out:
 	if (rc == 0)
 		LOG(NOTICE, "stopped in %.2f s", now_s() - t_stop);
 	rte_eal_cleanup();
+	remove_eal_runtime_dir(eal_dir);
 	return rc;
 }

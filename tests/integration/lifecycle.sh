@@ -141,6 +141,8 @@ stop() {
 	wait "$pid" || { [ "$ST" = killed ] || ST=$?; }
 	SECS=$(printf '%.2f' "$(echo "$(now) - $t0" | bc)")
 	RC_DAEMON_PID=
+	EAL_DIR_LEFT=0
+	[ -e "/var/run/dpdk/$RC_FILE_PREFIX" ] && EAL_DIR_LEFT=1
 	rm -rf "/var/run/dpdk/$RC_FILE_PREFIX"
 }
 line_of() { grep -n "$1" "$2" | head -1 | cut -d: -f1; }
@@ -200,6 +202,7 @@ expect "STOPPING=1 sent" "$(head -1 "$WORK/notify.log" | cut -d' ' -f1)" STOPPIN
 expect "no counter dump by default" "$(grep -c '^ *rx_packets' "$WORK/d1.log" || true)" 0
 [ ! -e "$SOCK" ] && pass "socket removed" || fail "socket left behind"
 [ ! -e "$RUN" ] && pass "runtime directory it made removed" || fail "runtime directory left behind"
+expect "EAL runtime directory removed" "$EAL_DIR_LEFT" 0
 [ "$(echo "$SECS < 5" | bc)" = 1 ] && pass "stopped in under 5 s" || fail "stop took $SECS s"
 
 # --- SIGQUIT, with --stats-on-exit; node.log_level ----------------------------
@@ -233,6 +236,8 @@ pid=$RC_DAEMON_PID
 if wait_for 30 eval "! kill -0 $pid"; then
 	st=0; wait "$pid" || st=$?
 	RC_DAEMON_PID=
+	[ ! -e "/var/run/dpdk/$RC_FILE_PREFIX" ] && pass "failed start: no EAL runtime directory left" ||
+		fail "failed start left /var/run/dpdk/$RC_FILE_PREFIX"
 	[ "$st" -ne 0 ] && pass "failed start exits non-zero ($st)" || fail "failed start exited 0"
 else
 	fail "still running with its metrics port taken"
