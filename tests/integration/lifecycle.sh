@@ -250,6 +250,10 @@ grep -q "metrics endpoint: cannot listen on 127.0.0.1:9711" "$WORK/d3.log" && pa
 [ ! -e "$SOCK" ] && pass "no socket left" || fail "socket left behind"
 [ ! -e "$RUN" ] && pass "no runtime directory left" || fail "runtime directory left behind"
 
+if grep -lE "runtime error|AddressSanitizer|LeakSanitizer" "$WORK"/d?.log; then
+	fail "sanitizer report"
+	grep -hA20 -E "runtime error|AddressSanitizer|LeakSanitizer" "$WORK"/d?.log | head -60
+fi
 if [ "$fails" -ne 0 ]; then
 	for f in d1 d2 d3; do echo "--- $f.log ---"; cat "$WORK/$f.log" 2>/dev/null || true; done
 	echo "$fails check(s) failed"; exit 1
