@@ -54,7 +54,8 @@ static void usage(FILE *f)
 "      --seed N             random seed (default 1)\n"
 "      --json               print the summary as JSON\n"
 "  -q, --quiet              no progress line\n"
-"  -h, --help\n", RB_DEFAULT_EAL, RB_MAX_VALUE);
+"  -h, --help\n"
+"  -V, --version\n", RB_DEFAULT_EAL, RB_MAX_VALUE);
 }
 
 static int parse_server(const char *s, struct sockaddr_in *a, int defport)
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, O_JSON},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	struct rb_config c = {
@@ -188,7 +190,7 @@ int main(int argc, char **argv)
 	int o, json = 0, quiet = 0;
 
 	c.source.s_addr = htonl(0xc6120001); /* 198.18.0.1 */
-	while ((o = getopt_long(argc, argv, "s:p:T:P:r:d:w:t:k:g:z:b:qh", lo,
+	while ((o = getopt_long(argc, argv, "s:p:T:P:r:d:w:t:k:g:z:b:qhV", lo,
 				NULL)) != -1) {
 		switch (o) {
 		case 's': server = optarg; break;
@@ -235,6 +237,7 @@ int main(int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("ringbench %s\n", RC_VERSION); return 0;
 		default: goto bad;
 		}
 	}

@@ -2,14 +2,18 @@
  * The one table of ringcached's options. It feeds the config parser, the
  * --set overrides, --help and config/ringcache.conf (--print-config). */
 #include <errno.h>
+#include <grp.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "rc_alert.h"
 
+#include <rte_common.h>
 #include <rte_cycles.h>
+#include <rte_log.h>
 
 #include "config.h"
 #include "worker.h"
@@ -44,6 +48,10 @@ const struct rc_opt rcd_options[] = {
 	    "(\"name value\" lines) every stats_interval_ms"),
 	ORT("node", "stats_interval_ms", RC_OPT_UINT, "200", 10, 60000,
 	    stats_interval_ms, "How often counters are gathered and written"),
+	ORT("node", "log_level", RC_OPT_STR, "info", 0, 0, log_level,
+	    "ringcached's own log lines at this level and above: error, "
+	    "warning, notice, info or debug (reload changes it; EAL's and "
+	    "the drivers' levels: --log-level after --)"),
 
 	OPT("dpdk", "eal_args", RC_OPT_STR, "", 0, 0, eal_args,
 	    "EAL arguments used when none follow '--' on the command line"),
@@ -148,11 +156,16 @@ const struct rc_opt rcd_options[] = {
 
 	OPT("control", "socket", RC_OPT_STR, "/run/ringcache/ringcached.sock",
 	    0, 0, ctl_socket,
-	    "Unix socket ringctl talks to (its directory must exist); "
-	    "empty: no control socket"),
+	    "Unix socket ringctl talks to (a missing directory is made, "
+	    "and removed at exit); empty: no control socket"),
 	OPT("control", "socket_mode", RC_OPT_STR, "0660", 0, 0,
 	    ctl_socket_mode,
 	    "Permissions of the socket file (octal): who may run ringctl"),
+	OPT("control", "socket_group", RC_OPT_STR, "", 0, 0,
+	    ctl_socket_group,
+	    "Group (name or number) given the socket file, so its members "
+	    "may run ringctl; empty: the daemon's group (under systemd, "
+	    "the unit's Group=ringcache)"),
 	OPT("control", "max_clients", RC_OPT_UINT, "8", 1, 256,
 	    ctl_max_clients,
 	    "ringctl connections served at once; more are refused"),
@@ -299,6 +312,23 @@ uint64_t rcd_memory_cap(const struct rcd_config *cfg)
 
 /* The options a running node can take again (ringctl config reload):
  * schedule, modes, alerts. */
+uint32_t rcd_log_level(const char *name)
+{
+	static const struct {
+		const char *name;
+		uint32_t level;
+	} levels[] = {
+		{"error", RTE_LOG_ERR}, {"warning", RTE_LOG_WARNING},
+		{"notice", RTE_LOG_NOTICE}, {"info", RTE_LOG_INFO},
+		{"debug", RTE_LOG_DEBUG},
+	};
+
+	for (size_t i = 0; i < RTE_DIM(levels); i++)
+		if (strcmp(levels[i].name, name) == 0)
+			return levels[i].level;
+	return 0;
+}
+
 int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
 			      size_t errlen)
 {
@@ -320,6 +350,12 @@ int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
 			snprintf(err, errlen, "%s: %s", what[i], e2);
 			return -EINVAL;
 		}
+	cfg->log_level_n = rcd_log_level(cfg->log_level);
+	if (cfg->log_level_n == 0) {
+		snprintf(err, errlen, "node.log_level '%s': want error, "
+			 "warning, notice, info or debug", cfg->log_level);
+		return -EINVAL;
+	}
 	if (cfg->util_low >= cfg->util_high) {
 		snprintf(err, errlen, "scaling.util_low (%g) must be below "
 			 "util_high (%g)", cfg->util_low, cfg->util_high);
@@ -336,6 +372,19 @@ int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
 	return 0;
 }
 
+gid_t rcd_socket_gid(const char *group)
+{
+	char buf[4096], *end;
+	struct group gr, *res = NULL;
+	unsigned long n = strtoul(group, &end, 10);
+
+	if (*group && !*end)
+		return (gid_t)n;
+	if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) != 0 || !res)
+		return (gid_t)-1;
+	return res->gr_gid;
+}
+
 int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
 {
 	char *end;
@@ -346,6 +395,12 @@ int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
 	    end == cfg->ctl_socket_mode) {
 		snprintf(err, errlen, "control.socket_mode '%s': want octal "
 			 "permissions such as 0660", cfg->ctl_socket_mode);
+		return -EINVAL;
+	}
+	if (cfg->ctl_socket_group[0] &&
+	    rcd_socket_gid(cfg->ctl_socket_group) == (gid_t)-1) {
+		snprintf(err, errlen, "control.socket_group '%s': no such "
+			 "group", cfg->ctl_socket_group);
 		return -EINVAL;
 	}
 	if (cfg->memory / cfg->workers < (1u << 20)) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rc_classes.h"
 #include "rc_guard.h"
@@ -19,6 +20,8 @@ struct rcd_config {
 	uint64_t epoch;
 	char stats_file[RC_OPT_STR_MAX];
 	uint64_t stats_interval_ms;
+	char log_level[RC_OPT_STR_MAX];
+	uint32_t log_level_n;        /* parsed: RTE_LOG_ERR .. RTE_LOG_DEBUG */
 	/* [dpdk] */
 	char eal_args[RC_OPT_STR_MAX];
 	uint64_t port_id;
@@ -54,6 +57,7 @@ struct rcd_config {
 	/* [control] */
 	char ctl_socket[RC_OPT_STR_MAX];
 	char ctl_socket_mode[RC_OPT_STR_MAX];
+	char ctl_socket_group[RC_OPT_STR_MAX];
 	uint64_t ctl_max_clients, ctl_idle_timeout_s;
 	char metrics_listen[RC_OPT_STR_MAX];
 	bool test_clock;
@@ -102,6 +106,13 @@ int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen);
 /* The runtime subset of rcd_config_finish (after a reload). */
 int rcd_config_finish_runtime(struct rcd_config *cfg, char *err,
 			      size_t errlen);
+
+/* control.socket_group as a gid (a name or a number).
+ * @return the gid, or (gid_t)-1 if there is no such group. */
+gid_t rcd_socket_gid(const char *group);
+
+/* node.log_level's name as an RTE_LOG_* level; 0 if unknown. */
+uint32_t rcd_log_level(const char *name);
 
 /* store.memory_cap, its default resolved. */
 uint64_t rcd_memory_cap(const struct rcd_config *cfg);

@@ -5,6 +5,7 @@
  * between it serves the control socket. It talks to workers only through
  * fields they read (read_only, ttl_pct), their command rings and the
  * store's cross-thread budget calls; it never runs a store operation. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
@@ -18,6 +19,8 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "control.h"
 #include "repl.h"
 
@@ -27,6 +30,10 @@ extern int rcd_logtype;
 		##__VA_ARGS__)
 
 extern char **environ;
+
+/* The socket's directory when this process made it (run by hand; under
+ * systemd RuntimeDirectory= makes it): removed again on exit. */
+static char made_dir[RC_OPT_STR_MAX];
 
 time_t rcd_ctl_now(const struct rcd_ctl *c)
 {
@@ -442,8 +449,11 @@ static int setup(struct rcd_ctl *c)
 		slash = strrchr(dir, '/');
 		if (slash && slash != dir) {
 			*slash = '\0';
-			if (mkdir(dir, 0755) == 0)
+			if (mkdir(dir, 0755) == 0) {
 				LOG(INFO, "created %s", dir);
+				snprintf(made_dir, sizeof(made_dir), "%s",
+					 dir);
+			}
 		}
 		c->cs = rc_ctlsock_open(cfg->ctl_socket,
 					(mode_t)strtoul(cfg->ctl_socket_mode,
@@ -455,10 +465,21 @@ static int setup(struct rcd_ctl *c)
 			    strerror(errno));
 			return -errno;
 		}
+		if (cfg->ctl_socket_group[0] &&
+		    chown(cfg->ctl_socket, (uid_t)-1,
+			  rcd_socket_gid(cfg->ctl_socket_group)) != 0) {
+			int e = errno;
+
+			LOG(ERR, "control socket %s: cannot give it group "
+			    "%s: %s", cfg->ctl_socket, cfg->ctl_socket_group,
+			    strerror(e));
+			return -e;
+		}
 		rc_ctlsock_set_idle_timeout(
 			c->cs, (unsigned)cfg->ctl_idle_timeout_s * 1000u);
-		LOG(INFO, "control socket %s (mode %s)", cfg->ctl_socket,
-		    cfg->ctl_socket_mode);
+		LOG(INFO, "control socket %s (mode %s%s%s)", cfg->ctl_socket,
+		    cfg->ctl_socket_mode, cfg->ctl_socket_group[0]
+		    ? ", group " : "", cfg->ctl_socket_group);
 	}
 	if (cfg->metrics_listen[0]) {
 		c->http = rc_http_start(cfg->metrics_listen, 16,
@@ -484,6 +505,8 @@ static void cleanup(struct rcd_ctl *c)
 	rte_timer_stop_sync(&c->scale);
 	rc_http_stop(c->http);
 	rc_ctlsock_close(c->cs);
+	if (made_dir[0] && rmdir(made_dir) != 0)
+		LOG(INFO, "left %s: %s", made_dir, strerror(errno));
 	while (c->hooks_running && wait(NULL) > 0)
 		c->hooks_running--;
 	free(c->cur);
@@ -517,6 +540,41 @@ static char *handle_timed(void *arg, const char *line, size_t len)
 	return r;
 }
 
+/* Everything serves: the workers, the control socket, the metrics
+ * endpoint. Tell the log and systemd (Type=notify). */
+static void announce_ready(struct rcd_ctl *c)
+{
+	const struct rcd_node *nd = c->nd;
+	char ip[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &nd->cfg.ip, ip, sizeof(ip));
+	LOG(NOTICE, "ready: %s udp/%u-%u, %u worker(s), %lu bytes of store",
+	    ip, nd->ifc.base_port, nd->ifc.base_port + nd->n_workers - 1,
+	    nd->n_workers, (unsigned long)nd->cfg.memory);
+	sd_notifyf(0, "READY=1\nSTATUS=serving %s udp/%u-%u, %u worker(s)",
+		   ip, nd->ifc.base_port,
+		   nd->ifc.base_port + nd->n_workers - 1, nd->n_workers);
+}
+
+/* SIGHUP: the same reload as `ringctl config reload`, on this core. */
+static void reload_on_signal(struct rcd_ctl *c)
+{
+	static const char req[] = "{\"cmd\":\"config_reload\"}";
+	struct timespec t;
+	char *resp;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)t.tv_sec * 1000000ULL +
+			   (unsigned long long)t.tv_nsec / 1000);
+	LOG(NOTICE, "SIGHUP: reloading %s",
+	    c->nd->config_path ? c->nd->config_path : "(no file: defaults)");
+	resp = rcd_ctl_handle(c, req, sizeof(req) - 1);
+	LOG(NOTICE, "SIGHUP: reload: %s", resp ? resp : "out of memory");
+	free(resp);
+	sd_notify(0, "READY=1");
+}
+
 int rcd_control_run(struct rcd_node *nd)
 {
 	static struct rcd_ctl c;
@@ -525,12 +583,18 @@ int rcd_control_run(struct rcd_node *nd)
 	c.nd = nd;
 	c.cfg = &nd->cfg;
 	rc = setup(&c);
+	if (rc == 0)
+		announce_ready(&c);
 	/* Replication runs on its own thread (repl.h): this loop serves the
 	 * control socket and the timers, and nothing it waits on can delay
 	 * a heartbeat. */
 	while (rc == 0 && !*nd->quit) {
 		uint64_t t0;
 
+		if (*nd->reload) {
+			*nd->reload = 0;
+			reload_on_signal(&c);
+		}
 		if (c.cs)
 			c.ctl_requests += rc_ctlsock_poll(c.cs, 5, handle_timed,
 							  &c);

@@ -769,6 +769,7 @@ static json_t *do_config_reload(struct rcd_ctl *c, json_t *req)
 	}
 	/* Parsed forms of what changed. Cannot fail: nc parsed the same. */
 	rcd_config_finish_runtime(c->cfg, err, sizeof(err));
+	rte_log_set_level(rcd_logtype, c->cfg->log_level_n);
 	setenv("TZ", c->cfg->timezone, 1);
 	tzset();
 	rcd_ctl_alerts_config(c);

@@ -25,6 +25,7 @@ struct rcd_node {
 	int steered;                 /* rte_flow rules installed */
 	struct rcd_repl *repl;       /* replication (role standalone: off) */
 	volatile int *quit;
+	volatile int *reload;        /* SIGHUP: reload at the next turn */
 };
 
 /* Load the config as at start-up (file, then --set overrides) into cfg.

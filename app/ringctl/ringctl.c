@@ -48,6 +48,7 @@ static void usage(FILE *f)
 "  -j, --json          print the node's JSON answer instead of a table\n"
 "  -t, --timeout S     give up on the node after S seconds (default 150)\n"
 "  -h, --help          this help (also: ringctl COMMAND --help)\n"
+"  -V, --version       print the version\n"
 "\n"
 "Commands:\n"
 "  status                         role, uptime, ops/s, hit rate, memory,\n"
@@ -78,6 +79,70 @@ static void usage(FILE *f)
 "                                 epoch seconds or 'YYYY-MM-DD HH:MM' UTC\n"
 "\n"
 "Exit status: 0 done, 1 refused or not found, 2 usage, 3 node unreachable.\n");
+}
+
+/* `ringctl COMMAND --help`: that command's own help. */
+static const struct {
+	const char *cmd, *text;
+} cmd_help[] = {
+	{"status", "status\n"
+	 "  Role, version, uptime, ops/s and hit rate (window and since\n"
+	 "  start), latency, memory used of the budget, the multiplier and\n"
+	 "  why, modes, alert levels.\n"},
+	{"stats", "stats [--watch [S]] [--count N]\n"
+	 "  Every counter, then latency by op and class (window and total).\n"
+	 "  --watch [S]  repeat every S seconds (default 2, at least 0.2):\n"
+	 "               redrawn in place on a terminal, each counter with\n"
+	 "               its rate per second over the last interval\n"
+	 "  --count N    stop after N reports\n"},
+	{"classes", "classes\n"
+	 "  Per data class: share, budget, used, items, hit rate, evictions.\n"},
+	{"quota", "quota set CLASS SHARE%\n"
+	 "  Change a class's share of memory on every partition at once;\n"
+	 "  refused (exit 1) when the shares would pass 100%.\n"},
+	{"multiplier", "multiplier show\n"
+	 "multiplier set VALUE --for DURATION\n"
+	 "multiplier clear\n"
+	 "  Show the memory multiplier, override it for DURATION (90s, 30m,\n"
+	 "  6h, 2d; at most 7 days; bounded by scaling.max_factor), or go\n"
+	 "  back to the schedule.\n"},
+	{"mode", "mode [read-only on|off|auto] [serve-stale on|off|auto]\n"
+	 "  Saturday protection; auto returns a mode to the config and\n"
+	 "  schedule. No argument: show both.\n"},
+	{"flush", "flush --class C | --prefix P | --all\n"
+	 "  Remove items; each worker walks its own partition in slices.\n"},
+	{"get", "get KEY\n"
+	 "  Value (text and hex), length, flags, CAS, class, staleness.\n"},
+	{"del", "del KEY\n  Remove one key (exit 1 if it was not there).\n"},
+	{"config", "config show | reload\n"
+	 "  show: every option's value in force.\n"
+	 "  reload: re-read the -c file (and --set overrides); runtime\n"
+	 "  options take effect, others are listed as needing a restart; a\n"
+	 "  file that does not parse changes nothing (exit 1). kill -HUP does\n"
+	 "  the same.\n"},
+	{"describe", "describe\n"
+	 "  Every option: type, default, bounds, whether reload changes it.\n"},
+	{"warm", "warm FILE\n"
+	 "  Bulk load JSON lines {\"key\", \"value\" | \"value_hex\", \"ttl\",\n"
+	 "  \"flags\", \"class\"} ('-' reads standard input) in batches of\n"
+	 "  512; exit 1 if any record was not stored.\n"},
+	{"repl", "repl status | promote | demote\n"
+	 "  Replication: role, epoch, peer, phase, lag; make this node\n"
+	 "  primary, or hand the role to an in-step standby.\n"},
+	{"clock", "clock set TIME | clear\n"
+	 "  Tests only (control.test_clock): the calendar time the schedule\n"
+	 "  sees; TIME is epoch seconds or 'YYYY-MM-DD HH:MM' UTC.\n"},
+};
+
+static int print_cmd_help(const char *cmd)
+{
+	for (size_t i = 0; i < sizeof(cmd_help) / sizeof(cmd_help[0]); i++)
+		if (!strcmp(cmd_help[i].cmd, cmd)) {
+			printf("Usage: ringctl [OPTIONS] %s", cmd_help[i].text);
+			return 0;
+		}
+	usage(stdout);
+	return 0;
 }
 
 static _Noreturn void die_usage(const char *fmt, const char *arg)
@@ -322,17 +387,44 @@ static void h_status(json_t *r)
 	}
 }
 
+/* stats --watch: the previous report's counters and when it came, for
+ * per-second rates. */
+static json_t *watch_prev;
+static double watch_prev_t, watch_now_t;
+
+static double mono_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static void h_stats(json_t *r)
 {
 	json_t *cs = json_object_get(r, "counters"), *v, *l;
+	double dt = watch_now_t - watch_prev_t;
 	const char *k;
 	size_t i;
 
 	json_object_foreach(cs, k, v) {
-		if (json_is_integer(v))
-			printf("%-34s %lld\n", k, (long long)json_integer_value(v));
+		json_t *pv = watch_prev ? json_object_get(watch_prev, k) : NULL;
+
+		if (json_is_integer(v) && json_is_integer(pv) && dt > 0)
+			printf("%-34s %16lld %14.1f/s\n", k,
+			       (long long)json_integer_value(v),
+			       (double)(json_integer_value(v) -
+					json_integer_value(pv)) / dt);
+		else if (json_is_integer(v))
+			printf("%-34s %16lld\n", k,
+			       (long long)json_integer_value(v));
 		else
-			printf("%-34s %.6g\n", k, json_number_value(v));
+			printf("%-34s %16.6g\n", k, json_number_value(v));
+	}
+	if (watch_prev || watch_now_t) {
+		json_decref(watch_prev);
+		watch_prev = json_deep_copy(cs);
+		watch_prev_t = watch_now_t;
 	}
 	printf("\nlatency (ms)    %-20s %9s %8s %8s %8s %8s %8s\n", "class",
 	       "ops", "p50", "p90", "p99", "p99.9", "max");
@@ -499,7 +591,7 @@ static int cmd_stats(int argc, char **argv)
 {
 	double every = 0;
 	long count = 0;
-	int rc = 0;
+	int rc = 0, redraw;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--watch")) {
@@ -517,21 +609,37 @@ static int cmd_stats(int argc, char **argv)
 	}
 	if (every && every < 0.2)
 		die_usage("stats --watch: at least 0.2 s, not %s", "less");
+	/* Watching a terminal: redraw in place; otherwise one report after
+	 * another. Either way, from the second on, rates per second. */
+	redraw = every && !json_out && isatty(1);
 	for (long n = 0; !count || n < count; n++) {
+		json_t *resp;
+
 		if (n) {
 			struct timespec ts = {(time_t)every,
 					      (long)((every - (time_t)every) *
 						     1e9)};
 
 			nanosleep(&ts, NULL);
-			if (!json_out)
+			if (!json_out && !redraw)
 				printf("\n");
 		}
-		rc = finish(call(json_pack("{s:s}", "cmd", "stats")), h_stats);
+		resp = call(json_pack("{s:s}", "cmd", "stats"));
+		if (every) {
+			watch_now_t = mono_s();
+			if (redraw)
+				printf("\033[H\033[2J"); /* home, clear */
+			if (!json_out)
+				printf("ringctl stats every %g s%s\n\n", every,
+				       n ? ", rates over the last interval"
+					 : "");
+		}
+		rc = finish(resp, h_stats);
 		fflush(stdout);
 		if (rc || !every)
 			break;
 	}
+	json_decref(watch_prev);
 	return rc;
 }
 
@@ -652,10 +760,8 @@ static int run(int argc, char **argv)
 	const char *cmd = argv[0];
 
 	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			usage(stdout);
-			return 0;
-		}
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return print_cmd_help(cmd);
 	if (!strcmp(cmd, "status")) {
 		want_args(argc, 1, cmd);
 		return finish(call(json_pack("{s:s}", "cmd", "status")),
@@ -800,6 +906,7 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"timeout", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -808,7 +915,7 @@ int main(int argc, char **argv)
 	if (!sock_path || !*sock_path)
 		sock_path = DEFAULT_SOCKET;
 	/* Options before the command only: "+" stops at the first word. */
-	while ((c = getopt_long(argc, argv, "+s:jt:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:jt:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			sock_path = optarg;
@@ -823,6 +930,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ringctl %s\n", RC_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -47,7 +47,23 @@ void rc_hist_diff(struct rc_hist *dst, const struct rc_hist *a,
 	 * yet the bucket when a was read. */
 	dst->count = n;
 	dst->sum_ns = a->sum_ns >= b->sum_ns ? a->sum_ns - b->sum_ns : 0;
-	dst->max_ns = a->max_ns;
+	/* The window's max: exact when the all-time max rose in it, else
+	 * the top of its highest bucket (within 6.25%), never a spike from
+	 * before the window. */
+	dst->max_ns = 0;
+	if (n == 0)
+		return;
+	if (a->max_ns > b->max_ns) {
+		dst->max_ns = a->max_ns;
+		return;
+	}
+	for (unsigned i = RC_HIST_BUCKETS; i-- > 0;)
+		if (dst->b[i]) {
+			uint64_t hi = rc_hist_bucket_hi(i) - 1;
+
+			dst->max_ns = hi < a->max_ns ? hi : a->max_ns;
+			break;
+		}
 }
 
 uint64_t rc_hist_quantile(const struct rc_hist *h, double q)

@@ -18,7 +18,7 @@
 struct rc_hist {
 	uint64_t count;
 	uint64_t sum_ns;
-	uint64_t max_ns;             /* since creation (not windowed) */
+	uint64_t max_ns;             /* since creation; in a diff, the window's */
 	uint64_t b[RC_HIST_BUCKETS];
 };
 
@@ -52,7 +52,9 @@ uint64_t rc_hist_bucket_hi(unsigned i);
  * owner: each word is read once. */
 void rc_hist_merge(struct rc_hist *dst, const struct rc_hist *src);
 
-/* dst = a - b, for b an earlier snapshot of a (max_ns is a's). */
+/* dst = a - b, for b an earlier snapshot of a: the window between them.
+ * Its max_ns is the window's: a's when a's max rose after b, else the
+ * upper edge of the highest non-empty bucket (capped by a's max). */
 void rc_hist_diff(struct rc_hist *dst, const struct rc_hist *a,
 		  const struct rc_hist *b);
 

@@ -27,8 +27,9 @@ rc_daemon_start() { # ns config log eal-args...
 	RC_FILE_PREFIX="rc$$_${RANDOM}"
 	# Each node its own control socket, beside its log.
 	RC_CTL_SOCK="$(cd "$(dirname "$log")" && pwd)/ringcached.sock"
+	# shellcheck disable=SC2086  # RC_DAEMON_OPTS: more ringcached options
 	ip netns exec "$ns" "$RC_BIN/app/ringcached/ringcached" -c "$conf" \
-		--set "control.socket=$RC_CTL_SOCK" -- \
+		--set "control.socket=$RC_CTL_SOCK" ${RC_DAEMON_OPTS:-} -- \
 		"$@" --file-prefix "$RC_FILE_PREFIX" >"$log" 2>&1 &
 	RC_DAEMON_PID=$!
 	for _ in $(seq 1 200); do

@@ -12,6 +12,8 @@ BUILD=$(cd "$1" && pwd)
 WORKERS=${2:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 RC_BIN=$BUILD
+# Its final counters (handoff_*) are read from the log below.
+RC_DAEMON_OPTS=--stats-on-exit
 # shellcheck source=../../scripts/lib/netns.sh
 . "$HERE/../../scripts/lib/netns.sh"
 

@@ -220,6 +220,9 @@ eventually "ops_per_s counts each key of a multi-get (>= 1000)" True \
 expect "stats counters" "$(J stats | py 'd["counters"]["op_get"] > 1000')" True
 expect "stats latency by op and class" "$(J stats | py 'any(l["op"]=="get" and l["total"]["count"]>0 for l in d["latency"])')" True
 expect "stats --watch repeats" "$(CTL stats --watch 0.3 --count 2 | grep -c '^rx_packets')" 2
+expect "stats --watch: rates from the second report" "$(CTL stats --watch 0.3 --count 2 | grep -cE '^rx_packets +[0-9]+ +[0-9.]+/s$')" 1
+expect "stats --watch redraws in place on a terminal" \
+	"$(script -qec "'$BUILD/app/ringctl/ringctl' -s '$SOCK' stats --watch 0.3 --count 2" /dev/null | grep -c $'\e\\[H\e\\[2J')" 2
 
 # --- metrics endpoint -------------------------------------------------------
 ip netns exec "$RC_NS_SRV" python3 - <<'PY' && pass "metrics scrape parses" || fail "metrics scrape"

@@ -65,6 +65,8 @@ static void test_hist_windows(void)
 	rc_hist_diff(&h3, &h1, &h2);
 	CU_ASSERT_EQUAL(h3.count, 100);
 	CU_ASSERT_TRUE(rc_hist_quantile(&h3, 0.5) >= 2000000);
+	/* The window's max is the window's: exact when it is new... */
+	CU_ASSERT_EQUAL(h3.max_ns, 2000000);
 	CU_ASSERT_TRUE(rc_hist_quantile(&h1, 0.5) < 1100);
 	/* merge adds */
 	memset(&h2, 0, sizeof(h2));
@@ -72,6 +74,17 @@ static void test_hist_windows(void)
 	rc_hist_merge(&h2, &h3);
 	CU_ASSERT_EQUAL(h2.count, 1200);
 	CU_ASSERT_EQUAL(h2.sum_ns, h1.sum_ns + h3.sum_ns);
+	/* ...and an old spike does not stay in later windows. */
+	h2 = h1;
+	for (int i = 0; i < 10; i++)
+		rc_hist_add(&h1, 1000);
+	rc_hist_diff(&h3, &h1, &h2);
+	CU_ASSERT_EQUAL(h3.count, 10);
+	CU_ASSERT_TRUE(h3.max_ns >= 1000 && h3.max_ns < 1000 * 1.0625);
+	CU_ASSERT_TRUE(rc_hist_quantile(&h3, 1.0) <= h3.max_ns);
+	h2 = h1;
+	rc_hist_diff(&h3, &h1, &h2);
+	CU_ASSERT_EQUAL(h3.max_ns, 0);      /* empty window */
 }
 
 static void test_hist_le(void)
