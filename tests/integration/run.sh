@@ -118,7 +118,7 @@ ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" \
 
 status=0
 # ICMP echo is answered by the node itself.
-if ! ip netns exec "$RC_NS_CLI" ping -c 3 -i 0.2 -W 1 -q "$SERVER_IP" >/dev/null; then
+if ! ip netns exec "$RC_NS_CLI" ping -c 3 -i 0.2 -w 30 -q "$SERVER_IP" >/dev/null; then
 	echo "FAIL: no ICMP echo reply from $SERVER_IP"
 	status=1
 fi
