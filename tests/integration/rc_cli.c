@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 	}
 	servers[0] = argv[1];
 	c = rc_client_create(&(struct rc_client_config){
-		.servers = servers, .n_servers = 1, .timeout_ms = 200,
+		.servers = servers, .n_servers = 1, .timeout_ms = 1000,
 		.retries = 3, .backoff_ms = 1}, &err);
 	if (!c) {
 		fprintf(stderr, "rc_cli: %s\n", rc_strerror(err));
