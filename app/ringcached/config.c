@@ -169,6 +169,11 @@ const struct rc_opt rcd_options[] = {
 	OPT("control", "max_clients", RC_OPT_UINT, "8", 1, 256,
 	    ctl_max_clients,
 	    "ringctl connections served at once; more are refused"),
+	OPT("control", "idle_timeout_s", RC_OPT_UINT, "30", 0, 86400,
+	    ctl_idle_timeout_s,
+	    "A control connection quiet this long is closed, and when all "
+	    "max_clients are taken the quietest makes room for a new one, so "
+	    "idle clients never lock an operator out (0: never)"),
 	OPT("control", "metrics_listen", RC_OPT_STR, "127.0.0.1:9711", 0, 0,
 	    metrics_listen,
 	    "ADDRESS:PORT of the Prometheus endpoint (/metrics), on the "

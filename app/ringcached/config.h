@@ -58,7 +58,7 @@ struct rcd_config {
 	char ctl_socket[RC_OPT_STR_MAX];
 	char ctl_socket_mode[RC_OPT_STR_MAX];
 	char ctl_socket_group[RC_OPT_STR_MAX];
-	uint64_t ctl_max_clients;
+	uint64_t ctl_max_clients, ctl_idle_timeout_s;
 	char metrics_listen[RC_OPT_STR_MAX];
 	bool test_clock;
 	/* [scaling] */

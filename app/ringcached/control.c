@@ -11,7 +11,6 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -314,6 +313,14 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	g->turn_max_s = (double)c->turn_max_ns / 1e9;
 	g->turns_over_100us = (double)c->turns_over_100us;
 	g->turns_over_1ms = (double)c->turns_over_1ms;
+	if (c->http) {
+		struct rc_http_stats hs;
+
+		rc_http_get_stats(c->http, &hs);
+		g->http_connections = (double)hs.connections;
+		g->http_served = (double)hs.served;
+		g->http_timeouts = (double)hs.timeouts;
+	}
 	g->hooks_run = (double)c->hooks_run;
 	g->hooks_skipped = (double)c->hooks_skipped;
 	if (c->nd->repl) {
@@ -468,6 +475,8 @@ static int setup(struct rcd_ctl *c)
 			    strerror(e));
 			return -e;
 		}
+		rc_ctlsock_set_idle_timeout(
+			c->cs, (unsigned)cfg->ctl_idle_timeout_s * 1000u);
 		LOG(INFO, "control socket %s (mode %s%s%s)", cfg->ctl_socket,
 		    cfg->ctl_socket_mode, cfg->ctl_socket_group[0]
 		    ? ", group " : "", cfg->ctl_socket_group);
@@ -576,37 +585,21 @@ int rcd_control_run(struct rcd_node *nd)
 	rc = setup(&c);
 	if (rc == 0)
 		announce_ready(&c);
-	/* The replication turn sleeps 20 us when idle: it must wake on
-	 * time (the default 50 us slack would add itself to every durable
-	 * write's acknowledgement). */
-	if (nd->repl && rcd_repl_role(nd->repl) != RC_REPL_STANDALONE)
-		prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	/* Replication runs on its own thread (repl.h): this loop serves the
+	 * control socket and the timers, and nothing it waits on can delay
+	 * a heartbeat. */
 	while (rc == 0 && !*nd->quit) {
-		/* With a peer, the stream and durable acknowledgements need
-		 * a short turn; otherwise wait on the socket. */
-		bool repl = nd->repl &&
-			    rcd_repl_role(nd->repl) != RC_REPL_STANDALONE;
-		uint64_t t0 = now_ns();
-		bool busy;
+		uint64_t t0;
 
 		if (*nd->reload) {
 			*nd->reload = 0;
 			reload_on_signal(&c);
 		}
-		busy = repl && rcd_repl_poll(nd->repl);
-
-		if (repl)
-			rcd_ctl_turn(&c, now_ns() - t0);
 		if (c.cs)
-			c.ctl_requests += rc_ctlsock_poll(c.cs, repl ? 0 : 5,
-							  handle_timed, &c);
-		else if (!repl)
+			c.ctl_requests += rc_ctlsock_poll(c.cs, 5, handle_timed,
+							  &c);
+		else
 			usleep(5000);
-		if (repl && !busy) {
-			const struct timespec ts = {0, 20000};
-
-			nanosleep(&ts, NULL);
-		}
 		t0 = now_ns();
 		rte_timer_manage();
 		rcd_ctl_turn(&c, now_ns() - t0);

@@ -442,6 +442,11 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < nd.n_workers; i++)
 		rte_eal_remote_launch(rcd_worker_main, nd.workers[i],
 				      nd.workers[i]->lcore);
+	if (rcd_repl_start(nd.repl) != 0) {
+		quit = 1;
+		rte_eal_mp_wait_lcore();
+		goto out;
+	}
 	/* "ready" (and READY=1) come from the control core once the
 	 * control socket and the metrics endpoint serve too. */
 	rc = rcd_control_run(&nd) == 0 ? 0 : 1;

@@ -26,6 +26,7 @@ struct rcd_gauges {
 	double alert[3];             /* latency, hit_rate, memory levels */
 	double ctl_requests;
 	double turn_max_s, turns_over_100us, turns_over_1ms;
+	double http_connections, http_served, http_timeouts;
 	double hooks_run, hooks_skipped;
 	double repl_role, repl_epoch, repl_connected, repl_phase;
 	double repl_lag_records, repl_lag_seconds, repl_snapshot_progress;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * Replication on the control core: the stream to (or from) the peer node
+ * Replication, on a thread of its own: the stream to (or from) the peer node
  * over kernel TCP, heartbeats on both networks, roles and epochs,
  * resync, durable-write acknowledgements. Workers are reached only
  * through their logs and a few published fields (worker.h). */
@@ -42,11 +42,19 @@ struct rcd_repl;
 struct rcd_repl *rcd_repl_create(struct rcd_node *nd);
 void rcd_repl_destroy(struct rcd_repl *r);
 
-/* One turn of the control loop: drain worker logs into batches, move
- * bytes on the socket, apply what came in, heartbeats, failure
- * detection. Cheap when there is nothing to do.
+/* One turn: drain worker logs into batches, move bytes on the socket,
+ * apply what came in, heartbeats, failure detection. Cheap when there is
+ * nothing to do. Run by the replication thread (rcd_repl_start); the
+ * other functions here are safe to call from the control core meanwhile.
  * @return true if it did something (the loop then polls again at once). */
 bool rcd_repl_poll(struct rcd_repl *r);
+
+/* Start the replication thread (nothing to do when standalone): turns
+ * back to back while busy, 20 us naps when idle. Its heartbeats and
+ * failure detection never wait on the control core, a control-socket
+ * client, a flush or a warm. Stopped by rcd_repl_destroy.
+ * @return 0 or a negative errno (logged). */
+int rcd_repl_start(struct rcd_repl *r);
 
 /* Operator actions. @return 0, or -1 with why in err. */
 int rcd_repl_promote(struct rcd_repl *r, char *err, size_t errlen);

@@ -286,7 +286,10 @@ static int single(rc_client *c, struct rc_proto_req_op *op, bool idempotent)
 	if (need > RC_PROTO_MAX_MESSAGE)
 		return RC_ETOOLARGE;
 	rc_proto_key_digest(op->key, op->key_len, &d);
-	for (unsigned i = 0; i <= RC_MAX_REROUTES; i++) {
+	/* Re-routes (WRONG_PARTITION, PAD_REQUIRED) are bounded per node:
+	 * moving to the pair's other node starts afresh, and the failover
+	 * itself is bounded by failover_ms. */
+	for (unsigned reroutes = 0;;) {
 		size_t srv, len;
 		unsigned part;
 
@@ -326,12 +329,16 @@ static int single(rc_client *c, struct rc_proto_req_op *op, bool idempotent)
 				fail_over(c, srv);
 				if (r == RC_OK)
 					rc_pause(c);
-				i--;
+				reroutes = 0;
 				continue;
 			}
 		}
 		if (r != RC_OK)
 			return r;
+		if ((c->reps[0].status == RC_ST_WRONG_PARTITION ||
+		     c->reps[0].status == RC_ST_PAD_REQUIRED) &&
+		    ++reroutes > RC_MAX_REROUTES)
+			return RC_EPROTOCOL;
 		/* The reply told us the real partition count: go again. */
 		if (c->reps[0].status == RC_ST_WRONG_PARTITION)
 			continue;
@@ -349,7 +356,6 @@ static int single(rc_client *c, struct rc_proto_req_op *op, bool idempotent)
 		}
 		return rc_status_to_err(c->reps[0].status);
 	}
-	return RC_EPROTOCOL;
 }
 
 int rc_get(rc_client *c, const void *key, size_t key_len, void *buf,

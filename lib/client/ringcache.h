@@ -28,15 +28,21 @@
  * Timeouts and retries. RC_ETIMEOUT means "no answer", NOT "not stored":
  * a write may have been applied and only its reply lost. Idempotent calls
  * (rc_get, plain rc_set, unconditional rc_delete, rc_touch, rc_ping,
- * rc_mget) are sent again after a timeout, up to `retries` times, and for
- * a pair on the other node; conditional writes (rc_set with cas != 0,
+ * rc_mget) are sent again after a timeout, up to `retries` times, and
+ * (rc_get, rc_set, rc_delete, rc_touch) then to the other node of a pair,
+ * for up to failover_ms; conditional writes (rc_set with cas != 0,
  * rc_delete with cas != 0) are never re-sent after a timeout, since a
  * retry could report RC_EEXISTS or RC_ENOTFOUND for their own success:
  * they return RC_ETIMEOUT and the application decides (re-read the key).
- * Every call may be re-sent without a timeout when the node answered
+ * A call is also re-sent, conditional or not, when the node answered
  * that it did not execute it: NOT_PRIMARY (the pair's other node is
- * tried), WRONG_PARTITION (re-routed), PAD_REQUIRED (GET, padded) and
- * BUSY (segmented request not taken).
+ * tried, for up to failover_ms), WRONG_PARTITION (re-routed with the
+ * count it names) and PAD_REQUIRED (GET, padded); at most
+ * three re-routes per node, then RC_EPROTOCOL. BUSY (a
+ * segmented request not taken) is retried like a timeout, so only by
+ * idempotent calls (else RC_EBUSY). A timeout on a partition's port
+ * sends the next attempt to the node's base port, which names the real
+ * partition count: a wrong count costs one attempt's timeout.
  */
 #ifndef RINGCACHE_H
 #define RINGCACHE_H

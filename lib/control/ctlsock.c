@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rc_ctlsock.h"
@@ -18,13 +19,23 @@ struct conn {
 	int fd;
 	char *buf;
 	size_t len, cap;
+	uint64_t last_ms;      /* last byte in or answer out */
 };
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 struct rc_ctlsock {
 	int lfd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	unsigned max_clients;
 	size_t max_line;
+	uint64_t idle_ms;      /* 0: connections may idle forever */
 	struct conn *c;
 	struct pollfd *pfd;
 	struct rc_ctlsock_stats st;
@@ -118,6 +129,18 @@ static void accept_all(struct rc_ctlsock *cs)
 			return;
 		for (i = 0; i < cs->max_clients && cs->c[i].fd >= 0; i++)
 			;
+		if (i == cs->max_clients && cs->idle_ms) {
+			/* Full: the connection quiet the longest makes room,
+			 * so idle clients never lock an operator out. */
+			unsigned old = 0;
+
+			for (unsigned k = 1; k < cs->max_clients; k++)
+				if (cs->c[k].last_ms < cs->c[old].last_ms)
+					old = k;
+			drop(&cs->c[old]);
+			cs->st.evicted++;
+			i = old;
+		}
 		if (i == cs->max_clients) {
 			static const char busy[] =
 				"{\"ok\":false,\"error\":\"too many control "
@@ -131,6 +154,7 @@ static void accept_all(struct rc_ctlsock *cs)
 		}
 		cs->st.accepted++;
 		cs->c[i].fd = fd;
+		cs->c[i].last_ms = mono_ms();
 	}
 }
 
@@ -221,6 +245,7 @@ static int read_conn(struct rc_ctlsock *cs, struct conn *c, unsigned *n,
 		if (k < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		c->len += (size_t)k;
+		c->last_ms = mono_ms();
 		if (serve_lines(cs, c, n, fn, arg) != 0)
 			return -1;
 	}
@@ -231,6 +256,17 @@ unsigned rc_ctlsock_poll(struct rc_ctlsock *cs, int timeout_ms,
 {
 	unsigned np = 0, n = 0;
 
+	if (cs->idle_ms) {
+		const uint64_t now = mono_ms();
+
+		for (unsigned i = 0; i < cs->max_clients; i++)
+			if (cs->c[i].fd >= 0 &&
+			    now - cs->c[i].last_ms > cs->idle_ms) {
+				drop(&cs->c[i]);
+				cs->st.idle_closed++;
+			}
+	}
+	np = 0;
 	cs->pfd[np++] = (struct pollfd){.fd = cs->lfd, .events = POLLIN};
 	for (unsigned i = 0; i < cs->max_clients; i++)
 		cs->pfd[np++] = (struct pollfd){.fd = cs->c[i].fd,
@@ -249,6 +285,11 @@ unsigned rc_ctlsock_poll(struct rc_ctlsock *cs, int timeout_ms,
 			drop(c);
 	}
 	return n;
+}
+
+void rc_ctlsock_set_idle_timeout(struct rc_ctlsock *cs, unsigned ms)
+{
+	cs->idle_ms = ms;
 }
 
 void rc_ctlsock_get_stats(const struct rc_ctlsock *cs,

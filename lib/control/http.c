@@ -11,7 +11,9 @@
 
 #include "rc_http.h"
 
-#define CONN_TIMEOUT_S 10
+/* A scrape takes milliseconds: a client idle this long is cut, so slow
+ * clients (one header line every few seconds) cannot hold the slots. */
+#define CONN_TIMEOUT_S 2
 
 struct rc_http {
 	struct MHD_Daemon *d;
@@ -19,6 +21,7 @@ struct rc_http {
 	void *arg;
 	bool started;
 	char start_err[160];         /* libmicrohttpd's words while starting */
+	struct rc_http_stats st;     /* written by the server's thread */
 };
 
 /* libmicrohttpd's own messages: while starting, kept for the one error
@@ -33,10 +36,52 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
 		msg[--n] = '\0';
-	if (!h->started)
+	if (!__atomic_load_n(&h->started, __ATOMIC_ACQUIRE))
 		snprintf(h->start_err, sizeof(h->start_err), "%s", msg);
 	else
 		fprintf(stderr, "metrics endpoint (libmicrohttpd): %s\n", msg);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **state, enum MHD_RequestTerminationCode toe)
+{
+	struct rc_http *h = cls;
+
+	(void)state;
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+		__atomic_add_fetch(&h->st.served, 1, __ATOMIC_RELAXED);
+		/* Answered: its close is not a cut. */
+		if (ci)
+			*(void **)ci->socket_context = NULL;
+	}
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct rc_http *h = cls;
+
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		__atomic_add_fetch(&h->st.connections, 1, __ATOMIC_RELAXED);
+		*socket_context = h; /* no answer yet */
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		/* Closed with nothing answered: a slow or idle client cut
+		 * by the timeout, or one that gave up. */
+		__atomic_add_fetch(&h->st.timeouts, 1, __ATOMIC_RELAXED);
+	}
+}
+
+void rc_http_get_stats(const struct rc_http *h, struct rc_http_stats *st)
+{
+	st->served = __atomic_load_n(&h->st.served, __ATOMIC_RELAXED);
+	st->timeouts = __atomic_load_n(&h->st.timeouts, __ATOMIC_RELAXED);
+	st->connections = __atomic_load_n(&h->st.connections,
+					  __ATOMIC_RELAXED);
 }
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code,
@@ -122,8 +167,14 @@ struct rc_http *rc_http_start(const char *listen, unsigned max_conns,
 		(uint16_t)port, NULL, NULL, on_request, h,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 		MHD_OPTION_CONNECTION_LIMIT, max_conns,
+		/* One source takes at most a quarter of the slots: a
+		 * scraper elsewhere always finds one. */
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		max_conns >= 8 ? max_conns / 4 : 2u,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 		MHD_OPTION_END);
 	if (!h->d) {
 		int e = errno ? errno : EADDRINUSE;
@@ -137,7 +188,7 @@ struct rc_http *rc_http_start(const char *listen, unsigned max_conns,
 		free(h);
 		return NULL;
 	}
-	h->started = true;
+	__atomic_store_n(&h->started, true, __ATOMIC_RELEASE);
 	return h;
 }
 

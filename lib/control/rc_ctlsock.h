@@ -18,6 +18,8 @@ typedef char *(*rc_ctlsock_fn)(void *arg, const char *line, size_t len);
 
 struct rc_ctlsock_stats {
 	uint64_t accepted, requests, refused, too_long, write_failed;
+	uint64_t idle_closed;  /* quiet longer than the idle timeout */
+	uint64_t evicted;      /* the quietest, to make room for a new one */
 };
 
 struct rc_ctlsock;
@@ -32,6 +34,11 @@ struct rc_ctlsock *rc_ctlsock_open(const char *path, mode_t mode,
  * @return requests answered. */
 unsigned rc_ctlsock_poll(struct rc_ctlsock *cs, int timeout_ms,
 			 rc_ctlsock_fn fn, void *arg);
+
+/* Close connections quiet for more than ms (0: never, the default);
+ * with it set, a full socket closes its quietest connection to take a
+ * new one instead of refusing it. */
+void rc_ctlsock_set_idle_timeout(struct rc_ctlsock *cs, unsigned ms);
 
 void rc_ctlsock_get_stats(const struct rc_ctlsock *cs,
 			  struct rc_ctlsock_stats *st);

@@ -3,7 +3,7 @@
 # net_memif (role=server) with WORKERS workers, ringbench as a second DPDK
 # process on memif with one sender thread per worker, in a namespace made
 # here. Every request must be answered, every GET after the preload hit,
-# and the daemon must stop cleanly. The timeout is long: this checks
+# and the daemon must stop cleanly. The 5 s timeout is long: this checks
 # answers, not speed (a loaded machine may delay them; perf/ measures).
 #
 #   bench_memif.sh BUILD_DIR WORKERS
@@ -44,7 +44,7 @@ rc_daemon_start "$NS" "$WORK/node.conf" "$WORK/daemon.log" \
 rc_memif_bench "$WORK/result.json" "$NS" timeout 60 "$BUILD/app/ringbench/ringbench" \
 	-s 198.18.0.2 -T memif --memif "rc-bm$$.sock" -t "$WORKERS" \
 	-P "$WORKERS" -r 20000 -d 1 -w 0.2 -k 2000 --preload --json \
-	--timeout-ms 20000 \
+	--timeout-ms 5000 \
 	--eal "-l 0 --no-pci --no-huge -m 256 --no-telemetry --log-level=lib.eal:error"
 cat "$WORK/result.json"
 python3 - "$WORK/result.json" <<'PY'

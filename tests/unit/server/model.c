@@ -446,6 +446,16 @@ static bool may_be_evicted(const struct ment *e)
 	return ev1 > e->ev;
 }
 
+/* The write serial a value starts with (see make_op). */
+static uint32_t serial_of(const uint8_t *v, uint32_t len)
+{
+	uint32_t x = 0;
+
+	if (len >= 4)
+		memcpy(&x, v, 4);
+	return x;
+}
+
 static int check_get(const struct mreq *q, unsigned i,
 		     const struct rc_proto_rep_op *r, uint32_t off)
 {
@@ -472,8 +482,8 @@ static int check_get(const struct mreq *q, unsigned i,
 			return diverge(q, i, "wrong value: %u bytes, serial %u;"
 				       " model %u bytes, serial %u",
 				       r->value_len,
-				       r->value_len >= 4 ? *(const uint32_t *)r->value : 0,
-				       e->vlen, e->vlen >= 4 ? *(const uint32_t *)e->v : 0);
+				       serial_of(r->value, r->value_len), e->vlen,
+				       serial_of(e->v, e->vlen));
 		if (r->client_flags != e->flags || r->class_id != e->cls)
 			return diverge(q, i, "flags %u class %u; model %u %u",
 				       r->client_flags, r->class_id, e->flags,
