@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,28 @@ struct rc_http {
 	struct MHD_Daemon *d;
 	rc_http_render_fn fn;
 	void *arg;
+	bool started;
+	char start_err[160];         /* libmicrohttpd's words while starting */
 	struct rc_http_stats st;     /* written by the server's thread */
 };
+
+/* libmicrohttpd's own messages: while starting, kept for the one error
+ * line rc_http_start's caller prints; afterwards, to stderr. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct rc_http *h = cls;
+	char msg[160];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '.'))
+		msg[--n] = '\0';
+	if (!__atomic_load_n(&h->started, __ATOMIC_ACQUIRE))
+		snprintf(h->start_err, sizeof(h->start_err), "%s", msg);
+	else
+		fprintf(stderr, "metrics endpoint (libmicrohttpd): %s\n", msg);
+}
 
 static void on_completed(void *cls, struct MHD_Connection *conn,
 			 void **state, enum MHD_RequestTerminationCode toe)
@@ -151,15 +172,23 @@ struct rc_http *rc_http_start(const char *listen, unsigned max_conns,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		max_conns >= 8 ? max_conns / 4 : 2u,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 		MHD_OPTION_END);
 	if (!h->d) {
-		snprintf(err, errlen, "cannot listen on %s: %s", listen,
-			 strerror(errno ? errno : EADDRINUSE));
+		int e = errno ? errno : EADDRINUSE;
+
+		if (h->start_err[0])
+			snprintf(err, errlen, "cannot listen on %s (libmicrohttpd: "
+				 "%s)", listen, h->start_err);
+		else
+			snprintf(err, errlen, "cannot listen on %s: %s", listen,
+				 strerror(e));
 		free(h);
 		return NULL;
 	}
+	__atomic_store_n(&h->started, true, __ATOMIC_RELEASE);
 	return h;
 }
 

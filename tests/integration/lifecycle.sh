@@ -247,6 +247,8 @@ rm -rf "/var/run/dpdk/$RC_FILE_PREFIX"
 expect "never ready" "$(grep -c 'ringcached: ready' "$WORK/d3.log" || true)" 0
 expect "no READY=1" "$(grep -c '^READY=1' "$WORK/notify.log" || true)" 0
 grep -q "metrics endpoint: cannot listen on 127.0.0.1:9711" "$WORK/d3.log" && pass "says why" || fail "no reason logged"
+grep 9711 "$WORK/d3.log" || true
+expect "says it in one line" "$(grep -c '9711' "$WORK/d3.log" || true)" 1
 [ ! -e "$SOCK" ] && pass "no socket left" || fail "socket left behind"
 [ ! -e "$RUN" ] && pass "no runtime directory left" || fail "runtime directory left behind"
 
