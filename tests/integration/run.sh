@@ -104,6 +104,8 @@ interval_s = 1
 CONF
 
 # shellcheck disable=SC2046
+# The counters at exit go to the log: printed below when a test fails.
+RC_DAEMON_OPTS=--stats-on-exit
 rc_daemon_start "$RC_NS_SRV" "$WORK/test.conf" "$WORK/daemon.log" \
 	$(rc_eal_lcores "$WORKERS") --no-pci --no-huge -m 512 \
 	--vdev "$RC_EAL_VDEV"
