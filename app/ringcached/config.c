@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rc_alert.h"
@@ -467,6 +468,26 @@ int rcd_repl_config_check(const struct rcd_config *cfg, char *err,
 			 "pair's shared secret) or repl.insecure = true",
 			 cfg->repl_role);
 		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *f = i ? cfg->repl_key_file_next : cfg->repl_key_file;
+		struct stat st;
+
+		if (!f[0])
+			continue;
+		if (stat(f, &st) != 0) {
+			snprintf(err, errlen, "repl.%s %s: %s",
+				 i ? "key_file_next" : "key_file", f,
+				 strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IRWXG | S_IRWXO))) {
+			snprintf(err, errlen, "repl.%s %s: mode %03o, refusing a "
+				 "key readable by group or other (chmod 600 it)",
+				 i ? "key_file_next" : "key_file", f,
+				 (unsigned)(st.st_mode & 0777));
+			return -1;
+		}
 	}
 	if (cfg->repl_key_file_next[0] && !cfg->repl_key_file[0]) {
 		snprintf(err, errlen, "repl.key_file_next needs repl.key_file");

@@ -330,7 +330,12 @@ static void promote(struct rcd_repl *r, const char *why)
 	if (e >= RC_REPL_EPOCH_MAX - 1) {
 		/* Epochs only grow: wrapping to 0 would let a stale node
 		 * win. Never reached from a genuine history. */
-		LOG(ERR, "not promoting: epoch %u would wrap (%s)", e, why);
+		static bool logged;
+
+		if (!logged)
+			LOG(ERR, "not promoting: epoch %u would wrap (%s)", e,
+			    why);
+		logged = true;
 		return;
 	}
 	r->epoch = e + 1;
