@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rc_alert.h"
@@ -282,6 +283,21 @@ const struct rc_opt rcd_options[] = {
 	    "Floating service address: answered (ARP, UDP) by whichever node "
 	    "is primary, announced by gratuitous ARP on promotion "
 	    "(0.0.0.0: none)"),
+	OPT("repl", "key_file", RC_OPT_STR, "", 0, 0, repl_key_file,
+	    "The pair's shared secret (32 random bytes or 64 hex characters, "
+	    "not readable by group or other): every stream frame and "
+	    "heartbeat is authenticated with it"),
+	OPT("repl", "key_file_next", RC_OPT_STR, "", 0, 0, repl_key_file_next,
+	    "A second key also accepted (never sent with): for rotating the "
+	    "key across the pair (docs/operations.md)"),
+	OPT("repl", "insecure", RC_OPT_BOOL, "false", 0, 0, repl_insecure,
+	    "Replicate without a key: anyone who can reach the management "
+	    "network or the heartbeat port can demote or fake the peer"),
+	OPT("repl", "auth_window_ms", RC_OPT_UINT, "10000", 100, 3600000,
+	    repl_auth_window_ms,
+	    "Authenticated frames older or newer than this (wall clock, "
+	    "sender against receiver) are refused: the pair's clocks must "
+	    "agree to within it"),
 
 	OPT("reassembly", "max_entries", RC_OPT_UINT, "64", 1, 4096,
 	    reasm_entries,
@@ -505,6 +521,36 @@ int rcd_repl_config_check(const struct rcd_config *cfg, char *err,
 	    cfg->repl_hb_port < cfg->base_port + cfg->workers) {
 		snprintf(err, errlen, "repl.heartbeat_port %lu is one of the "
 			 "service ports", (unsigned long)cfg->repl_hb_port);
+		return -1;
+	}
+	if (!cfg->repl_key_file[0] && !cfg->repl_insecure) {
+		snprintf(err, errlen, "repl.role %s needs repl.key_file (the "
+			 "pair's shared secret) or repl.insecure = true",
+			 cfg->repl_role);
+		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *f = i ? cfg->repl_key_file_next : cfg->repl_key_file;
+		struct stat st;
+
+		if (!f[0])
+			continue;
+		if (stat(f, &st) != 0) {
+			snprintf(err, errlen, "repl.%s %s: %s",
+				 i ? "key_file_next" : "key_file", f,
+				 strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IRWXG | S_IRWXO))) {
+			snprintf(err, errlen, "repl.%s %s: mode %03o, refusing a "
+				 "key readable by group or other (chmod 600 it)",
+				 i ? "key_file_next" : "key_file", f,
+				 (unsigned)(st.st_mode & 0777));
+			return -1;
+		}
+	}
+	if (cfg->repl_key_file_next[0] && !cfg->repl_key_file[0]) {
+		snprintf(err, errlen, "repl.key_file_next needs repl.key_file");
 		return -1;
 	}
 	if (cfg->repl_failover_ms < 3 * cfg->repl_heartbeat_ms) {

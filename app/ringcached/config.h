@@ -92,6 +92,10 @@ struct rcd_config {
 	uint64_t repl_log_size, repl_backlog, repl_durable_ms;
 	char repl_state_file[RC_OPT_STR_MAX];
 	uint32_t repl_vip;           /* network order */
+	char repl_key_file[RC_OPT_STR_MAX];
+	char repl_key_file_next[RC_OPT_STR_MAX];
+	bool repl_insecure;
+	uint64_t repl_auth_window_ms;
 
 	uint64_t reasm_entries;
 	uint64_t reasm_bytes;

@@ -295,6 +295,12 @@ static const struct metric metrics[] = {
 	 NONE, "dir", "in", NULL},
 	{"repl_bad_frames", "repl_bad_frames", COUNTER, G(repl_bad_frames),
 	 NONE, 0, 0, "Malformed stream frames (the connection is dropped)"},
+	{"repl_bad_auth", "repl_bad_auth", COUNTER, G(repl_bad_auth), NONE, 0,
+	 0, "Stream frames and heartbeats dropped as not authentic (forged, "
+	 "wrong key, none)"},
+	{"repl_replayed", "repl_replayed", COUNTER, G(repl_replayed), NONE, 0,
+	 0, "Authentic stream frames and heartbeats dropped as old: a counter "
+	 "or session already seen, or a time outside repl.auth_window_ms"},
 };
 
 static unsigned arr_len(enum arr a, const struct rc_classes *cl)

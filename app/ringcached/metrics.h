@@ -33,6 +33,7 @@ struct rcd_gauges {
 	double repl_seq, repl_promotions, repl_demotions, repl_resets;
 	double repl_resumes, repl_records_out, repl_records_in;
 	double repl_bad_frames;
+	double repl_bad_auth, repl_replayed;
 };
 
 /* What the control core gathered at one tick. */

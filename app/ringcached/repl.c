@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -153,6 +154,13 @@ struct rcd_repl {
 
 	struct rcd_repl_stats st;
 
+	/* Authentication (repl.key_file); authed false: repl.insecure. */
+	struct rc_repl_auth auth;
+	bool authed;
+	bool head_authed;            /* the frame at rbuf[0] was verified
+				      * (it waits on full apply logs) */
+	uint64_t auth_logged_ns;     /* last "not authentic" log line */
+
 	/* Its own thread: no control-socket client, flush, warm or slow
 	 * disk on the control core can silence the heartbeats. mu guards
 	 * everything above against the control core's calls (status,
@@ -169,6 +177,14 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -311,6 +327,17 @@ static void promote(struct rcd_repl *r, const char *why)
 		e = r->peer.epoch;
 	if (r->hb_peer.epoch > e)
 		e = r->hb_peer.epoch;
+	if (e >= RC_REPL_EPOCH_MAX - 1) {
+		/* Epochs only grow: wrapping to 0 would let a stale node
+		 * win. Never reached from a genuine history. */
+		static bool logged;
+
+		if (!logged)
+			LOG(ERR, "not promoting: epoch %u would wrap (%s)", e,
+			    why);
+		logged = true;
+		return;
+	}
 	r->epoch = e + 1;
 	save_epoch(r);
 	r->role = RC_REPL_PRIMARY;
@@ -347,7 +374,8 @@ static void follow(struct rcd_repl *r, const struct rc_repl_hello *p,
 {
 	bool was_primary = r->role == RC_REPL_PRIMARY;
 
-	if (r->role == RC_REPL_STANDBY && r->epoch == p->epoch)
+	if ((r->role == RC_REPL_STANDBY && r->epoch == p->epoch) ||
+	    p->epoch == RC_REPL_EPOCH_MAX)
 		return;
 	r->role = RC_REPL_STANDBY;
 	if (p->epoch > r->epoch) {
@@ -387,6 +415,7 @@ static void conn_close(struct rcd_repl *r, const char *why)
 	}
 	r->hello_in = false;
 	r->rlen = r->wlen = r->woff = 0;
+	r->head_authed = false;
 	r->bat_off = 0;
 	r->peer_follows = false;
 	if (r->role == RC_REPL_PRIMARY) {
@@ -405,6 +434,7 @@ static void conn_up(struct rcd_repl *r, int fd)
 	r->connecting = false;
 	r->hello_in = false;
 	r->rlen = r->wlen = r->woff = 0;
+	r->head_authed = false;
 	r->bat_off = 0;
 	r->last_rx_ns = mono_ns();
 	send_hello(r, RC_REPL_F_HELLO);
@@ -413,7 +443,8 @@ static void conn_up(struct rcd_repl *r, int fd)
 static void send_frame(struct rcd_repl *r, uint8_t type, const void *body,
 		       uint32_t len)
 {
-	size_t need = r->wlen + RC_REPL_FRAME_HDR + len;
+	const uint32_t tr = r->authed ? RC_REPL_AUTH_LEN : 0;
+	size_t need = r->wlen + RC_REPL_FRAME_HDR + len + tr;
 
 	if (r->fd < 0 || r->connecting)
 		return;
@@ -431,9 +462,13 @@ static void send_frame(struct rcd_repl *r, uint8_t type, const void *body,
 		r->wbuf = p;
 		r->wcap = cap;
 	}
-	rc_repl_frame_hdr(r->wbuf + r->wlen, type, len);
+	rc_repl_frame_hdr(r->wbuf + r->wlen, type, len + tr);
 	memcpy(r->wbuf + r->wlen + RC_REPL_FRAME_HDR, body, len);
-	r->wlen += RC_REPL_FRAME_HDR + len;
+	if (r->authed)
+		rc_repl_auth_seal(&r->auth, RC_REPL_CH_STREAM,
+				  r->wbuf + r->wlen, RC_REPL_FRAME_HDR + len,
+				  real_ns());
+	r->wlen += RC_REPL_FRAME_HDR + len + tr;
 }
 
 static void send_hello(struct rcd_repl *r, uint8_t type)
@@ -946,6 +981,43 @@ static int take_frame(struct rcd_repl *r, uint8_t type, const uint8_t *body,
 	}
 }
 
+/* Log a refused frame or beat, at most once a second. */
+static void auth_log(struct rcd_repl *r, const char *what,
+		     enum rc_repl_auth_verdict v)
+{
+	uint64_t now = mono_ns();
+
+	if (r->auth_logged_ns && now - r->auth_logged_ns < 1000000000ull)
+		return;
+	r->auth_logged_ns = now;
+	LOG(WARNING, "%s dropped: %s (counted in repl_bad_auth / "
+	    "repl_replayed)", what,
+	    v == RC_REPL_AUTH_BAD ? "not authentic (wrong key, forged or "
+				   "no authentication)"
+	    : v == RC_REPL_AUTH_STALE ? "time outside repl.auth_window_ms "
+					"(old capture, or the clocks differ)"
+				      : "replayed (counter or session seen)");
+}
+
+/* Verify one whole stream frame: a frame that is not authentic, or is
+ * old, is never acted upon; the connection is closed (the stream after
+ * it cannot be trusted to be whole). @return true if it is good. */
+static bool auth_frame(struct rcd_repl *r, const uint8_t *f, size_t n)
+{
+	enum rc_repl_auth_verdict v =
+		rc_repl_auth_open(&r->auth, RC_REPL_CH_STREAM, f, n, real_ns());
+
+	if (v == RC_REPL_AUTH_OK)
+		return true;
+	if (v == RC_REPL_AUTH_BAD)
+		r->st.bad_auth++;
+	else
+		r->st.replayed++;
+	auth_log(r, "replication frame", v);
+	conn_close(r, "frame not authentic");
+	return false;
+}
+
 static bool read_in(struct rcd_repl *r, uint64_t now)
 {
 	bool did = false;
@@ -981,6 +1053,14 @@ static bool read_in(struct rcd_repl *r, uint64_t now)
 
 		if (rc == 0)
 			break;
+		if (rc > 0 && r->authed) {
+			if (!(off == 0 && r->head_authed) &&
+			    !auth_frame(r, r->rbuf + off, used))
+				return true;
+			blen -= RC_REPL_AUTH_LEN;
+			if (blen < rc_repl_frame_min_body(type))
+				rc = -1;
+		}
 		if (rc > 0)
 			rc = take_frame(r, type, body, blen, now);
 		if (rc < 0) {
@@ -990,10 +1070,14 @@ static bool read_in(struct rcd_repl *r, uint64_t now)
 		}
 		if (rc == 0) {
 			/* Blocked on full apply logs: the primary is alive,
-			 * we are just behind. */
+			 * we are just behind. The frame is verified: it is
+			 * taken again, not verified again (its counter is
+			 * no longer new). */
+			r->head_authed = r->authed;
 			r->last_rx_ns = now;
 			break;
 		}
+		r->head_authed = false;
 		off += used;
 		did = true;
 	}
@@ -1010,7 +1094,8 @@ static void data_beat(struct rcd_repl *r)
 {
 	struct rc_net_udp_addr a;
 	struct rc_repl_hello h;
-	uint8_t b[RC_REPL_HELLO_LEN];
+	uint8_t b[RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN];
+	uint32_t n = RC_REPL_HELLO_LEN;
 	struct rte_mbuf *m;
 
 	if (!r->cfg->repl_peer_data_ip)
@@ -1029,7 +1114,11 @@ static void data_beat(struct rcd_repl *r)
 	a.src_port = a.dst_port = (uint16_t)r->cfg->repl_hb_port;
 	me_hello(r, &h);
 	rc_repl_hello_encode(b, &h);
-	if (rc_net_udp_build(m, &a, b, sizeof(b)) != 0) {
+	if (r->authed) {
+		rc_repl_auth_seal(&r->auth, RC_REPL_CH_DATA, b, n, real_ns());
+		n += RC_REPL_AUTH_LEN;
+	}
+	if (rc_net_udp_build(m, &a, b, n) != 0) {
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -1040,7 +1129,7 @@ static void data_beat(struct rcd_repl *r)
 /* The newest data-network heartbeat, if a new one came. */
 static void read_data_beat(struct rcd_repl *r)
 {
-	uint8_t body[RC_REPL_HELLO_LEN];
+	uint8_t body[RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN];
 	uint64_t count, last;
 	uint32_t g1, g2;
 
@@ -1055,6 +1144,20 @@ static void read_data_beat(struct rcd_repl *r)
 	if (g1 != g2 || count == r->hb_seen)
 		return;
 	r->hb_seen = count;
+	if (r->authed) {
+		/* The worker checked the tag; old or seen is ours to tell. */
+		enum rc_repl_auth_verdict v = rc_repl_auth_open(
+			&r->auth, RC_REPL_CH_DATA, body, r->hb.len, real_ns());
+
+		if (v != RC_REPL_AUTH_OK) {
+			if (v == RC_REPL_AUTH_BAD)
+				r->st.bad_auth++;
+			else
+				r->st.replayed++;
+			auth_log(r, "data-network heartbeat", v);
+			return;
+		}
+	}
 	rc_repl_hello_decode(body, &r->hb_peer);
 	if (r->hb_peer.version != RC_REPL_VERSION)
 		return;
@@ -1197,6 +1300,86 @@ static bool repl_turn(struct rcd_repl *r)
 
 /* ---- set-up -------------------------------------------------------------- */
 
+/* Read a key file: a regular file, not readable by group or other, of
+ * 32 raw bytes or 64 hex characters. @return 0, or -1 (logged, one
+ * line). */
+static int load_key(const char *opt, const char *path, uint8_t *key)
+{
+	uint8_t buf[2 * RC_REPL_KEY_LEN + 3];
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0) {
+		LOG(ERR, "%s %s: %s", opt, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		LOG(ERR, "%s %s: refusing a key that is not a regular file of "
+		    "mode 0600 or 0400 (mode %03o): chmod go= %s",
+		    opt, path, (unsigned)(st.st_mode & 0777), path);
+		close(fd);
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0 || rc_repl_key_parse(buf, (size_t)n, key) != 0) {
+		LOG(ERR, "%s %s: expected 32 random bytes or 64 hex "
+		    "characters (head -c 32 /dev/urandom > %s)", opt, path,
+		    path);
+		memset(buf, 0, sizeof(buf));
+		return -1;
+	}
+	memset(buf, 0, sizeof(buf));
+	return 0;
+}
+
+static int auth_setup(struct rcd_repl *r)
+{
+	const struct rcd_config *cfg = r->cfg;
+	uint8_t key[RC_REPL_KEY_LEN], next[RC_REPL_KEY_LEN];
+	uint64_t session;
+	int rc = -1;
+
+	if (!cfg->repl_key_file[0]) {
+		if (!cfg->repl_insecure) {
+			LOG(ERR, "refusing to replicate without repl.key_file "
+			    "(or repl.insecure = true)");
+			return -1;
+		}
+		LOG(WARNING, "repl.insecure: replication and heartbeats are "
+		    "NOT authenticated; anyone who reaches the management "
+		    "network or the heartbeat port can demote this node or "
+		    "fake its peer");
+		return 0;
+	}
+	if (load_key("repl.key_file", cfg->repl_key_file, key) != 0 ||
+	    (cfg->repl_key_file_next[0] &&
+	     load_key("repl.key_file_next", cfg->repl_key_file_next, next) !=
+		     0))
+		goto out;
+	if (getrandom(&session, sizeof(session), 0) != sizeof(session)) {
+		LOG(ERR, "repl: no random session id: %s", strerror(errno));
+		goto out;
+	}
+	if (rc_repl_auth_init(&r->auth, key,
+			      cfg->repl_key_file_next[0] ? next : NULL, session,
+			      cfg->repl_auth_window_ms * 1000000ull) != 0) {
+		LOG(ERR, "repl: libsodium failed to start");
+		goto out;
+	}
+	r->authed = true;
+	LOG(INFO, "replication authenticated (repl.key_file%s)",
+	    cfg->repl_key_file_next[0] ? ", repl.key_file_next accepted too"
+				       : "");
+	rc = 0;
+out:
+	memset(key, 0, sizeof(key));
+	memset(next, 0, sizeof(next));
+	return rc;
+}
+
 struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 {
 	const struct rcd_config *cfg = &nd->cfg;
@@ -1227,6 +1410,8 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 	r->prefer = strcmp(cfg->repl_role, "primary") == 0 ? PREFER_PRIMARY
 							   : PREFER_STANDBY;
 	set_why(r, "starting: looking for the peer");
+	if (auth_setup(r) != 0)
+		goto fail;
 	if (parse_addr(cfg->repl_listen, &r->listen_addr) != 0 ||
 	    parse_addr(cfg->repl_peer, &r->peer_addr) != 0) {
 		LOG(ERR, "repl.listen '%s' / repl.peer '%s': expected "
@@ -1279,6 +1464,8 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 		}
 	}
 	r->hb.peer_ip = ntohl(cfg->repl_peer_data_ip);
+	r->hb.len = RC_REPL_HELLO_LEN + (r->authed ? RC_REPL_AUTH_LEN : 0);
+	r->hb.auth = r->authed ? &r->auth : NULL;
 	nd->ifc.extra_port =
 		cfg->repl_peer_data_ip ? (uint16_t)cfg->repl_hb_port : 0;
 	publish_role(r);
@@ -1374,6 +1561,7 @@ void rcd_repl_destroy(struct rcd_repl *r)
 	free(r->pushed);
 	free(r->rbuf);
 	free(r->wbuf);
+	rc_repl_auth_wipe(&r->auth);
 	free(r);
 }
 
@@ -1462,6 +1650,8 @@ static void gauges_locked(const struct rcd_repl *r, struct rcd_repl_gauges *g,
 
 	memset(g, 0, sizeof(*g));
 	*st = r->st;
+	/* Forged heartbeats the workers dropped, before any replay check. */
+	st->bad_auth += __atomic_load_n(&r->hb.bad_auth, __ATOMIC_RELAXED);
 	g->role = r->role;
 	g->phase = r->phase;
 	g->epoch = r->epoch;
@@ -1604,6 +1794,11 @@ static json_t *status_locked(const struct rcd_repl *r)
 			  (json_int_t)st.backlog_dropped, "overflow_resets",
 			  (json_int_t)st.overflow_resets, "refused_peers",
 			  (json_int_t)st.refused_peers));
+	json_object_set_new(json_object_get(o, "counters"), "bad_auth",
+			    json_integer((json_int_t)st.bad_auth));
+	json_object_set_new(json_object_get(o, "counters"), "replayed",
+			    json_integer((json_int_t)st.replayed));
+	json_object_set_new(o, "authenticated", json_boolean(r->authed));
 	return o;
 }
 

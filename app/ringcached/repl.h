@@ -32,6 +32,8 @@ struct rcd_repl_stats {
 	uint64_t backlog_dropped;             /* batches aged out */
 	uint64_t overflow_resets;             /* resyncs after a full log */
 	uint64_t refused_peers;               /* version/partition mismatch */
+	uint64_t bad_auth;                    /* frames/beats not authentic */
+	uint64_t replayed;                    /* authentic, but old or seen */
 };
 
 struct rcd_repl;

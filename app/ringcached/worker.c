@@ -391,14 +391,25 @@ static void hb_rx(struct rcd_worker *w, struct rte_mbuf *m,
 	struct rcd_hb *hb = w->hb;
 	struct timespec ts;
 
-	if (!hb || u->src_ip != hb->peer_ip || u->len != RC_REPL_HELLO_LEN) {
+	if (!hb || u->src_ip != hb->peer_ip) {
 		w->stats.hb_bad++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	/* From the peer's address, but only its key makes it the peer's:
+	 * a forgery is counted and never published. The replay check
+	 * (session, counter, time) is the replication thread's. */
+	if (u->len != hb->len ||
+	    (hb->auth && rc_repl_auth_check(hb->auth, RC_REPL_CH_DATA,
+					    u->payload, u->len) != 0)) {
+		w->stats.hb_bad++;
+		__atomic_fetch_add(&hb->bad_auth, 1, __ATOMIC_RELAXED);
 		rte_pktmbuf_free(m);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	__atomic_fetch_add(&hb->gen, 1, __ATOMIC_ACQ_REL);
-	memcpy(hb->body, u->payload, RC_REPL_HELLO_LEN);
+	memcpy(hb->body, u->payload, u->len);
 	rte_ether_addr_copy(
 		&rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->src_addr,
 		(struct rte_ether_addr *)hb->mac);

@@ -34,9 +34,15 @@
  * repl.hb_port from repl.peer_data_ip), read by the control core. */
 struct rcd_hb {
 	uint32_t peer_ip;            /* host order; 0: not expected */
+	uint32_t len;                /* expected payload: node state, and
+				      * the auth trailer when auth is set */
+	const struct rc_repl_auth *auth; /* NULL: repl.insecure; its keys
+				      * only are read here (immutable) */
+	uint64_t bad_auth;           /* from peer_ip, not authentic
+				      * (atomic; any worker) */
 	uint64_t last_ns;            /* CLOCK_MONOTONIC of the last one */
 	uint64_t count;
-	uint8_t body[RC_REPL_HELLO_LEN];
+	uint8_t body[RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN];
 	uint8_t mac[RTE_ETHER_ADDR_LEN];
 	uint32_t gen;                /* odd while being written */
 };

@@ -162,12 +162,87 @@ int rc_repl_frame_next(const uint8_t *buf, size_t len, uint8_t *type,
 		       const uint8_t **body, uint32_t *body_len,
 		       size_t *used);
 
+/* ---- authentication ------------------------------------------------------
+ * With a key (repl.key_file), every stream frame and every data-network
+ * heartbeat ends in a 56-byte trailer: session u64, counter u64, time
+ * u64 (CLOCK_REALTIME ns), tag (32 bytes): keyed BLAKE2b-256 over the
+ * channel byte, the message before the trailer (a stream frame from its
+ * length field on, the length counting the trailer) and the first 24
+ * bytes of the trailer. Accepted: a good tag (key or key_next), a time
+ * within window_ns of ours, and either the sender's session with a
+ * counter above the last accepted on that channel, or a new session with
+ * a time above the last accepted (the sender restarted). No sockets, no
+ * clocks: the caller passes the time. */
+#define RC_REPL_KEY_LEN 32u
+#define RC_REPL_TAG_LEN 32u
+#define RC_REPL_AUTH_LEN (24u + RC_REPL_TAG_LEN)
+
+enum rc_repl_auth_channel {
+	RC_REPL_CH_STREAM = 0,  /* TCP frames */
+	RC_REPL_CH_DATA = 1,    /* UDP heartbeats on the data network */
+	RC_REPL_CH__COUNT
+};
+
+enum rc_repl_auth_verdict {
+	RC_REPL_AUTH_OK = 0,
+	RC_REPL_AUTH_BAD,       /* no trailer, wrong tag, wrong key */
+	RC_REPL_AUTH_STALE,     /* time outside the window */
+	RC_REPL_AUTH_REPLAY,    /* counter or session already seen */
+};
+
+struct rc_repl_auth_peer {
+	bool seen;
+	uint64_t session, ctr, ts;
+};
+
+struct rc_repl_auth {
+	uint8_t key[RC_REPL_KEY_LEN];
+	uint8_t key_next[RC_REPL_KEY_LEN];  /* also accepted (rotation) */
+	bool has_next;
+	uint64_t session;       /* mine, random at start */
+	uint64_t ctr;           /* my last counter (all channels) */
+	uint64_t ts;            /* my last time sent */
+	uint64_t window_ns;
+	struct rc_repl_auth_peer peer[RC_REPL_CH__COUNT];
+};
+
+/* key_next may be NULL. @return 0, or -1 if libsodium cannot start. */
+int rc_repl_auth_init(struct rc_repl_auth *a, const uint8_t *key,
+		      const uint8_t *key_next, uint64_t session,
+		      uint64_t window_ns);
+void rc_repl_auth_wipe(struct rc_repl_auth *a);
+
+/* msg[0..len) is the message; the trailer is written at msg + len
+ * (RC_REPL_AUTH_LEN bytes of room). now_ns: CLOCK_REALTIME. */
+void rc_repl_auth_seal(struct rc_repl_auth *a, uint8_t ch, uint8_t *msg,
+		       size_t len, uint64_t now_ns);
+
+/* The tag only (no replay state; safe from any thread).
+ * total: message and trailer. @return 0 if it is good. */
+int rc_repl_auth_check(const struct rc_repl_auth *a, uint8_t ch,
+		       const uint8_t *msg, size_t total);
+
+/* Tag, time window and replay; on OK the peer's state moves on. */
+enum rc_repl_auth_verdict rc_repl_auth_open(struct rc_repl_auth *a,
+					    uint8_t ch, const uint8_t *msg,
+					    size_t total, uint64_t now_ns);
+
+/* A key file's contents: 32 raw bytes, or 64 hex characters (a line end
+ * allowed). @return 0 with key set, or -1. */
+int rc_repl_key_parse(const uint8_t *buf, size_t len, uint8_t *key);
+
+/* The smallest body a frame type has (0: unknown type). */
+uint32_t rc_repl_frame_min_body(uint8_t type);
+
 /* ---- roles ------------------------------------------------------------ */
+
+/* An epoch no node takes: the next promotion would wrap to 0. */
+#define RC_REPL_EPOCH_MAX 0xFFFFFFFFu
 
 /* Two nodes that have just heard each other: should I (me) step down
  * and follow the peer? True when the peer is primary and I am not, or
  * both are primary and the peer's epoch is higher (equal epochs: the
- * higher rank wins). A node never follows a peer at a lower epoch than
+ * higher rank wins). Never a peer at RC_REPL_EPOCH_MAX. A node never follows a peer at a lower epoch than
  * its own while it is primary. */
 bool rc_repl_should_follow(const struct rc_repl_hello *me,
 			   const struct rc_repl_hello *peer);

@@ -164,6 +164,11 @@ static const uint32_t min_body[RC_REPL_F__COUNT] = {
 	[RC_REPL_F_SNAPSHOT_DONE] = RC_REPL_SEQ_BODY,
 };
 
+uint32_t rc_repl_frame_min_body(uint8_t type)
+{
+	return type && type < RC_REPL_F__COUNT ? min_body[type] : 0;
+}
+
 int rc_repl_frame_next(const uint8_t *buf, size_t len, uint8_t *type,
 		       const uint8_t **body, uint32_t *body_len,
 		       size_t *used)
@@ -188,7 +193,7 @@ int rc_repl_frame_next(const uint8_t *buf, size_t len, uint8_t *type,
 bool rc_repl_should_follow(const struct rc_repl_hello *me,
 			   const struct rc_repl_hello *peer)
 {
-	if (peer->role != RC_REPL_PRIMARY)
+	if (peer->role != RC_REPL_PRIMARY || peer->epoch == RC_REPL_EPOCH_MAX)
 		return false;
 	if (me->role != RC_REPL_PRIMARY)
 		return true;

@@ -100,8 +100,12 @@ listen = $3
 peer = $4
 peer_data_ip = $5
 state_file = $6
+key_file = $WORK/repl.key
 CONF
 }
+# The pair's shared secret (repl.key_file): 32 random bytes, mode 600.
+head -c 32 /dev/urandom >"$WORK/repl.key"
+chmod 600 "$WORK/repl.key"
 conf $A primary "$MA:7700" "$MB:7700" $B "$WORK/a.state" >"$WORK/a.conf"
 conf $B standby "$MB:7700" "$MA:7700" $A "$WORK/b.state" >"$WORK/b.conf"
 

@@ -195,6 +195,174 @@ static void test_roles(void)
 	CU_ASSERT_FALSE(rc_repl_should_lead(&me, &peer));
 }
 
+/* ---- authentication ---------------------------------------------------- */
+
+#define SEC 1000000000ull
+
+static const uint8_t key1[RC_REPL_KEY_LEN] = "0123456789abcdef0123456789abcde";
+static const uint8_t key2[RC_REPL_KEY_LEN] = "fedcba9876543210fedcba987654321";
+
+/* A HELLO frame sealed by s at now: returns its total length. */
+static size_t sealed_hello(struct rc_repl_auth *s, uint8_t *buf, uint32_t epoch,
+			   uint64_t now)
+{
+	struct rc_repl_hello h = {.version = RC_REPL_VERSION, .epoch = epoch,
+				  .role = RC_REPL_PRIMARY};
+
+	rc_repl_frame_hdr(buf, RC_REPL_F_HELLO,
+			  RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN);
+	rc_repl_hello_encode(buf + RC_REPL_FRAME_HDR, &h);
+	rc_repl_auth_seal(s, RC_REPL_CH_STREAM, buf,
+			  RC_REPL_FRAME_HDR + RC_REPL_HELLO_LEN, now);
+	return RC_REPL_FRAME_HDR + RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN;
+}
+
+static void test_auth_valid_tampered_wrong_key(void)
+{
+	struct rc_repl_auth snd, rcv, other;
+	uint8_t f[128], g[128];
+	const uint64_t t = 1700000000 * SEC;
+	size_t n, i;
+
+	CU_ASSERT_EQUAL(rc_repl_auth_init(&snd, key1, NULL, 11, 5 * SEC), 0);
+	CU_ASSERT_EQUAL(rc_repl_auth_init(&rcv, key1, NULL, 22, 5 * SEC), 0);
+	CU_ASSERT_EQUAL(rc_repl_auth_init(&other, key2, NULL, 33, 5 * SEC), 0);
+	n = sealed_hello(&snd, f, 7, t);
+	/* Every single flipped bit, anywhere (header, body, trailer), is
+	 * refused; the untouched frame is accepted, once. */
+	for (i = 0; i < n * 8; i++) {
+		memcpy(g, f, n);
+		g[i / 8] ^= (uint8_t)(1u << (i % 8));
+		CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, g, n,
+						  t),
+				RC_REPL_AUTH_BAD);
+	}
+	/* The same bytes on the other channel are refused. */
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_DATA, f, n, t),
+			RC_REPL_AUTH_BAD);
+	/* Without a trailer (a pre-authentication peer), truncated. */
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f,
+					  RC_REPL_FRAME_HDR + RC_REPL_HELLO_LEN,
+					  t),
+			RC_REPL_AUTH_BAD);
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f, 10, t),
+			RC_REPL_AUTH_BAD);
+	/* Wrong key. */
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&other, RC_REPL_CH_STREAM, f, n, t),
+			RC_REPL_AUTH_BAD);
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f, n, t),
+			RC_REPL_AUTH_OK);
+	/* Rotation: a receiver with key2 and key1 as its next key accepts
+	 * both; one with key2 only does not accept key1. */
+	rc_repl_auth_wipe(&other);
+	CU_ASSERT_EQUAL(rc_repl_auth_init(&other, key2, key1, 33, 5 * SEC), 0);
+	CU_ASSERT_EQUAL(rc_repl_auth_check(&other, RC_REPL_CH_STREAM, f, n), 0);
+	rc_repl_auth_wipe(&other);
+	CU_ASSERT_EQUAL(rc_repl_auth_init(&other, key2, key2, 33, 5 * SEC), 0);
+	CU_ASSERT_NOT_EQUAL(rc_repl_auth_check(&other, RC_REPL_CH_STREAM, f, n),
+			    0);
+}
+
+static void test_auth_replay_and_stale(void)
+{
+	struct rc_repl_auth snd, rcv, snd2;
+	uint8_t f1[128], f2[128], f3[128], old[128];
+	const uint64_t t = 1700000000 * SEC;
+	size_t n;
+
+	rc_repl_auth_init(&snd, key1, NULL, 11, 5 * SEC);
+	rc_repl_auth_init(&rcv, key1, NULL, 22, 5 * SEC);
+	n = sealed_hello(&snd, old, 1, t);
+	sealed_hello(&snd, f1, 1, t + 1);
+	sealed_hello(&snd, f2, 1, t + 2);
+	sealed_hello(&snd, f3, 1, t); /* the clock stepped back: still newer */
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f1, n, t),
+			RC_REPL_AUTH_OK);
+	/* Replayed counter; an older one. */
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f1, n, t),
+			RC_REPL_AUTH_REPLAY);
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, old, n, t),
+			RC_REPL_AUTH_REPLAY);
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f2, n, t),
+			RC_REPL_AUTH_OK);
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f3, n, t),
+			RC_REPL_AUTH_OK);
+	/* The data channel keeps its own count (the sender's counter is
+	 * shared, so each channel still sees it grow). */
+	{
+		uint8_t b[RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN] = {1};
+
+		rc_repl_auth_seal(&snd, RC_REPL_CH_DATA, b, RC_REPL_HELLO_LEN,
+				  t + 3);
+		CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_DATA, b,
+						  sizeof(b), t + 3),
+				RC_REPL_AUTH_OK);
+		CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_DATA, b,
+						  sizeof(b), t + 3),
+				RC_REPL_AUTH_REPLAY);
+	}
+	/* Stale: older or newer than the window. */
+	sealed_hello(&snd, f1, 1, t + 10 * SEC);
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f1, n, t),
+			RC_REPL_AUTH_STALE);
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f1, n,
+					  t + 16 * SEC),
+			RC_REPL_AUTH_STALE);
+	/* A restart: a new session is accepted with a newer time; the old
+	 * session's frames, and an older capture of another session, are
+	 * not, even inside the window. */
+	rc_repl_auth_init(&snd2, key1, NULL, 12, 5 * SEC);
+	sealed_hello(&snd2, f1, 1, t + 4 * SEC);
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f1, n,
+					  t + 4 * SEC),
+			RC_REPL_AUTH_OK);
+	/* session 11 again (its clock is past the window by now: a fresh
+	 * sender state with the same session, an older time). */
+	rc_repl_auth_init(&snd, key1, NULL, 11, 5 * SEC);
+	snd.ctr = 100;
+	sealed_hello(&snd, f2, 1, t + 3 * SEC);
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f2, n,
+					  t + 4 * SEC),
+			RC_REPL_AUTH_REPLAY);
+	/* After the window, a capture of the first session is stale. */
+	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f3, n,
+					  t + 6 * SEC),
+			RC_REPL_AUTH_STALE);
+}
+
+static void test_auth_key_parse(void)
+{
+	uint8_t k[RC_REPL_KEY_LEN];
+	char hex[2 * RC_REPL_KEY_LEN + 2];
+
+	CU_ASSERT_EQUAL(rc_repl_key_parse(key1, sizeof(key1), k), 0);
+	CU_ASSERT_EQUAL(memcmp(k, key1, sizeof(k)), 0);
+	for (unsigned i = 0; i < RC_REPL_KEY_LEN; i++)
+		sprintf(hex + 2 * i, "%02x", key2[i]);
+	strcat(hex, "\n");
+	memset(k, 0, sizeof(k));
+	CU_ASSERT_EQUAL(rc_repl_key_parse((const uint8_t *)hex, strlen(hex), k),
+			0);
+	CU_ASSERT_EQUAL(memcmp(k, key2, sizeof(k)), 0);
+	CU_ASSERT_EQUAL(rc_repl_key_parse((const uint8_t *)hex, 63, k), -1);
+	CU_ASSERT_EQUAL(rc_repl_key_parse((const uint8_t *)"short", 5, k), -1);
+	hex[5] = 'z';
+	CU_ASSERT_EQUAL(rc_repl_key_parse((const uint8_t *)hex, 64, k), -1);
+}
+
+static void test_epoch_wrap(void)
+{
+	struct rc_repl_hello me = {.role = RC_REPL_PRIMARY, .epoch = 3};
+	struct rc_repl_hello peer = {.role = RC_REPL_PRIMARY,
+				     .epoch = RC_REPL_EPOCH_MAX};
+
+	CU_ASSERT_FALSE(rc_repl_should_follow(&me, &peer));
+	me.role = RC_REPL_STANDBY;
+	CU_ASSERT_FALSE(rc_repl_should_follow(&me, &peer));
+	peer.epoch = RC_REPL_EPOCH_MAX - 1;
+	CU_ASSERT_TRUE(rc_repl_should_follow(&me, &peer));
+}
+
 int main(void)
 {
 	static const struct rc_test_case cases[] = {
@@ -203,6 +371,12 @@ int main(void)
 		{"record: malformed refused", test_rec_malformed},
 		{"frames: round trip, malformed refused", test_frames},
 		{"roles: follow and lead rules", test_roles},
+		{"auth: valid, tampered, wrong key, rotation",
+		 test_auth_valid_tampered_wrong_key},
+		{"auth: replayed counter, stale time, old session",
+		 test_auth_replay_and_stale},
+		{"auth: key file contents", test_auth_key_parse},
+		{"roles: no epoch that would wrap", test_epoch_wrap},
 		{NULL, NULL},
 	};
 

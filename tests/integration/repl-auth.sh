@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# Integration test of the authenticated management plane (issue 18 M3):
+# two ringcached nodes with a shared repl.key_file, as in repl.sh (two
+# namespaces on a bridge in a client namespace, a veth pair for the
+# management network). From the client namespace, with the peer's source
+# address spoofed:
+#
+#   1. forged heartbeats (PRIMARY at a much higher epoch, old and new
+#      payload sizes, 10/s for 3 s) to the primary and the standby: no
+#      demotion, no epoch change, no promotion, every one counted
+#      (repl bad_auth);
+#   2. a genuine heartbeat captured on the bridge and sent again: not
+#      acted upon, counted (repl replayed);
+#   3. kill -9 of the primary while forged beats keep arriving at the
+#      standby: it still promotes, before the forger stops.
+#
+#   repl-auth.sh BUILD_DIR
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+RC_BIN=$BUILD
+# shellcheck source=../../scripts/lib/netns.sh
+. "$HERE/../../scripts/lib/netns.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
+
+ID=$$
+WORK=$(mktemp -d "/tmp/rcrauth.XXXXXX")
+NSA=rc-aa$ID NSB=rc-ab$ID NSC=rc-ac$ID
+PIDA= PIDB= FPID=
+PFX_A=rcaa$ID PFX_B=rcab$ID
+stop_all() {
+	local p
+	[ -n "$FPID" ] && kill -TERM "$FPID" 2>/dev/null || true
+	for p in $PIDA $PIDB; do kill -TERM "$p" 2>/dev/null || true; done
+	for _ in $(seq 1 100); do
+		kill -0 $PIDA 2>/dev/null || kill -0 $PIDB 2>/dev/null || break
+		sleep 0.1
+	done
+	for p in $PIDA $PIDB; do kill -KILL "$p" 2>/dev/null || true; done
+	rm -rf "/var/run/dpdk/$PFX_A" "/var/run/dpdk/$PFX_B"
+}
+trap 'stop_all; rc_cleanup; rm -rf "$WORK"' EXIT
+trap 'exit 130' INT TERM
+
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+pass() { echo "ok: $*"; }
+now() { date +%s.%N; }
+ms_since() { echo "($(now) - $1) * 1000" | bc -l | xargs printf '%.0f'; }
+
+NET=198.18.0
+A=$NET.2 B=$NET.3
+MA=198.19.$((ID % 200)).1 MB=198.19.$((ID % 200)).2
+
+rc_ns_create "$NSA"; rc_ns_create "$NSB"; rc_ns_create "$NSC"
+# ageing_time 0: the bridge learns no address and floods every frame,
+# so the client namespace sees the heartbeats between the nodes (3.).
+ip netns exec "$NSC" ip link add br0 type bridge ageing_time 0
+ip netns exec "$NSC" ip link set br0 promisc on up
+for n in a b; do
+	ns=$NSA; [ $n = b ] && ns=$NSB
+	ip link add "ad$n$ID" type veth peer name "ax$n$ID"
+	ip link set "ad$n$ID" netns "$ns"
+	ip link set "ax$n$ID" netns "$NSC"
+	ip netns exec "$ns" ip link set "ad$n$ID" up
+	ip netns exec "$NSC" ip link set "ax$n$ID" master br0 up
+done
+ip netns exec "$NSC" ip addr add $NET.1/24 dev br0
+ip link add "ama$ID" type veth peer name "amb$ID"
+ip link set "ama$ID" netns "$NSA"
+ip link set "amb$ID" netns "$NSB"
+ip netns exec "$NSA" ip addr add "$MA/30" dev "ama$ID"
+ip netns exec "$NSB" ip addr add "$MB/30" dev "amb$ID"
+ip netns exec "$NSA" ip link set "ama$ID" up
+ip netns exec "$NSB" ip link set "amb$ID" up
+
+# The pair's key: 32 random bytes, readable by the owner only.
+head -c 32 /dev/urandom >"$WORK/repl.key"
+chmod 600 "$WORK/repl.key"
+
+conf() { # node-ip role listen peer peer-data-ip state-file
+	cat <<CONF
+[node]
+ip = $1
+
+[dpdk]
+workers = 2
+mbufs = 4095
+idle_sleep_us = 10
+
+[store]
+memory = 64M
+max_items = 65536
+segment_size = 64K
+max_value_size = 4K
+
+[acl]
+trusted = $NET.0/24
+
+[scaling]
+rules =
+
+[repl]
+role = $2
+listen = $3
+peer = $4
+peer_data_ip = $5
+state_file = $6
+key_file = $WORK/repl.key
+CONF
+}
+conf $A primary "$MA:7700" "$MB:7700" $B "$WORK/a.state" >"$WORK/a.conf"
+conf $B standby "$MB:7700" "$MA:7700" $A "$WORK/b.state" >"$WORK/b.conf"
+
+start() { # a|b
+	local ns=$NSA conf=$WORK/a.conf log=$WORK/a.log pfx=$PFX_A ifc=ada$ID
+	[ "$1" = b ] && { ns=$NSB; conf=$WORK/b.conf; log=$WORK/b.log
+		pfx=$PFX_B; ifc=adb$ID; }
+	mkdir -p "$WORK/$1"
+	ip netns exec "$ns" "$BUILD/app/ringcached/ringcached" -c "$conf" \
+		--set "control.socket=$WORK/$1/ctl.sock" -- \
+		$(rc_eal_lcores 2) --no-pci --no-huge -m 256 \
+		--vdev "net_af_packet0,iface=$ifc,qpairs=2,framecnt=4096" \
+		--file-prefix "$pfx" >>"$log" 2>&1 &
+	if [ "$1" = a ]; then PIDA=$!; else PIDB=$!; fi
+	for _ in $(seq 1 200); do
+		grep -q "ringcached: ready" "$log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "node $1 not ready"; cat "$log"; return 1
+}
+ctl() { # a|b args...
+	local n=$1; shift
+	"$BUILD/app/ringctl/ringctl" -s "$WORK/$n/ctl.sock" "$@"
+}
+# rstat a|b field   or   rstat a|b counters.name
+rstat() {
+	ctl "$1" --json repl status 2>/dev/null |
+		python3 -c "
+import json,sys
+o=json.load(sys.stdin)['repl']
+for k in '$2'.split('.'): o=o.get(k) if isinstance(o,dict) else None
+print(o)" 2>/dev/null || echo none
+}
+wait_for() { # secs description command...
+	local s=$1 d=$2 t0; t0=$(now); shift 2
+	for _ in $(seq 1 $((s * 20))); do
+		if "$@"; then echo "   ($d: $(ms_since "$t0") ms)"; return 0; fi
+		sleep 0.05
+	done
+	fail "$d (waited ${s}s)"; return 1
+}
+is() { [ "$(rstat "$1" "$2")" = "$3" ]; }
+at_least() { local v; v=$(rstat "$1" "$2"); [[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge "$3" ]; }
+
+# Forge heartbeats: raw IPv4/UDP with the peer's source address, from
+# the client namespace. Bounded: COUNT datagrams, one every 100 ms.
+# Every other one has the pre-authentication size (48 bytes), the others
+# the authenticated size with a random trailer.
+forge() { # src-ip dst-ip count
+	ip netns exec "$NSC" python3 - "$@" <<'PY'
+import os, socket, struct, sys, time
+src, dst, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+def beat(n):
+    # version 1, epoch 0x7fff0000 + n, PRIMARY, prefer primary,
+    # 2 partitions, the highest rank, a stream, seq, time, synced.
+    body = struct.pack('<IIBBHIQQQQ', 1, 0x7fff0000 + n, 3, 2, 2,
+                       0xffffffff, 0x1234567 | 1, 1 << 40,
+                       time.monotonic_ns(), 0)
+    return body if n % 2 == 0 else body + os.urandom(56)
+t0 = time.monotonic()
+for n in range(count):
+    p = beat(n)
+    udp = struct.pack('!HHHH', 7710, 7710, 8 + len(p), 0) + p
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), n, 0, 64, 17,
+                     0, socket.inet_aton(src), socket.inet_aton(dst))
+    s.sendto(ip + udp, (dst, 0))
+    t = t0 + (n + 1) * 0.1
+    time.sleep(max(0.0, t - time.monotonic()))
+print("forged %d heartbeats %s -> %s" % (count, src, dst))
+PY
+}
+
+# 1. A primary, B in step.
+start a
+wait_for 5 "A primary on its own" is a role primary && pass "A primary, epoch $(rstat a epoch)"
+start b
+wait_for 10 "B standby" is b role standby && wait_for 10 "B connected" is b connected True && pass "B standby, connected"
+ea=$(rstat a epoch) eb=$(rstat b epoch)
+da=$(rstat a counters.demotions) pb=$(rstat b counters.promotions)
+ra=$(rstat a counters.resets)
+
+# 2. Forged heartbeats to both nodes, 10/s for 3 s each, at once.
+forge $B $A 30 & F1=$!
+forge $A $B 30 & F2=$!
+wait $F1 $F2
+# Every forged datagram is counted before it is judged: wait for the
+# counts (a deadline, not a sleep), then judge.
+wait_for 3 "A counted 30 forged beats" at_least a counters.bad_auth 30 &&
+	pass "A: $(rstat a counters.bad_auth) unauthenticated beats counted"
+wait_for 3 "B counted 30 forged beats" at_least b counters.bad_auth 30 &&
+	pass "B: $(rstat b counters.bad_auth) unauthenticated beats counted"
+[ "$(rstat a role)" = primary ] && [ "$(rstat a epoch)" = "$ea" ] &&
+	[ "$(rstat a counters.demotions)" = "$da" ] &&
+	[ "$(rstat a counters.resets)" = "$ra" ] &&
+	pass "A still primary at epoch $ea, no demotion, no resync" ||
+	fail "forged beats to A: role $(rstat a role) epoch $(rstat a epoch) (was $ea) demotions $(rstat a counters.demotions) (was $da) resyncs $(rstat a counters.resets) (was $ra)"
+[ "$(rstat b role)" = standby ] && [ "$(rstat b epoch)" = "$eb" ] &&
+	[ "$(rstat b counters.promotions)" = "$pb" ] &&
+	pass "B still standby at epoch $eb, no promotion" ||
+	fail "forged beats to B: role $(rstat b role) epoch $(rstat b epoch) (was $eb) promotions $(rstat b counters.promotions) (was $pb)"
+
+# 3. Replay: a genuine heartbeat B -> A captured on the bridge, sent
+#    again 10 times. Not acted upon (it is old), counted.
+rp=$(rstat a counters.replayed); [[ $rp =~ ^[0-9]+$ ]] || rp=0
+ip netns exec "$NSC" python3 - "$B" <<'PY'
+import socket, struct, sys, time
+b = socket.inet_aton(sys.argv[1])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind(('br0', 0))
+s.settimeout(5)
+t0 = time.monotonic()
+while time.monotonic() - t0 < 5:
+    f = s.recv(2048)
+    ip = f[14:]
+    if len(ip) > 28 and ip[9] == 17 and ip[12:16] == b and \
+       struct.unpack('!H', ip[22:24])[0] == 7710:
+        for _ in range(10):
+            s.send(f)
+            time.sleep(0.05)
+        print("replayed a captured %d-byte heartbeat 10 times" % (len(ip) - 28))
+        break
+else:
+    print("no heartbeat captured"); sys.exit(1)
+PY
+wait_for 5 "A counted 10 replayed beats" at_least a counters.replayed $((rp + 10)) &&
+	pass "A: $(rstat a counters.replayed) replayed beats counted"
+[ "$(rstat a role)" = primary ] && [ "$(rstat a epoch)" = "$ea" ] ||
+	fail "after the replay: A $(rstat a role) at epoch $(rstat a epoch)"
+
+# 4. kill -9 of the primary while forged beats (PRIMARY, 10/s for 8 s)
+#    reach the standby: it must promote without waiting for them to end.
+ba=$(rstat a counters.bad_auth) rpa=$(rstat a counters.replayed)
+forge $A $B 80 >"$WORK/forge.log" & FPID=$!
+wait_for 5 "B hears the forger" at_least b counters.bad_auth 62
+t_kill=$(now)
+kill -KILL "$PIDA"; PIDA=
+wait_for 5 "B promotes" is b role primary
+t_ask=$(now)
+since=$(rstat b role_for_s)
+promo_ms=$(echo "($t_ask - $t_kill - $since) * 1000" | bc -l | xargs printf '%.0f')
+if kill -0 "$FPID" 2>/dev/null; then
+	pass "B promoted ${promo_ms} ms after the kill, while forged beats still came"
+else
+	fail "B promoted only after the forger stopped (${promo_ms} ms)"
+fi
+[ "$(rstat b epoch)" = $((ea + 1)) ] && pass "B at epoch $((ea + 1))" ||
+	fail "B epoch $(rstat b epoch) after promotion (A had $ea)"
+wait "$FPID" || true; FPID=
+echo "RESULT promotion_ms=$promo_ms bad_auth_a=$ba replayed_a=$rpa bad_auth_b=$(rstat b counters.bad_auth)"
+
+stop_all; PIDA= PIDB=
+for n in a b; do
+	bad="AddressSanitizer|runtime error|stream gap|malformed frame|cannot save"
+	if grep -E "$bad" "$WORK/$n.log" >/dev/null; then
+		fail "node $n logged errors:"; grep -E "$bad" "$WORK/$n.log" | head
+	fi
+done
+echo "--- node logs (replication lines)"
+grep -h "repl:" "$WORK/a.log" "$WORK/b.log" | head -40
+[ "$fails" -eq 0 ] && echo "replication auth: all passed" || { echo "replication auth: $fails failed"; exit 1; }
