@@ -98,7 +98,7 @@ eventually() {
 }
 alert_level() { J status | py "[a['level'] for a in d['alerts'] if a['name']=='$1'][0]"; }
 
-ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" -s "$SRV" --wait-ready 10
+ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" -s "$SRV" --wait-ready 60
 
 # --- the CLI's own contract -------------------------------------------------
 expect "ringctl --help exits 0" "$(rc_of CTL --help)" 0

@@ -85,7 +85,7 @@ start_node() {
 	RC_DAEMON_PID=
 	ip netns exec "$NS" ip addr add "$kside/24" dev "rcn$n$ID"
 	ip netns exec "$NS" ip link set "rcn$n$ID" up
-	ip netns exec "$NS" "$BUILD/app/ringdemo/ringdemo" -s "$ip:7711" --wait-ready 10 >/dev/null
+	ip netns exec "$NS" "$BUILD/app/ringdemo/ringdemo" -s "$ip:7711" --wait-ready 60 >/dev/null
 }
 start_node 0 198.18.0.2 198.18.0.1 2 "" 198.18.0.100/32=20/10
 ip netns exec "$NS" ip addr add 198.18.0.100/24 dev "rcn0$ID"

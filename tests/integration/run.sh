@@ -116,7 +116,7 @@ ip netns exec "$RC_NS_CLI" ip addr add "$DENIED_IP/24" dev "$CLI_IF"
 ip netns exec "$RC_NS_CLI" ip addr add "$FLOOD_IP/24" dev "$CLI_IF"
 
 ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" \
-	-s "$SERVER_IP:7711" --wait-ready 10
+	-s "$SERVER_IP:7711" --wait-ready 60
 
 status=0
 # ICMP echo is answered by the node itself.
