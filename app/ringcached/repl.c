@@ -552,6 +552,17 @@ static void accept_peer(struct rcd_repl *r)
 		close(fd);
 		return;
 	}
+	/* With a key, a live authenticated connection is not given up for
+	 * one nobody has authenticated yet: whoever can connect from the
+	 * peer's address could otherwise cut it at will. A peer that really
+	 * came back is heard no more on the old one: that one goes silent
+	 * (or is closed by the peer's kernel) and the next dial succeeds. */
+	if (r->authed && r->fd >= 0 && !r->connecting && r->hello_in &&
+	    mono_ns() - r->last_rx_ns < r->cfg->repl_failover_ms * 1000000ull) {
+		r->st.refused_peers++;
+		close(fd);
+		return;
+	}
 	/* The peer came back: its new connection replaces the old one. */
 	conn_close(r, "peer reconnected");
 	conn_up(r, fd);
@@ -1652,6 +1663,7 @@ static void gauges_locked(const struct rcd_repl *r, struct rcd_repl_gauges *g,
 	*st = r->st;
 	/* Forged heartbeats the workers dropped, before any replay check. */
 	st->bad_auth += __atomic_load_n(&r->hb.bad_auth, __ATOMIC_RELAXED);
+	st->replayed += __atomic_load_n(&r->hb.replayed, __ATOMIC_RELAXED);
 	g->role = r->role;
 	g->phase = r->phase;
 	g->epoch = r->epoch;

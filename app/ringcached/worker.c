@@ -407,6 +407,25 @@ static void hb_rx(struct rcd_worker *w, struct rte_mbuf *m,
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (hb->auth) {
+		/* A replay of the last session's beats never overwrites the
+		 * newest genuine one (time and new sessions: repl thread). */
+		const uint8_t *t = u->payload + u->len - RC_REPL_AUTH_LEN;
+		uint64_t sess, ctr;
+
+		memcpy(&sess, t, 8);
+		memcpy(&ctr, t + 8, 8);
+		sess = rte_le_to_cpu_64(sess);
+		ctr = rte_le_to_cpu_64(ctr);
+		if (sess == hb->pub_session && ctr <= hb->pub_ctr) {
+			w->stats.hb_bad++;
+			__atomic_fetch_add(&hb->replayed, 1, __ATOMIC_RELAXED);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		hb->pub_session = sess;
+		hb->pub_ctr = ctr;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	__atomic_fetch_add(&hb->gen, 1, __ATOMIC_ACQ_REL);
 	memcpy(hb->body, u->payload, u->len);

@@ -40,6 +40,9 @@ struct rcd_hb {
 				      * only are read here (immutable) */
 	uint64_t bad_auth;           /* from peer_ip, not authentic
 				      * (atomic; any worker) */
+	uint64_t replayed;           /* authentic, counter not above the
+				      * last published one (atomic) */
+	uint64_t pub_session, pub_ctr; /* of the last one published */
 	uint64_t last_ns;            /* CLOCK_MONOTONIC of the last one */
 	uint64_t count;
 	uint8_t body[RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN];

@@ -12,7 +12,9 @@
 #   2. a genuine heartbeat captured on the bridge and sent again: not
 #      acted upon, counted (repl replayed);
 #   3. kill -9 of the primary while forged beats keep arriving at the
-#      standby: it still promotes, before the forger stops.
+#      standby: it still promotes, before the forger stops;
+#   4. forged HELLOs on the replication stream, from the dead primary's
+#      management address: not acted upon, counted.
 #
 #   repl-auth.sh BUILD_DIR
 set -euo pipefail
@@ -143,9 +145,9 @@ o=json.load(sys.stdin)['repl']
 for k in '$2'.split('.'): o=o.get(k) if isinstance(o,dict) else None
 print(o)" 2>/dev/null || echo none
 }
-wait_for() { # secs description command...
-	local s=$1 d=$2 t0; t0=$(now); shift 2
-	for _ in $(seq 1 $((s * 20))); do
+wait_for() { # secs description command...  (a deadline in seconds)
+	local s=$1 d=$2 t0 end; t0=$(now); end=$(($(date +%s) + s)); shift 2
+	while [ "$(date +%s)" -le "$end" ]; do
 		if "$@"; then echo "   ($d: $(ms_since "$t0") ms)"; return 0; fi
 		sleep 0.05
 	done
@@ -222,19 +224,23 @@ b = socket.inet_aton(sys.argv[1])
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
 s.bind(('br0', 0))
 s.settimeout(5)
-t0 = time.monotonic()
-while time.monotonic() - t0 < 5:
-    f = s.recv(2048)
-    ip = f[14:]
-    if len(ip) > 28 and ip[9] == 17 and ip[12:16] == b and \
-       struct.unpack('!H', ip[22:24])[0] == 7710:
-        for _ in range(10):
-            s.send(f)
-            time.sleep(0.05)
-        print("replayed a captured %d-byte heartbeat 10 times" % (len(ip) - 28))
-        break
-else:
+def beat():
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 5:
+        f = s.recv(2048)
+        ip = f[14:]
+        if len(ip) > 28 and ip[9] == 17 and ip[12:16] == b and \
+           struct.unpack('!H', ip[22:24])[0] == 7710:
+            return f
     print("no heartbeat captured"); sys.exit(1)
+f = beat()
+# Replay it once B's next one has gone by: A has taken the original by
+# then, so each of the 10 copies is a replay.
+beat()
+for _ in range(10):
+    s.send(f)
+    time.sleep(0.05)
+print("replayed a captured %d-byte heartbeat 10 times" % (len(f) - 42))
 PY
 wait_for 5 "A counted 10 replayed beats" at_least a counters.replayed $((rp + 10)) &&
 	pass "A: $(rstat a counters.replayed) replayed beats counted"
@@ -245,7 +251,8 @@ wait_for 5 "A counted 10 replayed beats" at_least a counters.replayed $((rp + 10
 #    reach the standby: it must promote without waiting for them to end.
 ba=$(rstat a counters.bad_auth) rpa=$(rstat a counters.replayed)
 forge $A $B 80 >"$WORK/forge.log" & FPID=$!
-wait_for 5 "B hears the forger" at_least b counters.bad_auth 62
+bb=$(rstat b counters.bad_auth)
+wait_for 5 "B hears the forger" at_least b counters.bad_auth $((bb + 3))
 t_kill=$(now)
 kill -KILL "$PIDA"; PIDA=
 wait_for 5 "B promotes" is b role primary
@@ -260,6 +267,32 @@ fi
 [ "$(rstat b epoch)" = $((ea + 1)) ] && pass "B at epoch $((ea + 1))" ||
 	fail "B epoch $(rstat b epoch) after promotion (A had $ea)"
 wait "$FPID" || true; FPID=
+
+# 5. The stream: A is dead; from its management address, connections to
+#    B's repl.listen that say HELLO, PRIMARY at a much higher epoch:
+#    without a trailer, with a random one, and a genuine-size frame with
+#    a random tag. B must stay primary at its epoch, and count them.
+eb=$(rstat b epoch) bb=$(rstat b counters.bad_auth)
+ip netns exec "$NSA" python3 - "$MB" <<'PY'
+import os, socket, struct, sys, time
+for n, trailer in enumerate([b'', os.urandom(56), os.urandom(56)]):
+    body = struct.pack('<IIBBHIQQQQ', 1, 0x7fff0000 + n, 3, 2, 2,
+                       0xffffffff, 0x1234567 | 1, 1 << 40,
+                       time.monotonic_ns(), 0) + trailer
+    s = socket.create_connection((sys.argv[1], 7700), timeout=5)
+    s.sendall(struct.pack('<IB', 1 + len(body), 1) + body)
+    try:
+        s.recv(4096)   # B's HELLO, then its close
+    except OSError:
+        pass
+    s.close()
+print("forged 3 HELLOs on the stream")
+PY
+wait_for 5 "B counted 3 forged HELLOs" at_least b counters.bad_auth $((bb + 3)) &&
+	pass "B: forged stream frames counted ($(rstat b counters.bad_auth) in all)"
+[ "$(rstat b role)" = primary ] && [ "$(rstat b epoch)" = "$eb" ] &&
+	pass "B still primary at epoch $eb after forged HELLOs" ||
+	fail "forged HELLOs to B: role $(rstat b role) epoch $(rstat b epoch) (was $eb)"
 echo "RESULT promotion_ms=$promo_ms bad_auth_a=$ba replayed_a=$rpa bad_auth_b=$(rstat b counters.bad_auth)"
 
 stop_all; PIDA= PIDB=

@@ -290,7 +290,7 @@ echo "longest replication-thread turn on A: $(rstat a thread_turn_max_s) s"
 
 stop_all; PIDA= PIDB=
 for n in a b; do
-	bad="AddressSanitizer|runtime error|stream gap|malformed frame|cannot save"
+	bad="AddressSanitizer|runtime error|stream gap|malformed frame|cannot save|frame dropped|heartbeat dropped"
 	if grep -E "$bad" "$WORK/$n.log" >/dev/null; then
 		fail "node $n logged errors:"; grep -E "$bad" "$WORK/$n.log" | head
 	fi
