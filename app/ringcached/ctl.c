@@ -493,7 +493,9 @@ static json_t *do_repl(struct rcd_ctl *c, json_t *req)
 		return r;
 	}
 	if (!strcmp(act, "promote")) {
-		if (rcd_repl_promote(c->nd->repl, err, sizeof(err)) != 0)
+		if (rcd_repl_promote(c->nd->repl,
+				     json_is_true(json_object_get(req, "force")),
+				     err, sizeof(err)) != 0)
 			return fail("refused", "%s", err);
 	} else if (!strcmp(act, "demote")) {
 		if (rcd_repl_demote(c->nd->repl, err, sizeof(err)) != 0)

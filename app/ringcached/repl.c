@@ -108,13 +108,28 @@ struct rcd_repl {
 	uint64_t backlog_bytes;
 	uint64_t next_send;          /* next record to queue (0: none) */
 	uint64_t acked;              /* the standby applied up to here */
-	uint64_t ack_floor;          /* records below: never acknowledged
-				      * (they predate the last reset) */
+	uint64_t ack_floor;          /* an ACK below this releases no held
+				      * reply: the standby's copy is not
+				      * whole before its snapshot ends
+				      * (UINT64_MAX while it runs) */
+	uint64_t resume_floor;       /* a standby resumes only from a record
+				      * at or past this; below it lies a
+				      * reset or a lost write (UINT64_MAX:
+				      * no resume until the next reset) */
 	uint64_t reset_seq;          /* the current resync's first record */
 	bool peer_follows;           /* the peer said it is our standby */
 	uint32_t snap_req;
 	bool snap_running;
-	uint64_t snap_end;           /* the snapshot ends here (0: not yet) */
+	uint64_t snap_end;           /* the snapshot ends here */
+	bool snap_known;             /* snap_end is set (the pass is done) */
+	bool handover;               /* repl demote: writes refused, the
+				      * standby is given what it lacks
+				      * before the role goes */
+	uint64_t handover_deadline;
+	bool publish_pending;        /* promoted: the workers take writes
+				      * once the epoch is on disk */
+	uint64_t unsent_bytes;       /* backlog the standby still needs
+				      * sent (flow control) */
 	uint64_t snap_items_total, overflow_seen;
 	uint8_t *cur;                /* the batch being filled */
 	uint32_t cur_len, cur_n;
@@ -127,7 +142,9 @@ struct rcd_repl {
 	uint64_t follow;             /* stream followed (0: none) */
 	uint64_t recv_seq;           /* last record queued */
 	uint64_t applied_seq, acked_sent;
-	uint64_t in_snap_end;        /* SNAPSHOT_DONE's seq (0: unknown) */
+	uint64_t in_snap_end;        /* SNAPSHOT_DONE's seq */
+	bool in_snap_known;          /* SNAPSHOT_DONE came */
+	bool partial_logged;         /* "not promoting" said once */
 	uint64_t synced_seq;         /* a complete copy up to here */
 	uint64_t primary_seq;        /* the primary's last, from beats */
 	uint64_t reset_pending;      /* RESET waiting for room in the logs */
@@ -170,6 +187,16 @@ struct rcd_repl {
 	volatile int th_quit;
 	pthread_mutex_t mu;
 	uint64_t turn_max_ns;        /* longest turn of the thread */
+
+	/* The epoch file is written by a thread of its own: an fsync can
+	 * take seconds, and the heartbeats must not wait on a disk. */
+	pthread_t ew_th;
+	bool ew_running, ew_quit;
+	pthread_mutex_t ew_mu;
+	pthread_cond_t ew_cv;
+	uint32_t ew_want;            /* epoch to write (ew_mu) */
+	uint32_t ew_saved;           /* last epoch on disk (atomic) */
+	uint64_t ew_max_ns;          /* longest write */
 };
 
 static uint64_t mono_ns(void)
@@ -217,23 +244,80 @@ const char *rcd_repl_phase_name(unsigned phase)
 
 /* ---- roles ------------------------------------------------------------ */
 
-static void save_epoch(struct rcd_repl *r)
+/* Write the epoch file: a new file, synced, renamed over the old one.
+ * @return 0, or -1 (logged). */
+static int write_epoch(const char *path, uint32_t epoch)
 {
 	char tmp[RC_OPT_STR_MAX + 8];
 	FILE *f;
 
-	if (!r->cfg->repl_state_file[0])
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", r->cfg->repl_state_file);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
-	if (!f || fprintf(f, "epoch %u\n", r->epoch) < 0 || fflush(f) ||
-	    fsync(fileno(f)) || fclose(f) ||
-	    rename(tmp, r->cfg->repl_state_file)) {
-		LOG(ERR, "cannot save epoch %u to %s: %s", r->epoch,
-		    r->cfg->repl_state_file, strerror(errno));
+	if (!f || fprintf(f, "epoch %u\n", epoch) < 0 || fflush(f) ||
+	    fsync(fileno(f))) {
+		LOG(ERR, "cannot save epoch %u to %s: %s", epoch, tmp,
+		    strerror(errno));
 		if (f)
 			fclose(f);
+		return -1;
 	}
+	if (fclose(f) || rename(tmp, path)) {
+		LOG(ERR, "cannot save epoch %u to %s: %s", epoch, path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void *epoch_thread(void *arg)
+{
+	struct rcd_repl *r = arg;
+
+	pthread_mutex_lock(&r->ew_mu);
+	for (;;) {
+		uint32_t e;
+		uint64_t t0, t;
+
+		while (!r->ew_quit &&
+		       r->ew_want == __atomic_load_n(&r->ew_saved,
+						     __ATOMIC_ACQUIRE))
+			pthread_cond_wait(&r->ew_cv, &r->ew_mu);
+		/* On the way out the last epoch asked for is still written. */
+		if (r->ew_want == __atomic_load_n(&r->ew_saved, __ATOMIC_ACQUIRE))
+			break;
+		e = r->ew_want;
+		pthread_mutex_unlock(&r->ew_mu);
+		t0 = mono_ns();
+		/* A failed write is logged; the node goes on (as before it
+		 * had a thread): a restart may then start at an older
+		 * epoch, which the peer's newer one overrules. */
+		write_epoch(r->cfg->repl_state_file, e);
+		t = mono_ns() - t0;
+		if (t > r->ew_max_ns)
+			r->ew_max_ns = t;
+		__atomic_store_n(&r->ew_saved, e, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&r->ew_mu);
+	}
+	pthread_mutex_unlock(&r->ew_mu);
+	return NULL;
+}
+
+/* Ask for r->epoch on disk; epoch_saved() tells when it is. */
+static void save_epoch(struct rcd_repl *r)
+{
+	if (!r->ew_running) {
+		__atomic_store_n(&r->ew_saved, r->epoch, __ATOMIC_RELEASE);
+		return;
+	}
+	pthread_mutex_lock(&r->ew_mu);
+	r->ew_want = r->epoch;
+	pthread_cond_signal(&r->ew_cv);
+	pthread_mutex_unlock(&r->ew_mu);
+}
+
+static bool epoch_saved(const struct rcd_repl *r)
+{
+	return __atomic_load_n(&r->ew_saved, __ATOMIC_ACQUIRE) == r->epoch;
 }
 
 static uint32_t load_epoch(const struct rcd_config *cfg)
@@ -291,6 +375,8 @@ static void set_why(struct rcd_repl *r, const char *why)
 static void send_frame(struct rcd_repl *r, uint8_t type, const void *body,
 		       uint32_t len);
 static void send_hello(struct rcd_repl *r, uint8_t type);
+static void handover_step(struct rcd_repl *r);
+static void yield_role(struct rcd_repl *r);
 
 /* Queue a frame for a data-network send by worker 0. */
 static void ctl_send(struct rcd_repl *r, struct rte_mbuf *m)
@@ -345,28 +431,57 @@ static void promote(struct rcd_repl *r, const char *why)
 		r->stream = mono_ns();
 	r->stream |= 1;
 	r->seq = 0;
-	r->acked = r->ack_floor = 0;
+	r->acked = r->ack_floor = r->resume_floor = 0;
 	r->next_send = 0;
+	r->unsent_bytes = 0;
 	r->peer_follows = false;
 	r->snap_running = false;
 	r->snap_end = 0;
+	r->snap_known = false;
+	r->handover = false;
 	r->phase = RCD_PHASE_NONE;
 	/* What the standby had queued is applied by the workers before
 	 * they take a write (worker loop); nothing more is queued. */
 	while (r->pending.n)
 		free(deq_pop(&r->pending));
-	while (r->backlog.n)
-		free(deq_pop(&r->backlog));
+	while (r->backlog.n) {
+		struct batch *b = deq_pop(&r->backlog);
+
+		free(b->frame);
+		free(b);
+	}
 	r->backlog_bytes = 0;
-	for (unsigned i = 0; i < r->nw; i++)
+	/* Records left in the logs from an earlier term as primary are not
+	 * this stream's: they go before the count restarts (the workers
+	 * take no write until publish_role, so the logs stay empty). */
+	for (unsigned i = 0; i < r->nw; i++) {
+		const uint8_t *q;
+		uint32_t len;
+
+		while ((q = rc_repl_log_peek(&r->rlogs[i], &len)) != NULL)
+			rc_repl_log_release(&r->rlogs[i], len);
 		r->drained[i] = r->nd->workers[i]->p.wseq;
+	}
 	r->st.promotions++;
 	set_why(r, why);
-	publish_role(r);
 	LOG(NOTICE, "PROMOTED to primary at epoch %u: %s", r->epoch, why);
-	announce_vip(r);
+	/* Writes are taken once the epoch is on disk (epoch_thread); the
+	 * turn publishes the role then. */
+	r->publish_pending = true;
 	if (r->fd >= 0 && !r->connecting)
 		send_hello(r, RC_REPL_F_HELLO);
+}
+
+/* The workers take writes at the new epoch once it is saved. */
+static void publish_when_saved(struct rcd_repl *r)
+{
+	if (!r->publish_pending || !epoch_saved(r))
+		return;
+	r->publish_pending = false;
+	if (r->role != RC_REPL_PRIMARY)
+		return;
+	publish_role(r);
+	announce_vip(r);
 }
 
 static void follow(struct rcd_repl *r, const struct rc_repl_hello *p,
@@ -392,6 +507,9 @@ static void follow(struct rcd_repl *r, const struct rc_repl_hello *p,
 		    why);
 	}
 	r->peer_follows = false;
+	r->publish_pending = false;
+	r->handover = false;
+	r->partial_logged = false;
 	r->phase = RCD_PHASE_NONE;
 	r->peer_primary_ns = mono_ns();
 	set_why(r, why);
@@ -570,33 +688,59 @@ static void accept_peer(struct rcd_repl *r)
 
 /* ---- primary: batches -------------------------------------------------- */
 
+/* The standby applied every record up to seq. Held durable replies are
+ * released by per-worker counts, which cover every write before them;
+ * that is only true of the standby's copy once its snapshot (which
+ * carries the writes from before the reset) is applied: below
+ * ack_floor nothing is released. */
+static void release_acked(struct rcd_repl *r)
+{
+	const uint64_t seq = r->acked;
+	const struct batch *last = NULL;
+
+	if (r->phase == RCD_PHASE_SNAPSHOT && r->snap_known &&
+	    seq >= r->snap_end) {
+		r->phase = RCD_PHASE_STREAMING;
+		LOG(NOTICE, "the standby is in step: snapshot applied up to "
+		    "record %lu", (unsigned long)r->snap_end);
+	}
+	if (seq < r->ack_floor)
+		return;
+	for (unsigned i = 0; i < r->backlog.n; i++) {
+		const struct batch *b = deq_at(&r->backlog, i);
+
+		if (b->last > seq)
+			break;
+		last = b;
+	}
+	if (!last)
+		return;
+	for (unsigned w = 0; w < r->nw; w++)
+		if (last->cnt[w] > r->nd->workers[w]->acked_wseq)
+			__atomic_store_n(&r->nd->workers[w]->acked_wseq,
+					 last->cnt[w], __ATOMIC_RELEASE);
+}
+
 static void ack_upto(struct rcd_repl *r, uint64_t seq)
 {
 	if (seq <= r->acked)
 		return;
 	r->acked = seq;
-	for (unsigned i = 0; i < r->backlog.n; i++) {
-		struct batch *b = deq_at(&r->backlog, i);
-
-		if (b->last > seq)
-			break;
-		if (b->first < r->ack_floor)
-			continue;
-		for (unsigned w = 0; w < r->nw; w++)
-			if (b->cnt[w] > r->nd->workers[w]->acked_wseq)
-				__atomic_store_n(&r->nd->workers[w]->acked_wseq,
-						 b->cnt[w], __ATOMIC_RELEASE);
-	}
+	release_acked(r);
 }
 
 static void start_reset(struct rcd_repl *r, const char *why)
 {
 	r->reset_seq = r->seq + 1;
-	r->ack_floor = r->reset_seq;
+	r->acked = 0; /* the standby's copy is cleared first */
+	r->ack_floor = UINT64_MAX;
+	r->resume_floor = UINT64_MAX;
 	r->next_send = r->reset_seq;
+	r->unsent_bytes = 0;
 	r->snap_req++;
 	r->snap_running = true;
 	r->snap_end = 0;
+	r->snap_known = false;
 	r->snap_items_total = 0;
 	for (unsigned w = 0; w < r->nw; w++) {
 		struct rcd_worker *wk = r->nd->workers[w];
@@ -642,14 +786,33 @@ static void finish_batch(struct rcd_repl *r, uint64_t now)
 		struct batch *o = deq_pop(&r->backlog);
 
 		r->backlog_bytes -= o->len;
-		if (r->peer_follows && r->next_send && o->last >= r->next_send)
-			r->next_send = UINT64_MAX; /* gap: resync */
+		if (r->peer_follows && r->next_send && o->last >= r->next_send &&
+		    r->next_send != UINT64_MAX) {
+			/* Unsent: flow control (drain_logs) keeps this from
+			 * happening; if it does, the copy has a hole. */
+			r->next_send = UINT64_MAX;
+			r->unsent_bytes = 0;
+		}
 		r->st.backlog_dropped++;
 		free(o->frame);
 		free(o);
 	}
 	deq_push(&r->backlog, b);
 	r->backlog_bytes += b->len;
+	if (r->peer_follows && r->next_send && r->next_send != UINT64_MAX)
+		r->unsent_bytes += b->len;
+}
+
+/* Flow control: while the standby has this much still to be sent, the
+ * workers' records stay in their logs (a snapshot pass waits there for
+ * room; a client write finds the other half of the log free). Half the
+ * backlog, so that what is unsent is never what finish_batch drops. */
+static bool send_window_full(const struct rcd_repl *r)
+{
+	return r->peer_follows && r->next_send &&
+	       r->next_send != UINT64_MAX &&
+	       (r->unsent_bytes >= r->cfg->repl_backlog / 2 ||
+		r->backlog.n >= r->backlog.cap / 2);
 }
 
 /* Number and batch what the workers logged. */
@@ -662,7 +825,8 @@ static bool drain_logs(struct rcd_repl *r, uint64_t now)
 		const uint8_t *p;
 		uint32_t len;
 
-		while ((p = rc_repl_log_peek(l, &len)) != NULL) {
+		while ((r->role != RC_REPL_PRIMARY || !send_window_full(r)) &&
+		       (p = rc_repl_log_peek(l, &len)) != NULL) {
 			did = true;
 			if (r->role != RC_REPL_PRIMARY) {
 				/* Not ours to send (a demoted node's last
@@ -717,6 +881,8 @@ static bool feed(struct rcd_repl *r)
 		send_frame(r, RC_REPL_F_BATCH, b->frame + RC_REPL_FRAME_HDR,
 			   b->len - RC_REPL_FRAME_HDR);
 		r->next_send = b->last + 1;
+		r->unsent_bytes = r->unsent_bytes > b->len
+					  ? r->unsent_bytes - b->len : 0;
 		r->st.batches_out++;
 		r->st.records_out += b->last - b->first + 1;
 		did = true;
@@ -734,14 +900,22 @@ static void check_snapshot(struct rcd_repl *r)
 		if (__atomic_load_n(&r->nd->workers[w]->snap_done,
 				    __ATOMIC_ACQUIRE) != r->snap_req)
 			return;
-	/* Done flags are set after the records are in the logs: one more
-	 * drain numbers them all. */
+	/* Done flags are set after the records are in the logs; the pass
+	 * is numbered once every worker's count reaches where it ended
+	 * (flow control may hold records back for a while). */
 	drain_logs(r, mono_ns());
+	for (unsigned w = 0; w < r->nw; w++)
+		if (r->drained[w] < r->nd->workers[w]->snap_wseq)
+			return;
 	r->snap_running = false;
 	r->snap_end = r->seq;
+	r->snap_known = true;
+	r->ack_floor = r->snap_end;
+	r->resume_floor = r->snap_end;
 	send_seq(r, RC_REPL_F_SNAPSHOT_DONE, r->snap_end);
 	LOG(NOTICE, "snapshot complete: records %lu..%lu",
 	    (unsigned long)r->reset_seq, (unsigned long)r->snap_end);
+	release_acked(r); /* an empty snapshot may be acked already */
 }
 
 /* A standby says hello: resume it from the backlog, or resync it. */
@@ -753,9 +927,11 @@ static void start_feed(struct rcd_repl *r, const struct rc_repl_hello *p)
 	/* Same stream, a complete copy, and what it lacks still at hand
 	 * (nothing, or the backlog from its next record on): resume. */
 	if (p->stream == r->stream && p->synced_seq != 0 && p->seq <= r->seq &&
+	    p->seq >= r->resume_floor &&
 	    (p->seq == r->seq ||
 	     (r->backlog.n && deq_at(&r->backlog, 0)->first <= p->seq + 1))) {
 		r->next_send = p->seq + 1;
+		r->unsent_bytes = r->backlog_bytes; /* at most */
 		r->phase = RCD_PHASE_STREAMING;
 		r->st.resumes++;
 		LOG(NOTICE, "standby resumes from record %lu",
@@ -870,12 +1046,15 @@ static void check_applied(struct rcd_repl *r)
 		free(deq_pop(&r->pending));
 	}
 out:
-	if (r->in_snap_end && r->applied_seq >= r->in_snap_end &&
+	if (r->in_snap_known && r->applied_seq >= r->in_snap_end &&
 	    r->phase == RCD_PHASE_SNAPSHOT) {
-		r->synced_seq = r->in_snap_end;
+		/* 0 is a record number here (an empty stream); synced_seq
+		 * 0 means "no complete copy" to the primary. */
+		r->synced_seq = r->in_snap_end ? r->in_snap_end : 1;
 		r->phase = RCD_PHASE_STREAMING;
+		r->partial_logged = false;
 		LOG(NOTICE, "in step with the primary: snapshot applied up "
-		    "to record %lu", (unsigned long)r->synced_seq);
+		    "to record %lu", (unsigned long)r->in_snap_end);
 	}
 	if (r->applied_seq > r->acked_sent && r->fd >= 0 && r->hello_in &&
 	    r->role == RC_REPL_STANDBY) {
@@ -899,6 +1078,7 @@ static int take_reset(struct rcd_repl *r, uint64_t seq, uint64_t stream)
 	r->follow = stream;
 	r->recv_seq = seq - 1;
 	r->in_snap_end = 0;
+	r->in_snap_known = false;
 	r->synced_seq = 0;
 	r->phase = RCD_PHASE_SNAPSHOT;
 	/* Older marks belong to the copy being cleared. */
@@ -984,8 +1164,10 @@ static int take_frame(struct rcd_repl *r, uint8_t type, const uint8_t *body,
 		return seq ? take_reset(r, seq, stream) : -1;
 	case RC_REPL_F_SNAPSHOT_DONE:
 		rc_repl_seq_decode(body, &seq, &stream, &tns);
-		if (stream == r->follow)
+		if (stream == r->follow) {
 			r->in_snap_end = seq;
+			r->in_snap_known = true;
+		}
 		return 1;
 	default:
 		return -1;
@@ -1216,6 +1398,25 @@ static void detect(struct rcd_repl *r)
 		    r->peer.role == RC_REPL_PRIMARY)
 			heard = r->last_rx_ns;
 		if (heard < now && now - heard > fo) {
+			if (r->phase != RCD_PHASE_STREAMING) {
+				/* Serving a partial copy would lose what it
+				 * lacks, and the old primary would copy it
+				 * back from us: an operator decides. */
+				if (!r->partial_logged)
+					LOG(ERR, "primary silent for %lu ms, "
+					    "not promoting: this copy is %s "
+					    "(%lu records in); `ringctl repl "
+					    "promote --force` serves it anyway",
+					    (unsigned long)((now - heard) /
+							    1000000),
+					    r->phase == RCD_PHASE_SNAPSHOT
+						    ? "partial (a resync was "
+						      "under way)"
+						    : "empty (never in step)",
+					    (unsigned long)r->st.records_in);
+				r->partial_logged = true;
+				return;
+			}
 			snprintf(why, sizeof(why), "primary silent on both "
 				 "networks for %lu ms",
 				 (unsigned long)((now - heard) / 1000000));
@@ -1256,9 +1457,14 @@ static bool repl_turn(struct rcd_repl *r)
 				r->st.overflow_resets++;
 				start_reset(r, "a worker's replication log "
 					       "overflowed");
+			} else {
+				/* Nobody to reset now: whoever comes back
+				 * lacks the lost writes and is reset then. */
+				r->resume_floor = UINT64_MAX;
 			}
 		}
 	}
+	publish_when_saved(r);
 	did |= drain_logs(r, now);
 	check_snapshot(r);
 	/* The connection. */
@@ -1304,6 +1510,7 @@ static bool repl_turn(struct rcd_repl *r)
 			send_hello(r, RC_REPL_F_BEAT);
 		data_beat(r);
 	}
+	handover_step(r);
 	flush_out(r);
 	detect(r);
 	return did;
@@ -1400,6 +1607,8 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 	if (!r)
 		return NULL;
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->ew_mu, NULL);
+	pthread_cond_init(&r->ew_cv, NULL);
 	r->nd = nd;
 	r->cfg = cfg;
 	r->nw = nd->n_workers;
@@ -1416,6 +1625,7 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 
 		if (saved > r->epoch)
 			r->epoch = saved;
+		r->ew_want = r->ew_saved = r->epoch;
 	}
 	r->role = RC_REPL_JOINING;
 	r->prefer = strcmp(cfg->repl_role, "primary") == 0 ? PREFER_PRIMARY
@@ -1526,6 +1736,16 @@ int rcd_repl_start(struct rcd_repl *r)
 
 	if (!r || r->role == RC_REPL_STANDALONE)
 		return 0;
+	if (r->cfg->repl_state_file[0]) {
+		e = pthread_create(&r->ew_th, NULL, epoch_thread, r);
+		if (e != 0) {
+			LOG(ERR, "cannot start the epoch-file thread: %s",
+			    strerror(e));
+			return -e;
+		}
+		pthread_setname_np(r->ew_th, "rc-epoch");
+		r->ew_running = true;
+	}
 	e = pthread_create(&r->th, NULL, repl_thread, r);
 	if (e != 0) {
 		LOG(ERR, "cannot start the replication thread: %s",
@@ -1545,6 +1765,14 @@ void rcd_repl_destroy(struct rcd_repl *r)
 		r->th_quit = 1;
 		pthread_join(r->th, NULL);
 		r->th_running = false;
+	}
+	if (r->ew_running) {
+		pthread_mutex_lock(&r->ew_mu);
+		r->ew_quit = true;
+		pthread_cond_signal(&r->ew_cv);
+		pthread_mutex_unlock(&r->ew_mu);
+		pthread_join(r->ew_th, NULL);
+		r->ew_running = false;
 	}
 	conn_close(r, "shutting down");
 	if (r->lfd >= 0)
@@ -1578,7 +1806,8 @@ void rcd_repl_destroy(struct rcd_repl *r)
 
 /* ---- operator ------------------------------------------------------------ */
 
-static int promote_locked(struct rcd_repl *r, char *err, size_t errlen)
+static int promote_locked(struct rcd_repl *r, bool force, char *err,
+			  size_t errlen)
 {
 	if (r->role == RC_REPL_STANDALONE) {
 		snprintf(err, errlen, "replication is off (repl.role = "
@@ -1589,9 +1818,36 @@ static int promote_locked(struct rcd_repl *r, char *err, size_t errlen)
 		snprintf(err, errlen, "already primary at epoch %u", r->epoch);
 		return -1;
 	}
+	if (r->role == RC_REPL_STANDBY && r->phase != RCD_PHASE_STREAMING &&
+	    !force) {
+		snprintf(err, errlen, "this standby's copy is %s: promoting "
+			 "it serves a cache without what it lacks, and resets "
+			 "the old primary from it when it returns; `ringctl "
+			 "repl promote --force` does it anyway",
+			 r->phase == RCD_PHASE_SNAPSHOT ? "partial (resync "
+			 "under way)" : "not in step");
+		return -1;
+	}
 	r->prefer = PREFER_PRIMARY;
-	promote(r, "operator: ringctl repl promote");
+	if (force && r->role == RC_REPL_STANDBY &&
+	    r->phase != RCD_PHASE_STREAMING) {
+		LOG(WARNING, "operator forces the promotion of a %s copy "
+		    "(%lu records in)", r->phase == RCD_PHASE_SNAPSHOT
+		    ? "partial" : "not in step", (unsigned long)r->st.records_in);
+		promote(r, "operator: ringctl repl promote --force");
+	} else {
+		promote(r, "operator: ringctl repl promote");
+	}
 	return 0;
+}
+
+/* Workers' role only (the replication state stays primary during a
+ * hand-over: durable replies are still confirmed). */
+static void workers_role(struct rcd_repl *r, enum rc_repl_role role)
+{
+	for (unsigned i = 0; i < r->nw; i++)
+		__atomic_store_n(&r->nd->workers[i]->p.role, (uint8_t)role,
+				 __ATOMIC_RELEASE);
 }
 
 static int demote_locked(struct rcd_repl *r, char *err, size_t errlen)
@@ -1601,6 +1857,10 @@ static int demote_locked(struct rcd_repl *r, char *err, size_t errlen)
 			 rc_repl_role_name(r->role));
 		return -1;
 	}
+	if (r->handover) {
+		snprintf(err, errlen, "a hand-over is already under way");
+		return -1;
+	}
 	if (r->fd < 0 || !r->hello_in || !r->peer_follows ||
 	    r->phase != RCD_PHASE_STREAMING) {
 		snprintf(err, errlen, "no standby in step to take over (it "
@@ -1608,7 +1868,58 @@ static int demote_locked(struct rcd_repl *r, char *err, size_t errlen)
 			 "status`");
 		return -1;
 	}
-	/* Yield: the peer, now the only candidate, promotes itself. */
+	/* No new write from here; the role goes once the standby has
+	 * applied every write acknowledged so far (handover_step). */
+	r->handover = true;
+	r->handover_deadline =
+		mono_ns() + 10 * r->cfg->repl_failover_ms * 1000000ull;
+	workers_role(r, RC_REPL_STANDBY);
+	LOG(NOTICE, "hand-over: writes refused; the role goes once the "
+	    "standby has every record");
+	return 0;
+}
+
+/* The hand-over, each turn: done when every worker has seen the new
+ * role (no write is on its way into a log), every record is numbered
+ * and the standby acknowledged the last; abandoned (still primary) if
+ * that takes ten failover periods. */
+static void handover_step(struct rcd_repl *r)
+{
+	if (!r->handover)
+		return;
+	if (r->role != RC_REPL_PRIMARY) {
+		r->handover = false;
+		return;
+	}
+	for (unsigned w = 0; w < r->nw; w++) {
+		uint32_t len;
+
+		if (__atomic_load_n(&r->nd->workers[w]->role_seen,
+				    __ATOMIC_ACQUIRE) != RC_REPL_STANDBY ||
+		    rc_repl_log_peek(&r->rlogs[w], &len) != NULL)
+			goto wait;
+	}
+	if (r->cur_n == 0 && r->acked >= r->seq &&
+	    r->phase == RCD_PHASE_STREAMING && r->fd >= 0 && r->hello_in) {
+		r->handover = false;
+		yield_role(r);
+		return;
+	}
+wait:
+	if (mono_ns() > r->handover_deadline) {
+		r->handover = false;
+		workers_role(r, RC_REPL_PRIMARY);
+		LOG(ERR, "hand-over abandoned: the standby acknowledged %lu "
+		    "of %lu records in %lu ms; still primary",
+		    (unsigned long)r->acked, (unsigned long)r->seq,
+		    (unsigned long)(10 * r->cfg->repl_failover_ms));
+	}
+}
+
+/* The standby has everything: yield, and the peer, now the only
+ * candidate, promotes itself. */
+static void yield_role(struct rcd_repl *r)
+{
 	r->prefer = PREFER_YIELD;
 	r->role = RC_REPL_STANDBY;
 	r->follow = 0;
@@ -1617,17 +1928,17 @@ static int demote_locked(struct rcd_repl *r, char *err, size_t errlen)
 	set_why(r, "operator: ringctl repl demote");
 	publish_role(r);
 	r->peer_primary_ns = mono_ns(); /* give the peer time to promote */
-	LOG(NOTICE, "DEMOTED by the operator at epoch %u", r->epoch);
+	LOG(NOTICE, "DEMOTED by the operator at epoch %u (record %lu "
+	    "acknowledged)", r->epoch, (unsigned long)r->acked);
 	send_hello(r, RC_REPL_F_HELLO);
-	return 0;
 }
 
-int rcd_repl_promote(struct rcd_repl *r, char *err, size_t errlen)
+int rcd_repl_promote(struct rcd_repl *r, bool force, char *err, size_t errlen)
 {
 	int rc;
 
 	pthread_mutex_lock(&r->mu);
-	rc = promote_locked(r, err, errlen);
+	rc = promote_locked(r, force, err, errlen);
 	pthread_mutex_unlock(&r->mu);
 	return rc;
 }

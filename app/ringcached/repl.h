@@ -58,8 +58,13 @@ bool rcd_repl_poll(struct rcd_repl *r);
  * @return 0 or a negative errno (logged). */
 int rcd_repl_start(struct rcd_repl *r);
 
-/* Operator actions. @return 0, or -1 with why in err. */
-int rcd_repl_promote(struct rcd_repl *r, char *err, size_t errlen);
+/* Operator actions. @return 0, or -1 with why in err. A standby whose
+ * copy is not in step is promoted only with force. A demote refuses
+ * writes at once and hands the role over once the standby has applied
+ * every record (or gives up, still primary, after ten failover
+ * periods). */
+int rcd_repl_promote(struct rcd_repl *r, bool force, char *err,
+		     size_t errlen);
 int rcd_repl_demote(struct rcd_repl *r, char *err, size_t errlen);
 
 enum rc_repl_role rcd_repl_role(const struct rcd_repl *r);

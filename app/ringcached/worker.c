@@ -710,6 +710,7 @@ static void snapshot_slice(struct rcd_worker *w, uint32_t now)
 	if (rc_partition_snapshot(&w->p, &w->snap_cur, RCD_SNAP_WORK, now))
 		return;
 	w->snap_active = false;
+	w->snap_wseq = w->p.wseq;
 	__atomic_store_n(&w->snap_done, req, __ATOMIC_RELEASE);
 }
 
@@ -772,6 +773,9 @@ int rcd_worker_main(void *arg)
 		uint32_t now = store_clock(w);
 
 		w->now_tsc = now_tsc;
+		/* Every write of the last burst is in the log: a hand-over
+		 * (repl demote) waits for this to show the new role. */
+		__atomic_store_n(&w->role_seen, w->p.role, __ATOMIC_RELEASE);
 		/* A stall probe: a polling loop comes round every few us,
 		 * so a longer gap is time the worker did not have. */
 		if (unlikely(now_tsc - last_turn > gap) && !napped) {

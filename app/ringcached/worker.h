@@ -120,6 +120,10 @@ struct rcd_worker {
 	volatile uint64_t applied;   /* alog records consumed (standby) */
 	volatile uint32_t snap_req;  /* control: start a snapshot pass */
 	volatile uint32_t snap_done; /* the pass snap_req asked for is done */
+	uint8_t role_seen;           /* p.role at the top of the last
+				      * loop: no write after it is older */
+	volatile uint64_t snap_wseq; /* p.wseq when it was done: every
+				      * record of the pass is below */
 	uint32_t snap_run;           /* the request the pass serves */
 	bool snap_active, clearing;
 	struct rc_store_cursor snap_cur;

@@ -72,7 +72,8 @@ static void usage(FILE *f)
 "                                 ('-' reads standard input)\n"
 "  repl status                    replication: role, epoch, peer, phase,\n"
 "                                 resync progress, lag\n"
-"  repl promote | demote          maintenance: make this node primary, or\n"
+"  repl promote [--force] | demote  maintenance: make this node primary\n"
+"                                 (--force: even with a partial copy), or\n"
 "                                 hand the role to an in-step standby\n"
 "  clock set TIME | clear         tests only (control.test_clock): the\n"
 "                                 calendar time the schedule sees; TIME is\n"
@@ -126,9 +127,13 @@ static const struct {
 	 "  Bulk load JSON lines {\"key\", \"value\" | \"value_hex\", \"ttl\",\n"
 	 "  \"flags\", \"class\"} ('-' reads standard input) in batches of\n"
 	 "  512; exit 1 if any record was not stored.\n"},
-	{"repl", "repl status | promote | demote\n"
+	{"repl", "repl status | promote [--force] | demote\n"
 	 "  Replication: role, epoch, peer, phase, lag; make this node\n"
-	 "  primary, or hand the role to an in-step standby.\n"},
+	 "  primary, or hand the role to an in-step standby (writes are\n"
+	 "  refused at once; the role goes once the standby has every\n"
+	 "  record). A standby whose copy is partial (a resync under way)\n"
+	 "  or not in step is promoted only with --force: it then serves\n"
+	 "  what it has, and the old primary is reset from it.\n"},
 	{"clock", "clock set TIME | clear\n"
 	 "  Tests only (control.test_clock): the calendar time the schedule\n"
 	 "  sees; TIME is epoch seconds or 'YYYY-MM-DD HH:MM' UTC.\n"},
@@ -871,12 +876,16 @@ static int run(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "repl")) {
 		const char *act = argc > 1 ? argv[1] : "status";
+		const int force = argc == 3 && !strcmp(act, "promote") &&
+				   !strcmp(argv[2], "--force");
 
-		if (argc > 2 || (strcmp(act, "status") && strcmp(act, "promote") &&
-				 strcmp(act, "demote")))
-			die_usage("usage: repl status|promote|demote%s", "");
-		return finish(call(json_pack("{s:s,s:s}", "cmd", "repl",
-					     "action", act)),
+		if ((argc > 2 && !force) ||
+		    (strcmp(act, "status") && strcmp(act, "promote") &&
+		     strcmp(act, "demote")))
+			die_usage("usage: repl status | promote [--force] | "
+				  "demote%s", "");
+		return finish(call(json_pack("{s:s,s:s,s:b}", "cmd", "repl",
+					     "action", act, "force", force)),
 			      h_repl);
 	}
 	if (!strcmp(cmd, "clock")) {

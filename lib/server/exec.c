@@ -118,8 +118,14 @@ bool rc_server_emit_rec(struct rc_partition *p, const struct rc_repl_rec *r,
 			bool snapshot)
 {
 	uint32_t n = rc_repl_rec_size(r->key_len, r->value_len);
-	uint8_t *b = rc_repl_log_reserve(p->rlog, n);
+	uint8_t *b;
 
+	/* A snapshot fills at most half the log: the other half is the
+	 * clients' writes, which are lost (and restart the resync) when
+	 * they find no room. */
+	if (snapshot && rc_repl_log_used(p->rlog) + n > p->rlog->size / 2)
+		return false;
+	b = rc_repl_log_reserve(p->rlog, n);
 	if (unlikely(!b)) {
 		/* A snapshot waits for room; a lost write makes the control
 		 * core start a full resync. */

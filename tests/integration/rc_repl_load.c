@@ -11,6 +11,13 @@
  *   rc_repl_load verify SERVER FILE
  *       GETs every key of FILE from SERVER alone; prints
  *       {"present":P,"missing":M,"wrong":W}.
+ *   rc_repl_load fill SERVER FIRST COUNT VSIZE
+ *       SETs keys "f<n>", n in [FIRST, FIRST+COUNT), each a VSIZE-byte
+ *       value derived from its key (fill_value), as fast as one client
+ *       goes; prints {"stored":S,"errors":E,"bytes":B,"seconds":T}.
+ *   rc_repl_load check SERVER FIRST COUNT VSIZE
+ *       GETs those keys (64 at a time) and compares every byte; prints
+ *       {"present":P,"missing":M,"wrong":W,"errors":E}.
  * Exit 0, or 2 on misuse. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -84,6 +91,111 @@ static int verify(const char *server, const char *path)
 	rc_client_destroy(c);
 	printf("{\"present\":%u,\"missing\":%u,\"wrong\":%u,\"errors\":%u}\n",
 	       present, missing, wrong, other);
+	return 0;
+}
+
+/* The value of key n: every byte depends on n and its position, so a
+ * value of another key (or a torn one) never passes. */
+static void fill_value(uint8_t *v, size_t len, unsigned long n)
+{
+	uint64_t x = n * 0x9E3779B97F4A7C15ull + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		v[i] = (uint8_t)x;
+	}
+}
+
+static rc_client *one_client(const char *server)
+{
+	const char *servers[1] = {server};
+	int err;
+	rc_client *c = rc_client_create(&(struct rc_client_config){
+		.servers = servers, .n_servers = 1, .timeout_ms = 200,
+		.retries = 5, .backoff_ms = 2}, &err);
+
+	if (!c)
+		fprintf(stderr, "rc_repl_load: %s\n", rc_strerror(err));
+	return c;
+}
+
+static int fill(const char *server, unsigned long first, unsigned long count,
+		size_t vsize)
+{
+	uint8_t *v = malloc(vsize ? vsize : 1);
+	rc_client *c = one_client(server);
+	unsigned long stored = 0, errs = 0;
+	uint64_t t0 = now_us();
+	char key[32];
+
+	if (!c || !v)
+		return 2;
+	for (unsigned long n = first; n < first + count; n++) {
+		snprintf(key, sizeof(key), "f%lu", n);
+		fill_value(v, vsize, n);
+		if (rc_set(c, key, strlen(key), v, vsize, NULL, NULL) == RC_OK)
+			stored++;
+		else
+			errs++;
+	}
+	printf("{\"stored\":%lu,\"errors\":%lu,\"bytes\":%lu,"
+	       "\"seconds\":%.3f}\n", stored, errs,
+	       (unsigned long)(stored * vsize),
+	       (double)(now_us() - t0) / 1e6);
+	rc_client_destroy(c);
+	free(v);
+	return 0;
+}
+
+static int check(const char *server, unsigned long first, unsigned long count,
+		 size_t vsize)
+{
+	enum { B = 64 };
+	struct rc_mget_item it[B];
+	char keys[B][32];
+	uint8_t *bufs = malloc(B * (vsize + 1)), *want = malloc(vsize + 1);
+	rc_client *c = one_client(server);
+	unsigned long present = 0, missing = 0, wrong = 0, other = 0;
+
+	if (!c || !bufs || !want)
+		return 2;
+	for (unsigned long n = first; n < first + count; n += B) {
+		size_t k = first + count - n < B ? first + count - n : B;
+
+		for (size_t i = 0; i < k; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "f%lu", n + i);
+			it[i] = (struct rc_mget_item){
+				.key = keys[i], .key_len = strlen(keys[i]),
+				.buf = bufs + i * (vsize + 1), .cap = vsize + 1};
+		}
+		if (rc_mget(c, it, k) != RC_OK) {
+			other += k;
+			continue;
+		}
+		for (size_t i = 0; i < k; i++) {
+			if (it[i].status == RC_ENOTFOUND) {
+				missing++;
+				continue;
+			}
+			if (it[i].status != RC_OK) {
+				other++;
+				continue;
+			}
+			fill_value(want, vsize, n + i);
+			if (it[i].value_len != vsize ||
+			    memcmp(it[i].buf, want, vsize))
+				wrong++;
+			else
+				present++;
+		}
+	}
+	printf("{\"present\":%lu,\"missing\":%lu,\"wrong\":%lu,"
+	       "\"errors\":%lu}\n", present, missing, wrong, other);
+	rc_client_destroy(c);
+	free(bufs);
+	free(want);
 	return 0;
 }
 
@@ -214,7 +326,13 @@ int main(int argc, char **argv)
 		return verify(argv[2], argv[3]);
 	if (argc == 8 && !strcmp(argv[1], "load"))
 		return load(argv + 2);
+	if (argc == 6 && (!strcmp(argv[1], "fill") || !strcmp(argv[1], "check")))
+		return (argv[1][0] == 'f' ? fill : check)(
+			argv[2], strtoul(argv[3], NULL, 10),
+			strtoul(argv[4], NULL, 10),
+			(size_t)strtoul(argv[5], NULL, 10));
 	fprintf(stderr, "usage: rc_repl_load load PRIMARY STANDBY MS RATE "
-			"DURABLE_EVERY OUTDIR | verify SERVER FILE\n");
+			"DURABLE_EVERY OUTDIR | verify SERVER FILE | "
+			"fill|check SERVER FIRST COUNT VSIZE\n");
 	return 2;
 }
