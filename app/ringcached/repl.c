@@ -931,7 +931,10 @@ static void start_feed(struct rcd_repl *r, const struct rc_repl_hello *p)
 	    (p->seq == r->seq ||
 	     (r->backlog.n && deq_at(&r->backlog, 0)->first <= p->seq + 1))) {
 		r->next_send = p->seq + 1;
-		r->unsent_bytes = r->backlog_bytes; /* at most */
+		r->unsent_bytes = 0;
+		for (unsigned i = 0; i < r->backlog.n; i++)
+			if (deq_at(&r->backlog, i)->first >= r->next_send)
+				r->unsent_bytes += deq_at(&r->backlog, i)->len;
 		r->phase = RCD_PHASE_STREAMING;
 		r->st.resumes++;
 		LOG(NOTICE, "standby resumes from record %lu",

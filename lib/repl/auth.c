@@ -111,9 +111,14 @@ enum rc_repl_auth_verdict rc_repl_auth_open(struct rc_repl_auth *a,
 	session = get64(t);
 	ctr = get64(t + 8);
 	ts = get64(t + 16);
-	if (ts + a->window_ns < now_ns || ts > now_ns + a->window_ns)
-		return RC_REPL_AUTH_STALE;
 	p = &a->peer[ch];
+	/* The time window keeps an old capture from opening a session. A
+	 * stream session already accepted needs none: its counter rules out
+	 * a replay, and its frames may wait long behind a backed-up stream
+	 * (a resync) without being any less genuine. */
+	if (!(ch == RC_REPL_CH_STREAM && p->seen && session == p->session) &&
+	    (ts + a->window_ns < now_ns || ts > now_ns + a->window_ns))
+		return RC_REPL_AUTH_STALE;
 	if (p->seen) {
 		if (session == p->session && ctr <= p->ctr)
 			return RC_REPL_AUTH_REPLAY;

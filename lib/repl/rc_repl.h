@@ -171,8 +171,10 @@ int rc_repl_frame_next(const uint8_t *buf, size_t len, uint8_t *type,
  * bytes of the trailer. Accepted: a good tag (key or key_next), a time
  * within window_ns of ours, and either the sender's session with a
  * counter above the last accepted on that channel, or a new session with
- * a time above the last accepted (the sender restarted). No sockets, no
- * clocks: the caller passes the time. */
+ * a time above the last accepted (the sender restarted). On the stream,
+ * frames of the session already accepted skip the time window (they can
+ * wait long in a backed-up stream; the counter rules out replays). No
+ * sockets, no clocks: the caller passes the time. */
 #define RC_REPL_KEY_LEN 32u
 #define RC_REPL_TAG_LEN 32u
 #define RC_REPL_AUTH_LEN (24u + RC_REPL_TAG_LEN)

@@ -175,6 +175,15 @@ static int check(const char *server, unsigned long first, unsigned long count,
 			continue;
 		}
 		for (size_t i = 0; i < k; i++) {
+			/* No answer (a loaded machine): ask again, alone,
+			 * before calling it an error. */
+			for (int t = 0; t < 10 && it[i].status != RC_OK &&
+					it[i].status != RC_ENOTFOUND &&
+					it[i].status != RC_ETRUNCATED; t++)
+				it[i].status = rc_get(c, it[i].key,
+						      it[i].key_len, it[i].buf,
+						      it[i].cap,
+						      &it[i].value_len, NULL);
 			if (it[i].status == RC_ENOTFOUND) {
 				missing++;
 				continue;

@@ -122,7 +122,7 @@ else
 	# after one.
 	sleep 3
 	[ "$(rstat a role)" = standby ] &&
-		pass "a standby with a partial copy does not promote ($(rstat a records_in) records in)" ||
+		pass "a standby with a partial copy does not promote ($(rcount a records_in) records in)" ||
 		fail "A promoted with a partial copy: role $(rstat a role)"
 	grep -q "not promoting" "$WORK/a.log" &&
 		pass "the log says why: $(grep -m1 "not promoting" "$WORK/a.log" | sed 's/.*repl: //')" ||

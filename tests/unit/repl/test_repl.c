@@ -301,13 +301,38 @@ static void test_auth_replay_and_stale(void)
 						  sizeof(b), t + 3),
 				RC_REPL_AUTH_REPLAY);
 	}
-	/* Stale: older or newer than the window. */
-	sealed_hello(&snd, f1, 1, t + 10 * SEC);
-	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f1, n, t),
-			RC_REPL_AUTH_STALE);
-	CU_ASSERT_EQUAL(rc_repl_auth_open(&rcv, RC_REPL_CH_STREAM, f1, n,
-					  t + 16 * SEC),
-			RC_REPL_AUTH_STALE);
+	/* Stale: older or newer than the window, for a session not seen
+	 * yet, and for any data-network beat. */
+	{
+		struct rc_repl_auth fresh, live = rcv;
+		uint8_t b[RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN] = {1};
+
+		rc_repl_auth_init(&fresh, key1, NULL, 23, 5 * SEC);
+		sealed_hello(&snd, f1, 1, t + 10 * SEC);
+		CU_ASSERT_EQUAL(rc_repl_auth_open(&fresh, RC_REPL_CH_STREAM, f1,
+						  n, t),
+				RC_REPL_AUTH_STALE);
+		CU_ASSERT_EQUAL(rc_repl_auth_open(&fresh, RC_REPL_CH_STREAM, f1,
+						  n, t + 16 * SEC),
+				RC_REPL_AUTH_STALE);
+		rc_repl_auth_seal(&snd, RC_REPL_CH_DATA, b, RC_REPL_HELLO_LEN,
+				  t + 10 * SEC);
+		CU_ASSERT_EQUAL(rc_repl_auth_open(&live, RC_REPL_CH_DATA, b,
+						  sizeof(b), t + 16 * SEC),
+				RC_REPL_AUTH_STALE);
+		/* The live stream session's next frame, however long it
+		 * waited behind a backed-up stream (a resync): the counter
+		 * rules out a replay, and a frame dropped here would restart
+		 * the resync. */
+		sealed_hello(&snd, f2, 1, t + 10 * SEC);
+		CU_ASSERT_EQUAL(rc_repl_auth_open(&live, RC_REPL_CH_STREAM, f2,
+						  n, t + 60 * SEC),
+				RC_REPL_AUTH_OK);
+		CU_ASSERT_EQUAL(rc_repl_auth_open(&live, RC_REPL_CH_STREAM, f2,
+						  n, t + 60 * SEC),
+				RC_REPL_AUTH_REPLAY);
+		rc_repl_auth_wipe(&fresh);
+	}
 	/* A restart: a new session is accepted with a newer time; the old
 	 * session's frames, and an older capture of another session, are
 	 * not, even inside the window. */
