@@ -129,13 +129,20 @@ static int fill(const char *server, unsigned long first, unsigned long count,
 	unsigned long stored = 0, errs = 0;
 	uint64_t t0 = now_us();
 	char key[32];
+	int err = RC_OK;
 
 	if (!c || !v)
 		return 2;
 	for (unsigned long n = first; n < first + count; n++) {
 		snprintf(key, sizeof(key), "f%lu", n);
 		fill_value(v, vsize, n);
-		if (rc_set(c, key, strlen(key), v, vsize, NULL, NULL) == RC_OK)
+		/* A plain set is retried by the library; a loaded machine
+		 * can still outlast that: a few more tries. */
+		for (int t = 0; t < 10 && (err = rc_set(c, key, strlen(key), v,
+							 vsize, NULL, NULL)) ==
+						       RC_ETIMEOUT; t++)
+			;
+		if (err == RC_OK)
 			stored++;
 		else
 			errs++;
