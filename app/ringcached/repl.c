@@ -499,6 +499,7 @@ static void follow(struct rcd_repl *r, const struct rc_repl_hello *p,
 	}
 	if (was_primary) {
 		r->follow = 0; /* my own writes: the new primary resets me */
+		r->synced_seq = 0;
 		r->st.demotions++;
 		LOG(NOTICE, "DEMOTED to standby at epoch %u: %s", r->epoch,
 		    why);

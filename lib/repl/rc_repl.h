@@ -244,14 +244,16 @@ uint32_t rc_repl_frame_min_body(uint8_t type);
 /* Two nodes that have just heard each other: should I (me) step down
  * and follow the peer? True when the peer is primary and I am not, or
  * both are primary and the peer's epoch is higher (equal epochs: the
- * higher rank wins). Never a peer at RC_REPL_EPOCH_MAX. A node never follows a peer at a lower epoch than
- * its own while it is primary. */
+ * one with more records in its stream, then the higher rank, wins).
+ * Never a peer at RC_REPL_EPOCH_MAX. A node never follows a peer at a
+ * lower epoch than its own while it is primary. */
 bool rc_repl_should_follow(const struct rc_repl_hello *me,
 			   const struct rc_repl_hello *peer);
 
-/* Neither is primary: should I promote? The one that prefers to be
- * primary does; if both or neither do, the higher epoch, then the
- * higher rank. */
+/* Neither is primary: should I promote? Never a yielding node (prefer
+ * 0); then the one with a complete copy (synced_seq != 0) over one
+ * without; then the one that prefers to be primary; then the higher
+ * epoch, then the higher rank. */
 bool rc_repl_should_lead(const struct rc_repl_hello *me,
 			 const struct rc_repl_hello *peer);
 

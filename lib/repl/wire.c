@@ -199,12 +199,24 @@ bool rc_repl_should_follow(const struct rc_repl_hello *me,
 		return true;
 	if (peer->epoch != me->epoch)
 		return peer->epoch > me->epoch;
+	/* Two primaries at one epoch: the one with fewer writes of its
+	 * own gives them up (it is reset from the other). */
+	if (peer->seq != me->seq)
+		return peer->seq > me->seq;
 	return peer->rank > me->rank;
 }
 
 bool rc_repl_should_lead(const struct rc_repl_hello *me,
 			 const struct rc_repl_hello *peer)
 {
+	const bool me_copy = me->synced_seq != 0, peer_copy = peer->synced_seq != 0;
+
+	/* A yielding node never leads; then a whole copy beats none (the
+	 * other is reset from whoever leads); then preference. */
+	if ((me->prefer == 0) != (peer->prefer == 0))
+		return peer->prefer == 0;
+	if (me_copy != peer_copy)
+		return me_copy;
 	if (me->prefer != peer->prefer)
 		return me->prefer > peer->prefer;
 	if (me->epoch != peer->epoch)

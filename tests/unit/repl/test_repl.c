@@ -167,7 +167,15 @@ static void test_roles(void)
 	peer.epoch = 4;
 	CU_ASSERT_TRUE(rc_repl_should_follow(&me, &peer));
 	CU_ASSERT_FALSE(rc_repl_should_follow(&peer, &me));
+	/* At one epoch (a restart during a partition) the one that took
+	 * more writes keeps them: data, not the address, decides. */
 	peer.epoch = 3;
+	peer.rank = 0;
+	peer.seq = 500;
+	me.seq = 20;
+	CU_ASSERT_TRUE(rc_repl_should_follow(&me, &peer));
+	CU_ASSERT_FALSE(rc_repl_should_follow(&peer, &me));
+	peer.seq = 20;
 	peer.rank = 2;
 	CU_ASSERT_TRUE(rc_repl_should_follow(&me, &peer));
 	CU_ASSERT_FALSE(rc_repl_should_follow(&peer, &me));
@@ -189,10 +197,22 @@ static void test_roles(void)
 	peer.epoch = 5;
 	CU_ASSERT_FALSE(rc_repl_should_lead(&me, &peer));
 	CU_ASSERT_TRUE(rc_repl_should_lead(&peer, &me));
+	/* A complete copy leads over none, whatever the preference: the
+	 * other one would be reset from an empty or partial cache. */
+	me.prefer = 2;
+	me.synced_seq = 0;
+	peer.prefer = 1;
+	peer.synced_seq = 77;
+	CU_ASSERT_FALSE(rc_repl_should_lead(&me, &peer));
+	CU_ASSERT_TRUE(rc_repl_should_lead(&peer, &me));
+	peer.synced_seq = 0;
 	me.prefer = 0; /* yielding (operator demote) */
 	peer.prefer = 1;
 	peer.epoch = 1;
 	CU_ASSERT_FALSE(rc_repl_should_lead(&me, &peer));
+	me.synced_seq = 5; /* even with a copy */
+	CU_ASSERT_FALSE(rc_repl_should_lead(&me, &peer));
+	CU_ASSERT_TRUE(rc_repl_should_lead(&peer, &me));
 }
 
 /* ---- authentication ---------------------------------------------------- */
