@@ -517,6 +517,19 @@ int rcd_repl_config_check(const struct rcd_config *cfg, char *err,
 			 "two", (unsigned long)log);
 		return -1;
 	}
+	/* A record takes at most half the log: a smaller log could never
+	 * hold a write of the largest value, and every one would start a
+	 * full resync. */
+	if (rc_repl_rec_size(RC_PROTO_MAX_KEY, (uint32_t)cfg->max_value_size) >
+	    log / 2) {
+		snprintf(err, errlen, "repl.log_size %lu: must hold two records "
+			 "of store.max_value_size (%lu): at least %lu",
+			 (unsigned long)log, (unsigned long)cfg->max_value_size,
+			 (unsigned long)rc_repl_rec_size(
+				 RC_PROTO_MAX_KEY,
+				 (uint32_t)cfg->max_value_size) * 2);
+		return -1;
+	}
 	if (cfg->repl_hb_port >= cfg->base_port &&
 	    cfg->repl_hb_port < cfg->base_port + cfg->workers) {
 		snprintf(err, errlen, "repl.heartbeat_port %lu is one of the "
