@@ -785,16 +785,26 @@ int rcd_worker_main(void *arg)
 		}
 		last_turn = now_tsc;
 		napped = false;
-		uint16_t n = rte_eth_rx_burst(w->port_id, (uint16_t)w->id,
-					      pkts, w->burst);
+		/* A promoted standby applies everything it was sent, a
+		 * running CLEAR included (sliced), before it takes a request:
+		 * until then requests wait in the queue, never see the old
+		 * copy, and no write lands where the CLEAR still goes. */
+		bool catching_up = false;
+
+		if (unlikely(w->alog != NULL)) {
+			const bool primary = w->p.role == RC_REPL_PRIMARY;
+
+			rcd_worker_apply(w, now, primary ? UINT32_MAX
+							 : RCD_APPLY_WORK);
+			catching_up = primary &&
+				      (w->clearing || rc_repl_log_used(w->alog));
+		}
+		uint16_t n = catching_up ? 0
+					 : rte_eth_rx_burst(w->port_id,
+							    (uint16_t)w->id,
+							    pkts, w->burst);
 
 		w->stats.rx_packets += n;
-		/* A promoted standby applies everything it was sent before
-		 * it serves a write. */
-		if (unlikely(w->alog != NULL))
-			rcd_worker_apply(w, now, w->p.role == RC_REPL_PRIMARY
-							 ? UINT32_MAX
-							 : RCD_APPLY_WORK);
 		if (n)
 			rcd_worker_burst(w, pkts, n, now);
 		if (unlikely(w->held_n != 0))
