@@ -149,14 +149,17 @@ ctl() { # a|b args...
 	local n=$1; shift
 	"$BUILD/app/ringctl/ringctl" -s "$WORK/$n/ctl.sock" "$@"
 }
-rstat() { # a|b field
+# rstat a|b field   or   rstat a|b counters.name
+rstat() {
 	ctl "$1" --json repl status 2>/dev/null |
-		python3 -c "import json,sys; print(json.load(sys.stdin)['repl'].get('$2'))" 2>/dev/null || echo none
+		python3 -c "
+import json,sys
+o=json.load(sys.stdin)['repl']
+for k in '$2'.split('.'): o=o.get(k) if isinstance(o,dict) else None
+print(o)" 2>/dev/null || echo none
 }
-rcount() { # a|b counter
-	ctl "$1" --json repl status 2>/dev/null |
-		python3 -c "import json,sys; print(json.load(sys.stdin)['repl']['counters'].get('$2'))" 2>/dev/null || echo none
-}
+rcount() { rstat "$1" "counters.$2"; } # a|b counter
+at_least() { local v; v=$(rstat "$1" "$2"); [[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge "$3" ]; }
 wait_for() { # secs description command...
 	local s=$1 d=$2 t0; t0=$(now); shift 2
 	while [ "$(ms_since "$t0")" -lt $((s * 1000)) ]; do

@@ -26,135 +26,16 @@ RC_BIN=$BUILD
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
-ID=$$
-WORK=$(mktemp -d "/tmp/rcrauth.XXXXXX")
-NSA=rc-aa$ID NSB=rc-ab$ID NSC=rc-ac$ID
-PIDA= PIDB= FPID=
-PFX_A=rcaa$ID PFX_B=rcab$ID
-stop_all() {
-	local p
-	[ -n "$FPID" ] && kill -TERM "$FPID" 2>/dev/null || true
-	for p in $PIDA $PIDB; do kill -TERM "$p" 2>/dev/null || true; done
-	for _ in $(seq 1 100); do
-		kill -0 $PIDA 2>/dev/null || kill -0 $PIDB 2>/dev/null || break
-		sleep 0.1
-	done
-	for p in $PIDA $PIDB; do kill -KILL "$p" 2>/dev/null || true; done
-	rm -rf "/var/run/dpdk/$PFX_A" "/var/run/dpdk/$PFX_B"
-}
-trap 'stop_all; rc_cleanup; rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM
-
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
-now() { date +%s.%N; }
-ms_since() { echo "($(now) - $1) * 1000" | bc -l | xargs printf '%.0f'; }
-
-NET=198.18.0
-A=$NET.2 B=$NET.3
-MA=198.19.$((ID % 200)).1 MB=198.19.$((ID % 200)).2
-
-rc_ns_create "$NSA"; rc_ns_create "$NSB"; rc_ns_create "$NSC"
-# ageing_time 0: the bridge learns no address and floods every frame,
-# so the client namespace sees the heartbeats between the nodes (3.).
-ip netns exec "$NSC" ip link add br0 type bridge ageing_time 0
-ip netns exec "$NSC" ip link set br0 promisc on up
-for n in a b; do
-	ns=$NSA; [ $n = b ] && ns=$NSB
-	ip link add "ad$n$ID" type veth peer name "ax$n$ID"
-	ip link set "ad$n$ID" netns "$ns"
-	ip link set "ax$n$ID" netns "$NSC"
-	ip netns exec "$ns" ip link set "ad$n$ID" up
-	ip netns exec "$NSC" ip link set "ax$n$ID" master br0 up
-done
-ip netns exec "$NSC" ip addr add $NET.1/24 dev br0
-ip link add "ama$ID" type veth peer name "amb$ID"
-ip link set "ama$ID" netns "$NSA"
-ip link set "amb$ID" netns "$NSB"
-ip netns exec "$NSA" ip addr add "$MA/30" dev "ama$ID"
-ip netns exec "$NSB" ip addr add "$MB/30" dev "amb$ID"
-ip netns exec "$NSA" ip link set "ama$ID" up
-ip netns exec "$NSB" ip link set "amb$ID" up
-
-# The pair's key: 32 random bytes, readable by the owner only.
-head -c 32 /dev/urandom >"$WORK/repl.key"
-chmod 600 "$WORK/repl.key"
-
-conf() { # node-ip role listen peer peer-data-ip state-file
-	cat <<CONF
-[node]
-ip = $1
-
-[dpdk]
-workers = 2
-mbufs = 4095
-idle_sleep_us = 10
-
-[store]
-memory = 64M
-max_items = 65536
-segment_size = 64K
-max_value_size = 4K
-
-[acl]
-trusted = $NET.0/24
-
-[scaling]
-rules =
-
-[repl]
-role = $2
-listen = $3
-peer = $4
-peer_data_ip = $5
-state_file = $6
-key_file = $WORK/repl.key
-CONF
-}
-conf $A primary "$MA:7700" "$MB:7700" $B "$WORK/a.state" >"$WORK/a.conf"
-conf $B standby "$MB:7700" "$MA:7700" $A "$WORK/b.state" >"$WORK/b.conf"
-
-start() { # a|b
-	local ns=$NSA conf=$WORK/a.conf log=$WORK/a.log pfx=$PFX_A ifc=ada$ID
-	[ "$1" = b ] && { ns=$NSB; conf=$WORK/b.conf; log=$WORK/b.log
-		pfx=$PFX_B; ifc=adb$ID; }
-	mkdir -p "$WORK/$1"
-	ip netns exec "$ns" "$BUILD/app/ringcached/ringcached" -c "$conf" \
-		--set "control.socket=$WORK/$1/ctl.sock" -- \
-		$(rc_eal_lcores 2) --no-pci --no-huge -m 256 \
-		--vdev "net_af_packet0,iface=$ifc,qpairs=2,framecnt=4096" \
-		--file-prefix "$pfx" >>"$log" 2>&1 &
-	if [ "$1" = a ]; then PIDA=$!; else PIDB=$!; fi
-	for _ in $(seq 1 200); do
-		grep -q "ringcached: ready" "$log" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "node $1 not ready"; cat "$log"; return 1
-}
-ctl() { # a|b args...
-	local n=$1; shift
-	"$BUILD/app/ringctl/ringctl" -s "$WORK/$n/ctl.sock" "$@"
-}
-# rstat a|b field   or   rstat a|b counters.name
-rstat() {
-	ctl "$1" --json repl status 2>/dev/null |
-		python3 -c "
-import json,sys
-o=json.load(sys.stdin)['repl']
-for k in '$2'.split('.'): o=o.get(k) if isinstance(o,dict) else None
-print(o)" 2>/dev/null || echo none
-}
-wait_for() { # secs description command...  (a deadline in seconds)
-	local s=$1 d=$2 t0 end; t0=$(now); end=$(($(date +%s) + s)); shift 2
-	while [ "$(date +%s)" -le "$end" ]; do
-		if "$@"; then echo "   ($d: $(ms_since "$t0") ms)"; return 0; fi
-		sleep 0.05
-	done
-	fail "$d (waited ${s}s)"; return 1
-}
-is() { [ "$(rstat "$1" "$2")" = "$3" ]; }
-at_least() { local v; v=$(rstat "$1" "$2"); [[ $v =~ ^[0-9]+$ ]] && [ "$v" -ge "$3" ]; }
+# The pair (scripts/lib/pair.sh); the bridge floods (see 3.), and the
+# forger stops with everything else.
+FPID=
+kill_forger() { [ -n "$FPID" ] && kill -TERM "$FPID" 2>/dev/null || true; }
+TAG=u PAIR_FLOOD=1 PAIR_EXIT_HOOK=kill_forger
+# shellcheck source=../../scripts/lib/pair.sh
+. "$HERE/../../scripts/lib/pair.sh"
+pair_up
+pair_conf
+start() { pair_start "$@"; }
 
 # Forge heartbeats: raw IPv4/UDP with the peer's source address, from
 # the client namespace. Bounded: COUNT datagrams, one every 100 ms.
@@ -299,12 +180,5 @@ wait_for 5 "B counted forged HELLOs" at_least b counters.bad_auth $((bb + 1)) &&
 echo "RESULT promotion_ms=$promo_ms bad_auth_a=$ba replayed_a=$rpa bad_auth_b=$(rstat b counters.bad_auth)"
 
 stop_all; PIDA= PIDB=
-for n in a b; do
-	bad="AddressSanitizer|runtime error|stream gap|malformed frame|cannot save"
-	if grep -E "$bad" "$WORK/$n.log" >/dev/null; then
-		fail "node $n logged errors:"; grep -E "$bad" "$WORK/$n.log" | head
-	fi
-done
-echo "--- node logs (replication lines)"
-grep -h "repl:" "$WORK/a.log" "$WORK/b.log" | head -40
+pair_logs_clean
 [ "$fails" -eq 0 ] && echo "replication auth: all passed" || { echo "replication auth: $fails failed"; exit 1; }

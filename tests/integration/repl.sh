@@ -23,129 +23,12 @@ RC_BIN=$BUILD
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
-ID=$$
-WORK=$(mktemp -d "/tmp/rcrepl.XXXXXX")
-NSA=rc-ra$ID NSB=rc-rb$ID NSC=rc-rc$ID
-PIDA= PIDB=
-PFX_A=rcra$ID PFX_B=rcrb$ID
-stop_all() {
-	local p
-	for p in $PIDA $PIDB; do kill -TERM "$p" 2>/dev/null || true; done
-	for _ in $(seq 1 100); do
-		kill -0 $PIDA 2>/dev/null || kill -0 $PIDB 2>/dev/null || break
-		sleep 0.1
-	done
-	for p in $PIDA $PIDB; do kill -KILL "$p" 2>/dev/null || true; done
-	rm -rf "/var/run/dpdk/$PFX_A" "/var/run/dpdk/$PFX_B"
-}
-trap 'stop_all; rc_cleanup; rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM
-
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
-now() { date +%s.%N; }
-ms_since() { echo "($(now) - $1) * 1000" | bc -l | xargs printf '%.0f'; }
-
-NET=198.18.0
-A=$NET.2 B=$NET.3
-MA=198.19.$((ID % 200)).1 MB=198.19.$((ID % 200)).2
-
-# Namespaces and links.
-rc_ns_create "$NSA"; rc_ns_create "$NSB"; rc_ns_create "$NSC"
-ip netns exec "$NSC" ip link add br0 type bridge
-ip netns exec "$NSC" ip link set br0 up
-for n in a b; do
-	ns=$NSA; [ $n = b ] && ns=$NSB
-	ip link add "rd$n$ID" type veth peer name "rx$n$ID"
-	ip link set "rd$n$ID" netns "$ns"
-	ip link set "rx$n$ID" netns "$NSC"
-	ip netns exec "$ns" ip link set "rd$n$ID" up
-	ip netns exec "$NSC" ip link set "rx$n$ID" master br0 up
-done
-ip netns exec "$NSC" ip addr add $NET.1/24 dev br0
-ip link add "rma$ID" type veth peer name "rmb$ID"
-ip link set "rma$ID" netns "$NSA"
-ip link set "rmb$ID" netns "$NSB"
-ip netns exec "$NSA" ip addr add "$MA/30" dev "rma$ID"
-ip netns exec "$NSB" ip addr add "$MB/30" dev "rmb$ID"
-ip netns exec "$NSA" ip link set "rma$ID" up
-ip netns exec "$NSB" ip link set "rmb$ID" up
-
-conf() { # node-ip role listen peer peer-data-ip state-file
-	cat <<CONF
-[node]
-ip = $1
-
-[dpdk]
-workers = 2
-mbufs = 4095
-idle_sleep_us = 10
-
-[store]
-memory = 64M
-max_items = 262144
-segment_size = 64K
-max_value_size = 4K
-
-[acl]
-trusted = $NET.0/24
-
-[scaling]
-rules =
-
-[repl]
-role = $2
-listen = $3
-peer = $4
-peer_data_ip = $5
-state_file = $6
-key_file = $WORK/repl.key
-CONF
-}
-# The pair's shared secret (repl.key_file): 32 random bytes, mode 600.
-head -c 32 /dev/urandom >"$WORK/repl.key"
-chmod 600 "$WORK/repl.key"
-conf $A primary "$MA:7700" "$MB:7700" $B "$WORK/a.state" >"$WORK/a.conf"
-conf $B standby "$MB:7700" "$MA:7700" $A "$WORK/b.state" >"$WORK/b.conf"
-
-start() { # a|b
-	local ns=$NSA conf=$WORK/a.conf log=$WORK/a.log pfx=$PFX_A ifc=rda$ID
-	[ "$1" = b ] && { ns=$NSB; conf=$WORK/b.conf; log=$WORK/b.log
-		pfx=$PFX_B; ifc=rdb$ID; }
-	mkdir -p "$WORK/$1"
-	ip netns exec "$ns" "$BUILD/app/ringcached/ringcached" -c "$conf" \
-		--set "control.socket=$WORK/$1/ctl.sock" -- \
-		$(rc_eal_lcores 2) --no-pci --no-huge -m 256 \
-		--vdev "net_af_packet0,iface=$ifc,qpairs=2,framecnt=4096" \
-		--file-prefix "$pfx" >>"$log" 2>&1 &
-	if [ "$1" = a ]; then PIDA=$!; else PIDB=$!; fi
-	for _ in $(seq 1 200); do
-		grep -q "ringcached: ready" "$log" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "node $1 not ready"; cat "$log"; return 1
-}
-ctl() { # a|b args...
-	local n=$1; shift
-	"$BUILD/app/ringctl/ringctl" -s "$WORK/$n/ctl.sock" "$@"
-}
-rstat() { # a|b field
-	ctl "$1" --json repl status 2>/dev/null |
-		python3 -c "import json,sys; print(json.load(sys.stdin)['repl'].get('$2'))" 2>/dev/null || echo none
-}
-wait_for() { # secs description command...
-	local s=$1 d=$2 t0; t0=$(now); shift 2
-	for _ in $(seq 1 $((s * 20))); do
-		if "$@"; then echo "   ($d: $(ms_since "$t0") ms)"; return 0; fi
-		sleep 0.05
-	done
-	fail "$d (waited ${s}s)"; return 1
-}
-is() { [ "$(rstat "$1" "$2")" = "$3" ]; }
-cli() { ip netns exec "$NSC" "$BUILD/tests/integration/rc_cli" "$@"; }
-load() { ip netns exec "$NSC" "$BUILD/tests/integration/rc_repl_load" "$@"; }
-jget() { python3 -c "import json,sys; print(json.loads(sys.argv[1])['$2'])" "$1"; }
+TAG=r
+# shellcheck source=../../scripts/lib/pair.sh
+. "$HERE/../../scripts/lib/pair.sh"
+pair_up
+pair_conf
+start() { pair_start "$@"; }
 
 # 1. A alone becomes primary; B joins and takes a full snapshot.
 start a
@@ -223,7 +106,7 @@ v=$(load verify $A:7711 "$WORK/l1/durable")
 
 # 4. Management link down: heartbeats on the data network keep B primary
 #    and A standby; writes are accepted at one epoch only.
-ip netns exec "$NSA" ip link set "rma$ID" down
+pair_mlink a down
 sleep 1
 ra=$(rstat a role) rb=$(rstat b role)
 [ "$ra" = standby ] && [ "$rb" = primary ] &&
@@ -233,7 +116,7 @@ oa=$(cli $A:7711 set split a || true)
 ob=$(cli $B:7711 set split b || true)
 case "$oa|$ob" in *"not primary"*"|OK"*) pass "writes only at epoch $(rstat b epoch) (A: $oa)";;
 	*) fail "split brain? A: $oa, B: $ob";; esac
-ip netns exec "$NSA" ip link set "rma$ID" up
+pair_mlink a up
 wait_for 10 "A reconnects after the link returns" is a connected True &&
 	pass "link back: A reconnected ($(rstat a phase))"
 
@@ -289,12 +172,5 @@ v=$(load verify $A:7711 "$WORK/l2/durable")
 echo "longest replication-thread turn on A: $(rstat a thread_turn_max_s) s"
 
 stop_all; PIDA= PIDB=
-for n in a b; do
-	bad="AddressSanitizer|runtime error|stream gap|malformed frame|cannot save|frame dropped|heartbeat dropped"
-	if grep -E "$bad" "$WORK/$n.log" >/dev/null; then
-		fail "node $n logged errors:"; grep -E "$bad" "$WORK/$n.log" | head
-	fi
-done
-echo "--- node logs (replication lines)"
-grep -h "repl:" "$WORK/a.log" "$WORK/b.log" | head -40
+pair_logs_clean "frame dropped|heartbeat dropped"
 [ "$fails" -eq 0 ] && echo "replication: all passed" || { echo "replication: $fails failed"; exit 1; }
