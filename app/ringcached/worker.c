@@ -790,12 +790,13 @@ int rcd_worker_main(void *arg)
 		 * until then requests wait in the queue, never see the old
 		 * copy, and no write lands where the CLEAR still goes. */
 		bool catching_up = false;
+		unsigned applied = 0;
 
 		if (unlikely(w->alog != NULL)) {
 			const bool primary = w->p.role == RC_REPL_PRIMARY;
 
-			rcd_worker_apply(w, now, primary ? UINT32_MAX
-							 : RCD_APPLY_WORK);
+			applied = rcd_worker_apply(w, now, primary ? UINT32_MAX
+								   : RCD_APPLY_WORK);
 			catching_up = primary &&
 				      (w->clearing || rc_repl_log_used(w->alog));
 		}
@@ -836,7 +837,10 @@ int rcd_worker_main(void *arg)
 		/* Optional back-off once idle: on a VM whose host caps the
 		 * guest's CPU time, a worker that polls a quiet queue spends
 		 * the quota the rest of the machine needs (perf/README.md). */
-		if (n != 0)
+		/* Records to apply, a CLEAR or a snapshot pass under way are
+		 * work too: a worker that napped between slices of a resync
+		 * moved a GiB at tens of MB/s. */
+		if (n != 0 || applied || w->clearing || w->snap_active)
 			last_rx = now_tsc;
 		else if (w->idle_sleep_us && now_tsc - last_rx > idle_spin) {
 			nanosleep(&idle_ts, NULL);
