@@ -764,8 +764,17 @@ static void finish_batch(struct rcd_repl *r, uint64_t now)
 		return;
 	b = malloc(sizeof(*b) + r->nw * sizeof(uint64_t));
 	if (!b) {
+		/* The batch's records are numbered and gone from the logs: a
+		 * hole. Its buffer goes too (a later batch must not be
+		 * written into it at offset 0), and the standby is reset. */
+		free(r->cur);
+		r->cur = NULL;
 		r->cur_n = r->cur_len = 0;
 		r->st.backlog_dropped++;
+		if (r->peer_follows && r->next_send)
+			r->next_send = UINT64_MAX;
+		else
+			r->resume_floor = UINT64_MAX;
 		return;
 	}
 	rc_repl_frame_hdr(r->cur, RC_REPL_F_BATCH,
