@@ -2147,6 +2147,12 @@ json_t *rcd_repl_status(const struct rcd_repl *r)
 	o = status_locked(r);
 	json_object_set_new(o, "thread_turn_max_s",
 			    json_real((double)r->turn_max_ns / 1e9));
+	/* The epoch file's thread: its longest write, and whether the
+	 * epoch in use is on disk (a promotion takes writes once it is). */
+	json_object_set_new(o, "epoch_write_max_s",
+			    json_real((double)r->ew_max_ns / 1e9));
+	json_object_set_new(o, "epoch_saved", json_boolean(epoch_saved(r)));
+	json_object_set_new(o, "handover", json_boolean(r->handover));
 	pthread_mutex_unlock(mu);
 	return o;
 }
