@@ -169,7 +169,7 @@ v=$(load verify $A:7711 "$WORK/l2/durable")
 [ "$(jget "$v" missing)" = 0 ] && [ "$(jget "$L" errors)" = 0 ] &&
 	pass "no acknowledged durable write lost during the abuse: $v" ||
 	fail "writes during the abuse: load $L, verify $v"
-echo "longest replication-thread turn on A: $(rstat a thread_turn_max_s) s"
+echo "longest replication-thread turn on A: $(rstat a thread_turn_max_s) s; longest epoch-file write (its own thread): A $(rstat a epoch_write_max_s) s, B $(rstat b epoch_write_max_s) s"
 
 stop_all; PIDA= PIDB=
 pair_logs_clean "frame dropped|heartbeat dropped"
