@@ -19,7 +19,6 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
-#include <rte_version.h>
 
 #include <rte_timer.h>
 
@@ -60,14 +59,6 @@ static void set_signals(void)
 	for (size_t i = 0; i < RTE_DIM(sigs); i++)
 		sigaction(sigs[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-}
-
-/* "22.11.11" from rte_version()'s "DPDK 22.11.11". */
-static const char *dpdk_version(void)
-{
-	const char *v = rte_version();
-
-	return strncmp(v, "DPDK ", 5) == 0 ? v + 5 : v;
 }
 
 static void usage(FILE *f)
@@ -156,7 +147,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 			exit(0);
 		case 'V':
 			printf("ringcached %s (DPDK %s)\n", RC_VERSION,
-			       dpdk_version());
+			       rcd_dpdk_version());
 			exit(0);
 		default:
 			usage(stderr);

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT
  * The metric table. A row is a counter or gauge read from the workers'
- * summed counters, the NIC or the control core's gauges; an array row
- * (drop reasons, opcodes, statuses, classes) expands to one labelled
- * series per element. Stats-file names are the row's `stat` pattern
- * with the label value in %s; Prometheus names are ringcache_<prom>,
+ * summed counters, one worker's own series, the NIC, the control core's
+ * gauges or the process's figures; an array row (drop reasons, opcodes,
+ * statuses, classes, workers) expands to one labelled series per
+ * element, and a row with a second array (a worker's ops by opcode)
+ * to one per pair. A state-set row shows a numeric gauge as one series
+ * per state, 1 for the state it holds and 0 for the others. Stats-file
+ * names are the row's `stat` pattern with the label values in its %s
+ * (no `stat`: Prometheus only); Prometheus names are ringcache_<prom>
+ * (process figures: process_<...>, as client libraries name them),
  * counters with _total. */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,14 +16,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_version.h>
+
 #include "metrics.h"
 #include "rc_opt.h"
+#include "repl.h"
 
 const char *const rcd_alert_names[3] = {"latency", "hit_rate", "memory"};
 
-enum src { WK, NIC, CTL, SNAP };
-enum kind { COUNTER, GAUGE };
-enum arr { NONE, NETDROP, PROTODROP, OPCODE, STATUS, CLASS, ALERT };
+/* WK_NS, SNAP_NS: as WK, SNAP, in nanoseconds; Prometheus has them in
+ * seconds (its base unit), the stats file as they are. */
+enum src { WK, NIC, CTL, SNAP, PW, PROC, WK_NS, SNAP_NS };
+enum kind { COUNTER, GAUGE, STATE };
+/* Arrays; the last four are pairs of arrays, the second one labelled
+ * as `pairs` says (a STATE row's second array is its states). */
+enum arr { NONE, NETDROP, PROTODROP, OPCODE, STATUS, CLASS, ALERT, WORKER,
+	   BUSY, ROLE, PHASE, LEVEL,
+	   WORKER_BUSY, WORKER_OP, ALERT_LEVEL, ROLE_STATE, PHASE_STATE };
+
+static const struct {
+	enum arr first, second;
+	const char *label;       /* of the second */
+} pairs[] = {
+	[WORKER_BUSY] = {WORKER, BUSY, "busy"},
+	[WORKER_OP] = {WORKER, OPCODE, "op"},
+	[ALERT_LEVEL] = {ALERT, LEVEL, "level"},
+	[ROLE_STATE] = {NONE, ROLE, "role"},
+	[PHASE_STATE] = {NONE, PHASE, "phase"},
+};
 
 struct metric {
 	const char *stat;        /* stats-file name; %s: the label value */
@@ -38,6 +63,10 @@ struct metric {
 #define N(f) NIC, offsetof(struct rte_eth_stats, f)
 #define G(f) CTL, offsetof(struct rcd_gauges, f)
 #define S(f) SNAP, offsetof(struct rcd_snapshot, f)
+#define WNS(f) WK_NS, offsetof(struct rcd_worker_stats, f)
+#define SNS(f) SNAP_NS, offsetof(struct rcd_snapshot, f)
+#define PWK(f) PW, offsetof(struct rcd_worker_brief, f)
+#define P(f) PROC, offsetof(struct rc_proc_stats, f)
 
 static const struct metric metrics[] = {
 	{"rx_packets", "rx_packets", COUNTER, W(rx_packets), NONE, 0, 0,
@@ -51,8 +80,8 @@ static const struct metric metrics[] = {
 	{"worker_gaps", "worker_gaps", COUNTER, W(gaps), NONE, 0, 0,
 	 "Worker loop turns over 100 us apart while not napping (the host "
 	 "took the CPU, or a turn ran long)"},
-	{"worker_gap_ns", "worker_gap_nanoseconds", COUNTER, W(gap_ns), NONE,
-	 0, 0, "Time the workers spent in those gaps"},
+	{"worker_gap_ns", "worker_gap_seconds", COUNTER, WNS(gap_ns), NONE, 0,
+	 0, "Time the workers spent in those gaps"},
 	{"requests", "requests", COUNTER, W(srv.requests), NONE, 0, 0,
 	 "Well-formed request messages executed"},
 	{"arp_replies", "arp_replies", COUNTER, W(arp_replies), NONE, 0, 0,
@@ -213,10 +242,45 @@ static const struct metric metrics[] = {
 	 "tx_errors", NULL},
 	{"nic_rx_nombuf", "nic_errors", COUNTER, N(rx_nombuf), NONE, "kind",
 	 "rx_nombuf", NULL},
-	{"stats_published_ns", "stats_published_nanoseconds", GAUGE,
-	 S(published_ns), NONE, 0, 0,
+	{"stats_published_ns", "stats_published_seconds", GAUGE,
+	 SNS(published_ns), NONE, 0, 0,
 	 "CLOCK_MONOTONIC time of the oldest worker's last counter publish: "
 	 "every request answered before it is counted"},
+	{"worker%s_polls_busy_%s", "worker_polls", COUNTER, PWK(polls),
+	 WORKER_BUSY,
+	 "worker", 0, "Worker loop turns, by worker and whether the turn "
+	 "found work (frames from the NIC or the inbox, records to apply, "
+	 "replies to send): "
+	 "the busy ratio is busy=\"true\" over all"},
+	{"worker%s_busy_seconds", "worker_busy_seconds", COUNTER, PWK(busy_s),
+	 WORKER, "worker", 0, "Time in loop turns that found work, by worker "
+	 "(a polling worker shows 100% CPU to the host whatever this says)"},
+	{"worker%s_busy_cycles", "worker_busy_cycles", COUNTER,
+	 PWK(busy_cycles), WORKER, "worker", 0, "TSC cycles in loop turns "
+	 "that found work, by worker: over worker_requests_total, cycles per "
+	 "request"},
+	{"worker%s_rx_packets", "worker_rx_packets", COUNTER, PWK(rx_packets),
+	 WORKER, "worker", 0, "Frames received, by worker (queue)"},
+	{"worker%s_requests", "worker_requests", COUNTER, PWK(requests), WORKER,
+	 "worker", 0, "Request messages executed, by the worker that owns the "
+	 "partition"},
+	{"worker%s_op_%s", "worker_ops", COUNTER, PWK(ops), WORKER_OP,
+	 "worker", 0, "Operations, by worker and type"},
+	{"process_cpu_seconds", "process_cpu_seconds", COUNTER,
+	 P(cpu_seconds), NONE, 0, 0, "User and system CPU time of ringcached "
+	 "(workers poll: they use their CPUs whole)"},
+	{"process_resident_memory_bytes", "process_resident_memory_bytes",
+	 GAUGE, P(resident_bytes), NONE, 0, 0, "Resident memory (hugepages, "
+	 "where the packet buffers live, are not in it)"},
+	{"process_virtual_memory_bytes", "process_virtual_memory_bytes", GAUGE,
+	 P(virtual_bytes), NONE, 0, 0, "Virtual memory size"},
+	{"process_open_fds", "process_open_fds", GAUGE, P(open_fds), NONE, 0,
+	 0, "Open file descriptors"},
+	{"process_max_fds", "process_max_fds", GAUGE, P(max_fds), NONE, 0, 0,
+	 "File descriptor limit (RLIMIT_NOFILE)"},
+	{"process_start_time_seconds", "process_start_time_seconds", GAUGE,
+	 P(start_time_s), NONE, 0, 0,
+	 "Start time of the process since the Unix epoch"},
 	{"uptime_seconds", "uptime_seconds", GAUGE, G(uptime_s), NONE, 0, 0,
 	 "Seconds since the node started serving"},
 	{"multiplier", "multiplier", GAUGE, G(multiplier), NONE, 0, 0,
@@ -238,6 +302,9 @@ static const struct metric metrics[] = {
 	 "1 while expired items are served within the grace"},
 	{"alert_%s", "alert_level", GAUGE, G(alert), ALERT, "alert", 0,
 	 "Alert level: 0 ok, 1 warning, 2 critical, 3 emergency"},
+	{NULL, "alert_state", STATE, G(alert), ALERT_LEVEL, "alert", 0,
+	 "Alert level as a state set: 1 for the level each alert is at, 0 "
+	 "for the others"},
 	{"alert_hooks_run", "alert_hooks", COUNTER, G(hooks_run), NONE,
 	 "outcome", "run", "Alert hook commands started or skipped (too many "
 	 "running)"},
@@ -270,6 +337,12 @@ static const struct metric metrics[] = {
 	 0, "1 while the management connection to the peer is up"},
 	{"repl_phase", "repl_phase", GAUGE, G(repl_phase), NONE, 0, 0,
 	 "0 none, 1 snapshot (full resync), 2 streaming"},
+	{NULL, "repl_role_state", STATE, G(repl_role), ROLE_STATE, 0, 0,
+	 "Replication role as a state set: 1 for the role held, 0 for the "
+	 "others"},
+	{NULL, "repl_phase_state", STATE, G(repl_phase), PHASE_STATE, 0, 0,
+	 "Replication phase as a state set: 1 for the phase the node is in, "
+	 "0 for the others"},
 	{"repl_lag_records", "repl_lag_records", GAUGE, G(repl_lag_records),
 	 NONE, 0, 0, "Records the standby has not applied yet (as this node "
 	 "sees it)"},
@@ -303,7 +376,19 @@ static const struct metric metrics[] = {
 	 "or session already seen, or a time outside repl.auth_window_ms"},
 };
 
-static unsigned arr_len(enum arr a, const struct rc_classes *cl)
+/* Worker label values: constants, as every label value in the table. */
+static const char *const worker_names[RCD_MAX_WORKERS] = {
+	"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12",
+	"13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23",
+	"24", "25", "26", "27", "28", "29", "30", "31", "32", "33", "34",
+	"35", "36", "37", "38", "39", "40", "41", "42", "43", "44", "45",
+	"46", "47", "48", "49", "50", "51", "52", "53", "54", "55", "56",
+	"57", "58", "59", "60", "61", "62", "63",
+};
+static const char *const busy_names[2] = {"true", "false"};
+
+static unsigned arr_len(enum arr a, const struct rcd_snapshot *s,
+			const struct rc_classes *cl)
 {
 	switch (a) {
 	case NETDROP: return RC_NET_DROP__COUNT;
@@ -312,11 +397,17 @@ static unsigned arr_len(enum arr a, const struct rc_classes *cl)
 	case STATUS: return RC_ST__COUNT;
 	case CLASS: return cl->n;
 	case ALERT: return 3;
+	case WORKER: return s->n_workers;
+	case BUSY: return 2;
+	case ROLE: return RC_REPL_ROLE__COUNT;
+	case PHASE: return RCD_PHASE_STREAMING + 1;
+	case LEVEL: return RC_ALERT__COUNT;
 	default: return 1;
 	}
 }
 
 static const char *arr_name(enum arr a, unsigned i,
+			    const struct rcd_snapshot *s,
 			    const struct rc_classes *cl)
 {
 	switch (a) {
@@ -326,53 +417,111 @@ static const char *arr_name(enum arr a, unsigned i,
 	case STATUS: return rc_proto_status_name(i);
 	case CLASS: return cl->c[i].name;
 	case ALERT: return rcd_alert_names[i];
+	case WORKER: {
+		unsigned id = (unsigned)s->wk[i].id;
+
+		return id < RCD_MAX_WORKERS ? worker_names[id] : NULL;
+	}
+	case BUSY: return busy_names[i];
+	case ROLE: return rc_repl_role_name(i);
+	case PHASE: return rcd_repl_phase_name(i);
+	case LEVEL: return rc_alert_level_name((enum rc_alert_level)i);
 	default: return NULL;
 	}
 }
 
-static size_t arr_stride(enum arr a)
+static size_t arr_stride(enum arr a, enum src src)
 {
+	if (a == NONE)
+		return 0;
 	if (a == CLASS)
 		return sizeof(struct rc_store_class_stats);
-	return a == ALERT ? sizeof(double) : sizeof(uint64_t);
+	if (a == WORKER)
+		return sizeof(struct rcd_worker_brief);
+	return a == ALERT || src == PW ? sizeof(double) : sizeof(uint64_t);
 }
 
+/* Element (i, j) of a row; of a STATE row, 1 if element i holds
+ * state j. */
 static double value_of(const struct rcd_snapshot *s, const struct metric *m,
-		       unsigned i)
+		       enum arr a, enum arr b, unsigned i, unsigned j)
 {
-	size_t off = m->off + i * arr_stride(m->arr);
+	size_t off = m->off + i * arr_stride(a, m->src);
+	double v;
 
+	if (m->kind != STATE)
+		off += j * arr_stride(b, m->src);
 	switch (m->src) {
-	case WK: return (double)*(const uint64_t *)((const char *)&s->sum + off);
-	case NIC: return (double)*(const uint64_t *)((const char *)&s->nic + off);
-	case SNAP: return (double)*(const uint64_t *)((const char *)s + off);
-	default: return *(const double *)((const char *)&s->g + off);
+	case WK:
+	case WK_NS:
+		v = (double)*(const uint64_t *)((const char *)&s->sum + off);
+		break;
+	case NIC: v = (double)*(const uint64_t *)((const char *)&s->nic + off);
+		break;
+	case SNAP:
+	case SNAP_NS:
+		v = (double)*(const uint64_t *)((const char *)s + off);
+		break;
+	case PW: v = *(const double *)((const char *)s->wk + off);
+		break;
+	case PROC: v = *(const double *)((const char *)&s->proc + off);
+		break;
+	default: v = *(const double *)((const char *)&s->g + off);
+		break;
 	}
+	return m->kind == STATE ? (double)(v == (double)j) : v;
 }
 
-/* Each element of each row: name (stat), label value, value. Rows the
+/* Each element of each row: name (stat; NULL for Prometheus-only
+ * rows), its labels as `a="x",b="y"` ("" for none), value. Rows the
  * snapshot lacks (NIC without stats) are skipped. */
 typedef void (*visit_fn)(void *arg, const struct metric *m,
-			 const char *stat, const char *lval, double v);
+			 const char *stat, const char *labels, double v);
 
 static void visit(const struct rcd_snapshot *s, const struct rc_classes *cl,
 		  visit_fn fn, void *arg)
 {
-	char stat[128];
+	char stat[128], labels[192];
 
 	for (size_t k = 0; k < sizeof(metrics) / sizeof(metrics[0]); k++) {
 		const struct metric *m = &metrics[k];
+		enum arr a = m->arr, b = NONE;
+		const char *blabel = NULL;
 
 		if (m->src == NIC && !s->nic_ok)
 			continue;
-		for (unsigned i = 0; i < arr_len(m->arr, cl); i++) {
-			const char *lv = m->arr ? arr_name(m->arr, i, cl)
-						: m->lval;
+		if (a >= WORKER_BUSY) {
+			b = pairs[a].second;
+			blabel = pairs[a].label;
+			a = pairs[a].first;
+		}
+		for (unsigned i = 0; i < arr_len(a, s, cl); i++) {
+			const char *lv = a ? arr_name(a, i, s, cl) : m->lval;
 
-			if (m->arr && !lv)
+			if (a && !lv)
 				continue;
-			snprintf(stat, sizeof(stat), m->stat, lv ? lv : "");
-			fn(arg, m, stat, lv, value_of(s, m, i));
+			for (unsigned j = 0; j < arr_len(b, s, cl); j++) {
+				const char *lv2 = b ? arr_name(b, j, s, cl)
+						    : NULL;
+				int n = 0;
+
+				if (b && !lv2)
+					continue;
+				labels[0] = '\0';
+				if (m->label && lv)
+					n = snprintf(labels, sizeof(labels),
+						     "%s=\"%s\"", m->label, lv);
+				if (lv2)
+					snprintf(labels + n,
+						 sizeof(labels) - (size_t)n,
+						 "%s%s=\"%s\"", n ? "," : "",
+						 blabel, lv2);
+				if (m->stat)
+					snprintf(stat, sizeof(stat), m->stat,
+						 lv ? lv : "", lv2 ? lv2 : "");
+				fn(arg, m, m->stat ? stat : NULL, labels,
+				   value_of(s, m, a, b, i, j));
+			}
 		}
 	}
 }
@@ -409,14 +558,32 @@ void rcd_snapshot_take(struct rcd_snapshot *s, struct rcd_worker *const *w,
 	}
 	s->published_ns = n ? oldest : 0;
 	rcd_stats_sum(w, n, &s->sum);
+	s->n_workers = n;
+	for (unsigned i = 0; i < n; i++) {
+		const volatile struct rcd_worker_stats *ws = &w[i]->stats;
+		struct rcd_worker_brief *b = &s->wk[i];
+
+		b->id = w[i]->id;
+		b->polls[0] = (double)ws->polls_busy;
+		b->polls[1] = (double)ws->polls_idle;
+		b->busy_cycles = (double)ws->busy_tsc;
+		b->busy_s = (double)ws->busy_tsc / (double)w[i]->tsc_hz;
+		b->rx_packets = (double)ws->rx_packets;
+		b->requests = (double)ws->srv.requests;
+		for (unsigned o = 0; o < RC_OP__COUNT; o++)
+			b->ops[o] = (double)ws->srv.ops[o];
+	}
+	rc_proc_read(&s->proc);
 	s->nic_ok = rte_eth_stats_get(port_id, &s->nic) == 0;
 }
 
 static void print_one(void *arg, const struct metric *m, const char *stat,
-		      const char *lval, double v)
+		      const char *labels, double v)
 {
 	(void)m;
-	(void)lval;
+	(void)labels;
+	if (!stat)
+		return;
 	if (v == (double)(uint64_t)v)
 		fprintf(arg, "%s %" PRIu64 "\n", stat, (uint64_t)v);
 	else
@@ -451,27 +618,37 @@ struct prom_ctx {
 };
 
 static void prom_one(void *arg, const struct metric *m, const char *stat,
-		     const char *lval, double v)
+		     const char *labels, double v)
 {
 	struct prom_ctx *p = arg;
 	const char *sfx = m->kind == COUNTER ? "_total" : "";
+	const char *ns = m->src == PROC ? "" : "ringcache_";
 
 	(void)stat;
+	if (m->src == WK_NS || m->src == SNAP_NS)
+		v /= 1e9;
 	if (!p->last || strcmp(p->last, m->prom) != 0) {
 		/* Rows sharing a name are adjacent; the first has the help. */
 		if (m->help)
-			fprintf(p->f, "# HELP ringcache_%s%s %s\n", m->prom,
-				sfx, m->help);
+			fprintf(p->f, "# HELP %s%s%s %s\n", ns, m->prom, sfx,
+				m->help);
 		if (m->help || !p->last)
-			fprintf(p->f, "# TYPE ringcache_%s%s %s\n", m->prom,
-				sfx, m->kind == COUNTER ? "counter" : "gauge");
+			fprintf(p->f, "# TYPE %s%s%s %s\n", ns, m->prom, sfx,
+				m->kind == COUNTER ? "counter" : "gauge");
 		p->last = m->prom;
 	}
-	if (m->label && lval)
-		fprintf(p->f, "ringcache_%s%s{%s=\"%s\"} %.17g\n", m->prom, sfx,
-			m->label, lval, v);
+	if (labels[0])
+		fprintf(p->f, "%s%s%s{%s} %.17g\n", ns, m->prom, sfx, labels,
+			v);
 	else
-		fprintf(p->f, "ringcache_%s%s %.17g\n", m->prom, sfx, v);
+		fprintf(p->f, "%s%s%s %.17g\n", ns, m->prom, sfx, v);
+}
+
+const char *rcd_dpdk_version(void)
+{
+	const char *v = rte_version();
+
+	return strncmp(v, "DPDK ", 5) == 0 ? v + 5 : v;
 }
 
 /* Bucket bounds of the Prometheus histogram (ns); each is moved down to
@@ -487,6 +664,11 @@ void rcd_metrics_prometheus(const struct rcd_snapshot *s,
 {
 	struct prom_ctx p = {.f = f};
 
+	fprintf(f, "# HELP ringcache_build_info The running ringcached's "
+		"version and the DPDK it runs on (always 1)\n"
+		"# TYPE ringcache_build_info gauge\n"
+		"ringcache_build_info{version=\"%s\",dpdk=\"%s\"} 1\n",
+		RC_VERSION, rcd_dpdk_version());
 	visit(s, cl, prom_one, &p);
 	fprintf(f, "# HELP ringcache_request_duration_seconds Service time "
 		"of each operation, from the RX poll that received it to the "
@@ -523,10 +705,12 @@ void rcd_metrics_prometheus(const struct rcd_snapshot *s,
 }
 
 static void json_one(void *arg, const struct metric *m, const char *stat,
-		     const char *lval, double v)
+		     const char *labels, double v)
 {
 	(void)m;
-	(void)lval;
+	(void)labels;
+	if (!stat)
+		return;
 	json_object_set_new(arg, stat,
 			    v == (double)(json_int_t)v ? json_integer((json_int_t)v)
 						       : json_real(v));

@@ -11,6 +11,7 @@
 
 #include "rc_alert.h"
 #include "rc_classes.h"
+#include "rc_proc.h"
 #include "worker.h"
 
 /* Values the control core computes (not worker counters). */
@@ -36,6 +37,16 @@ struct rcd_gauges {
 	double repl_bad_auth, repl_replayed;
 };
 
+/* One worker's own series (the sum hides an idle or a saturated one). */
+struct rcd_worker_brief {
+	double id;                   /* = partition = queue */
+	double polls[2];             /* loop turns with work, without */
+	double busy_cycles;          /* TSC cycles of the turns with work */
+	double busy_s;               /* the same in seconds */
+	double rx_packets, requests;
+	double ops[RC_OP__COUNT];
+};
+
 /* What the control core gathered at one tick. */
 struct rcd_snapshot {
 	struct rcd_worker_stats sum;
@@ -43,9 +54,13 @@ struct rcd_snapshot {
 	int nic_ok;
 	struct rcd_gauges g;
 	uint64_t published_ns;       /* oldest worker publish (monotonic) */
+	unsigned n_workers;
+	struct rcd_worker_brief wk[RCD_MAX_WORKERS];
+	struct rc_proc_stats proc;   /* this process, from /proc/self */
 };
 
-/* Sum the workers' counters and read the NIC's. */
+/* Sum the workers' counters, copy each one's own series, read the
+ * NIC's counters and the process's figures. */
 void rcd_snapshot_take(struct rcd_snapshot *s, struct rcd_worker *const *w,
 		       unsigned n, uint16_t port_id);
 
@@ -72,5 +87,8 @@ json_t *rcd_metrics_json(const struct rcd_snapshot *s,
 			 const struct rc_classes *cl);
 
 extern const char *const rcd_alert_names[3];
+
+/* "22.11.11" from rte_version()'s "DPDK 22.11.11". */
+const char *rcd_dpdk_version(void);
 
 #endif

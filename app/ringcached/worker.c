@@ -593,7 +593,7 @@ void rcd_worker_burst(struct rcd_worker *w, struct rte_mbuf **pkts,
 		handoff_flush(w);
 }
 
-static void handle_inbox(struct rcd_worker *w, uint32_t now)
+static unsigned handle_inbox(struct rcd_worker *w, uint32_t now)
 {
 	struct rte_mbuf *pkts[RCD_MAX_BURST];
 	unsigned n = rte_ring_sc_dequeue_burst(w->inbox, (void **)pkts,
@@ -607,6 +607,7 @@ static void handle_inbox(struct rcd_worker *w, uint32_t now)
 		rc_net_udp_locate(pkts[i], &u);
 		serve(w, pkts[i], &u, now);
 	}
+	return n;
 }
 
 /* ---- control-core commands ------------------------------------------ */
@@ -805,6 +806,8 @@ int rcd_worker_main(void *arg)
 							    (uint16_t)w->id,
 							    pkts, w->burst);
 
+		unsigned work = applied + n;
+
 		w->stats.rx_packets += n;
 		if (n)
 			rcd_worker_burst(w, pkts, n, now);
@@ -813,11 +816,16 @@ int rcd_worker_main(void *arg)
 		if (unlikely(w->ctl_tx != NULL))
 			ctl_tx(w);
 		if (w->partitions > 1)
-			handle_inbox(w, now);
+			work += handle_inbox(w, now);
 		if (w->n_tx && (n == 0 || now_tsc - last_tx > drain)) {
+			work += w->n_tx; /* replies sent: work too */
 			rcd_worker_flush(w);
 			last_tx = now_tsc;
 		}
+		if (work != 0)
+			w->stats.polls_busy++;
+		else
+			w->stats.polls_idle++;
 		/* Store upkeep (expiry, budgets, compaction ahead of need)
 		 * in slices of at most RCD_MAINT_WORK items, 20,000 times a
 		 * second: up to 5M items/s, never one long pause. */
@@ -834,6 +842,10 @@ int rcd_worker_main(void *arg)
 			rcd_worker_snapshot(w);
 			last_stats = now_tsc;
 		}
+		/* The busy ratio's time: this turn's, if it had work (one
+		 * more TSC read, on busy turns only). */
+		if (work != 0)
+			w->stats.busy_tsc += rte_rdtsc() - now_tsc;
 		/* Optional back-off once idle: on a VM whose host caps the
 		 * guest's CPU time, a worker that polls a quiet queue spends
 		 * the quota the rest of the machine needs (perf/README.md). */

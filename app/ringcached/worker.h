@@ -90,6 +90,11 @@ struct rcd_worker_stats {
 	uint64_t gaps, gap_ns;       /* loop turns over 100 us apart (not
 				      * napping): the host took the CPU, or
 				      * one turn's work ran long */
+	/* Loop turns that found work (frames from the NIC or the inbox,
+	 * records to apply, replies to send) and turns that found none;
+	 * TSC cycles spent in
+	 * the turns that found work (their start to their end). */
+	uint64_t polls_busy, polls_idle, busy_tsc;
 	uint64_t net_drops[RC_NET_DROP__COUNT];
 	struct rc_reasm_stats reasm; /* snapshots, refreshed by the worker */
 	struct rc_ratelimit_stats rate;
