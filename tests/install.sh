@@ -19,7 +19,7 @@ eval "$(meson introspect "$BUILD" --buildoptions | python3 -c '
 import json, os, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
 p = o["prefix"]
-for k in ("sbindir", "bindir", "sysconfdir", "mandir"):
+for k in ("sbindir", "bindir", "sysconfdir", "mandir", "datadir"):
     print(f"{k.upper()}={os.path.join(p, o[k])}")
 print(f"PREFIX={p}")')"
 echo "prefix $PREFIX: sbin $SBINDIR, bin $BINDIR, etc $SYSCONFDIR, man $MANDIR"
@@ -38,7 +38,9 @@ for f in "$SYSCONFDIR/ringcache/ringcache.conf" \
 	"$PREFIX/lib/systemd/system/ringcached.service" \
 	"$PREFIX/lib/tmpfiles.d/ringcache.conf" \
 	"$PREFIX/lib/sysusers.d/ringcache.conf" \
-	"$MANDIR/man8/ringcached.8" "$MANDIR/man8/ringctl.8"; do
+	"$MANDIR/man8/ringcached.8" "$MANDIR/man8/ringctl.8" \
+	"$DATADIR/ringcache/monitoring/ringcache-alerts.yml" \
+	"$DATADIR/ringcache/monitoring/ringcache-dashboard.json"; do
 	[ -f "$S$f" ] && pass "installed $f" || fail "missing $f"
 done
 for f in ringbench ringdemo ringcached; do

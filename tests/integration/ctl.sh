@@ -244,7 +244,7 @@ for line in body.splitlines():
     base = re.sub(r'_(bucket|sum|count)$', '', name)
     assert name in types or base in types, "no TYPE for " + name
     samples[name + labels] = v
-assert all(n.startswith("ringcache_") for n in types)
+assert all(n.startswith(("ringcache_", "process_")) for n in types)
 assert all(n.endswith("_total") for n, t in types.items() if t == "counter"), "counter without _total"
 assert samples['ringcache_ops_total{op="get"}'] > 1000
 assert 'ringcache_dropped_total{reason="acl"}' in samples
