@@ -238,4 +238,44 @@ size_t rc_store_item_size(uint16_t key_len, uint32_t value_len,
 
 const char *rc_store_result_name(enum rc_store_result r);
 
+/* ---- warm restart: the stores' items in a file (persist.c) ----------
+ *
+ * rc_store_save writes every live item of n stores (their owners
+ * stopped) to path: through path.tmp, fsync'd, renamed, so a crash while
+ * saving leaves no file that looks whole. rc_store_load reads one back
+ * into n stores, sending each item to the store route() names for its
+ * digest (the partition count may differ from the saver's). The whole
+ * file is checked (magic, version, record bounds, item count, XXH64 of
+ * everything) before the first item is stored: a corrupt or truncated
+ * file stores nothing. Key, value, client flags and class are restored;
+ * a TTL keeps running while the node is down (wall clock): items whose
+ * TTL ended meanwhile are not loaded. CAS values are new, and above
+ * every value the saved stores ever handed out, so no CAS from before
+ * the restart matches an item after it. Files are host byte order (for
+ * a restart on the same machine, not an exchange format).
+ * @return 0, or a negative errno with what is wrong in err: -EIO and
+ *   errno's words for I/O, -EINVAL for a file that is not a store file,
+ *   -EBADMSG for a corrupt or truncated one, -ERANGE for a class id
+ *   beyond n_classes. */
+struct rc_store_file_stats {
+	uint64_t items;           /* saved / stored */
+	uint64_t bytes;           /* the file's size */
+	uint64_t expired;         /* load: TTL ended while down */
+	uint64_t refused;         /* load: the store refused (limits) */
+};
+int rc_store_save(struct rc_store *const *stores, unsigned n,
+		  const char *path, uint32_t now, uint64_t wall_s,
+		  struct rc_store_file_stats *st, char *err, size_t errlen);
+typedef unsigned (*rc_store_route_fn)(void *arg, const void *digest);
+int rc_store_load(struct rc_store *const *stores, unsigned n,
+		  unsigned n_classes, rc_store_route_fn route, void *arg,
+		  rc_store_digest_fn digest, const char *path, uint32_t now,
+		  uint64_t wall_s, struct rc_store_file_stats *st, char *err,
+		  size_t errlen);
+
+/* The version counter CAS values are made from: read it before a save,
+ * raise it (never lower) before a load. */
+uint64_t rc_store_cas_seq(const struct rc_store *s);
+void rc_store_cas_seq_raise(struct rc_store *s, uint64_t seq);
+
 #endif

@@ -1478,3 +1478,14 @@ int rc_store_snapshot(struct rc_store *s, struct rc_store_cursor *cur,
 	}
 	return 1;
 }
+
+uint64_t rc_store_cas_seq(const struct rc_store *s)
+{
+	return s->seq;
+}
+
+void rc_store_cas_seq_raise(struct rc_store *s, uint64_t seq)
+{
+	if (seq > s->seq)
+		s->seq = seq;
+}
