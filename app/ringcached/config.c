@@ -114,6 +114,10 @@ const struct rc_opt rcd_options[] = {
 	OPT("store", "eviction", RC_OPT_STR, "clock", 0, 0, eviction,
 	    "clock: evicting a segment keeps items read since written (up to "
 	    "half a segment); fifo: keeps nothing (for comparison)"),
+	OPT("store", "save_file", RC_OPT_STR, "", 0, 0, save_file,
+	    "Warm restart: on a clean stop, save every item to this file, "
+	    "and load it on the next start (then remove it, so a crash never "
+	    "brings back an old copy); empty: off. Not with replication"),
 	OPT("store", "classes", RC_OPT_STR,
 	    "wedding_data:40:protected, vendor_responses:25, "
 	    "guest_interactions:20, photo_thumbnails:10, system_cache:5",

@@ -40,6 +40,7 @@ struct rcd_config {
 	uint64_t memory_cap;
 	uint64_t segment_size;
 	char eviction[RC_OPT_STR_MAX];
+	char save_file[RC_OPT_STR_MAX];  /* warm restart (warm.c) */
 	char udp_checksum[RC_OPT_STR_MAX];
 	char classes[RC_OPT_STR_MAX];
 	char class_prefixes[RC_OPT_STR_MAX];

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "node.h"
 #include "repl.h"
+#include "warm.h"
 #include "worker.h"
 
 RTE_LOG_REGISTER_DEFAULT(rcd_logtype, INFO);
@@ -364,6 +365,7 @@ int main(int argc, char **argv)
 	char *eargv[MAX_EAL_ARGS];
 	static char eal_dir[PATH_MAX];
 	double t_stop = 0;
+	bool stores_ready = false;
 	int eargc, rc = 1;
 
 	if (parse_args(argc, argv, &a) != 0 || load_config(&a, &nd.cfg) != 0)
@@ -393,6 +395,8 @@ int main(int argc, char **argv)
 
 	if (setup_workers(&nd) != 0)
 		goto out;
+	rcd_warm_load(&nd);
+	stores_ready = true;
 	pc.port_id = (uint16_t)nd.cfg.port_id;
 	pc.nb_queues = (uint16_t)nd.n_workers;
 	pc.rx_desc = (uint16_t)nd.cfg.rx_desc;
@@ -455,6 +459,10 @@ int main(int argc, char **argv)
 out:
 	quit = 1;
 	rte_eal_mp_wait_lcore();
+	/* Every stop that gets here (a failed start after the load too)
+	 * keeps the items for the next start; a crash never saves. */
+	if (stores_ready)
+		rcd_warm_save(&nd);
 	rcd_repl_destroy(nd.repl);
 	teardown(&nd);
 	if (rc == 0)
