@@ -24,11 +24,13 @@
 
 const char *const rcd_alert_names[3] = {"latency", "hit_rate", "memory"};
 
-/* WK_NS, SNAP_NS: as WK, SNAP, in nanoseconds; Prometheus has them in
- * seconds (its base unit), the stats file as they are. */
+/* WK, NIC, SNAP: uint64_t fields; CTL, PW (one worker's, struct
+ * rcd_worker_brief), PROC (struct rc_proc_stats): doubles. WK_NS,
+ * SNAP_NS: as WK, SNAP, in nanoseconds; Prometheus has them in seconds
+ * (its base unit), the stats file as they are. */
 enum src { WK, NIC, CTL, SNAP, PW, PROC, WK_NS, SNAP_NS };
 enum kind { COUNTER, GAUGE, STATE };
-/* Arrays; the last four are pairs of arrays, the second one labelled
+/* Arrays; the last five are pairs of arrays, the second one labelled
  * as `pairs` says (a STATE row's second array is its states). */
 enum arr { NONE, NETDROP, PROTODROP, OPCODE, STATUS, CLASS, ALERT, WORKER,
 	   BUSY, ROLE, PHASE, LEVEL,

@@ -64,9 +64,14 @@ CONF
 		--wait-ready 60 >/dev/null
 }
 all_back() { # how many of k0..k(N-1) read back with their values
-	local i ok=0
+	local i ok=0 got
 	for i in $(seq 0 $((N - 1))); do
-		[ "$(CLI get "k$i")" = "OK value-$i-$((i * 7919)) stale=0" ] && ok=$((ok + 1))
+		got=$(CLI get "k$i" 2>&1 || true)
+		if [ "$got" = "OK value-$i-$((i * 7919)) stale=0" ]; then
+			ok=$((ok + 1))
+		else
+			echo "k$i: $got" >&2
+		fi
 	done
 	echo $ok
 }
@@ -79,15 +84,18 @@ T_SHORT=$(date +%s)
 CLI set long "still here" 3600 >/dev/null
 expect "items stored" "$(all_back)" $N
 rc_daemon_stop || fail "clean stop (status $RC_DAEMON_STATUS)"
-grep -q "warm restart: saved $((N + 2)) items to $SAVE" "$WORK/d1.log" &&
-	pass "the stop saved every item" || { fail "no save line"; grep warm "$WORK/d1.log" || true; }
+# Every item; the 2 s one too unless it ended before the stop (a slow
+# machine, a sanitizer build).
+SAVED=$(sed -n "s|.*warm restart: saved \([0-9]*\) items to $SAVE,.*|\1|p" "$WORK/d1.log")
+[ "$SAVED" = $((N + 2)) ] || [ "$SAVED" = $((N + 1)) ] &&
+	pass "the stop saved every live item ($SAVED)" || { fail "save line: '$SAVED' items"; grep warm "$WORK/d1.log" || true; }
 [ -s "$SAVE" ] && pass "save file written" || fail "no save file"
 # The 2 s TTL ends while the node is down (a wall-clock condition).
 while [ "$(date +%s)" -lt $((T_SHORT + 3)) ]; do sleep 0.2; done
 
 start 1 "$WORK/d2.log"
-grep -E "warm restart: loaded $((N + 1)) items from $SAVE \(1 expired while down, 0 refused" "$WORK/d2.log" >/dev/null &&
-	pass "loaded, the ended TTL counted" || { fail "load line"; grep warm "$WORK/d2.log" || true; }
+grep -E "warm restart: loaded $((N + 1)) items from $SAVE \($((SAVED - N - 1)) expired while down, 0 refused" "$WORK/d2.log" >/dev/null &&
+	pass "loaded; a TTL that ended while down not loaded" || { fail "load line"; grep warm "$WORK/d2.log" || true; }
 expect "every item back, values intact" "$(all_back)" $N
 expect "TTL item alive" "$(CLI get long)" "OK still here stale=0"
 expect "TTL that ended while down" "$(CLI get short || true)" "not found"
