@@ -313,6 +313,17 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	g->turn_max_s = (double)c->turn_max_ns / 1e9;
 	g->turns_over_100us = (double)c->turns_over_100us;
 	g->turns_over_1ms = (double)c->turns_over_1ms;
+	if (c->cs) {
+		struct rc_ctlsock_stats cs;
+
+		rc_ctlsock_get_stats(c->cs, &cs);
+		g->ctl_too_long = (double)cs.too_long;
+		g->ctl_too_complex = (double)cs.too_complex;
+		g->ctl_busy = (double)cs.refused;
+		g->ctl_stalled = (double)cs.stalled;
+		g->ctl_idle_closed = (double)cs.idle_closed;
+		g->ctl_evicted = (double)cs.evicted;
+	}
 	if (c->http) {
 		struct rc_http_stats hs;
 
@@ -359,6 +370,7 @@ static void on_tick(struct rte_timer *t, void *arg)
 	pthread_mutex_lock(&c->mu);
 	s.g = c->snap.g;
 	c->snap = s;
+	c->snap.ctl_turn = c->turn_hist;
 	gather_latency(c);
 	eval_alerts(c);
 	fill_gauges(c, &c->snap.g);
@@ -461,7 +473,7 @@ static int setup(struct rcd_ctl *c)
 					(mode_t)strtoul(cfg->ctl_socket_mode,
 							NULL, 8),
 					(unsigned)cfg->ctl_max_clients,
-					64u << 20);
+					(size_t)cfg->ctl_max_line);
 		if (!c->cs) {
 			LOG(ERR, "control socket %s: %s", cfg->ctl_socket,
 			    strerror(errno));
@@ -479,6 +491,7 @@ static int setup(struct rcd_ctl *c)
 		}
 		rc_ctlsock_set_idle_timeout(
 			c->cs, (unsigned)cfg->ctl_idle_timeout_s * 1000u);
+		rc_ctlsock_set_max_items(c->cs, RCD_CTL_MAX_ITEMS);
 		LOG(INFO, "control socket %s (mode %s%s%s)", cfg->ctl_socket,
 		    cfg->ctl_socket_mode, cfg->ctl_socket_group[0]
 		    ? ", group " : "", cfg->ctl_socket_group);
@@ -506,6 +519,7 @@ static void cleanup(struct rcd_ctl *c)
 	rte_timer_stop_sync(&c->stats);
 	rte_timer_stop_sync(&c->scale);
 	rc_http_stop(c->http);
+	rcd_ctl_commands_abandon(c);
 	rc_ctlsock_close(c->cs);
 	if (made_dir[0] && rmdir(made_dir) != 0)
 		LOG(INFO, "left %s: %s", made_dir, strerror(errno));
@@ -526,20 +540,11 @@ static uint64_t now_ns(void)
 
 void rcd_ctl_turn(struct rcd_ctl *c, uint64_t ns)
 {
+	rc_hist_add(&c->turn_hist, ns);
 	if (ns > c->turn_max_ns)
 		c->turn_max_ns = ns;
 	c->turns_over_100us += ns > 100000;
 	c->turns_over_1ms += ns > 1000000;
-}
-
-/* A command on the control socket, timed as a turn of its own. */
-static char *handle_timed(void *arg, const char *line, size_t len)
-{
-	uint64_t t0 = now_ns();
-	char *r = rcd_ctl_handle(arg, line, len);
-
-	rcd_ctl_turn(arg, now_ns() - t0);
-	return r;
 }
 
 /* Everything serves: the workers, the control socket, the metrics
@@ -571,7 +576,7 @@ static void reload_on_signal(struct rcd_ctl *c)
 			   (unsigned long long)t.tv_nsec / 1000);
 	LOG(NOTICE, "SIGHUP: reloading %s",
 	    c->nd->config_path ? c->nd->config_path : "(no file: defaults)");
-	resp = rcd_ctl_handle(c, req, sizeof(req) - 1);
+	resp = rcd_ctl_handle(c, 0, req, sizeof(req) - 1); /* never later */
 	LOG(NOTICE, "SIGHUP: reload: %s", resp ? resp : "out of memory");
 	free(resp);
 	sd_notify(0, "READY=1");
@@ -589,20 +594,27 @@ int rcd_control_run(struct rcd_node *nd)
 		announce_ready(&c);
 	/* Replication runs on its own thread (repl.h): this loop serves the
 	 * control socket and the timers, and nothing it waits on can delay
-	 * a heartbeat. */
+	 * a heartbeat. It never waits inside a turn: a request that needs
+	 * workers is parked (ctl.c) and answered by a later turn; each turn
+	 * is timed (ringcache_control_turn_seconds). While requests are
+	 * parked it looks for their answers every 100 us. */
 	while (rc == 0 && !*nd->quit) {
+		const long nap_us = c.n_pend ? 100 : 5000;
 		uint64_t t0;
 
+		if (c.cs)
+			rc_ctlsock_wait(c.cs, nap_us);
+		else
+			usleep((useconds_t)nap_us);
+		t0 = now_ns();
 		if (*nd->reload) {
 			*nd->reload = 0;
 			reload_on_signal(&c);
 		}
 		if (c.cs)
-			c.ctl_requests += rc_ctlsock_poll(c.cs, 5, handle_timed,
-							  &c);
-		else
-			usleep(5000);
-		t0 = now_ns();
+			c.ctl_requests += rc_ctlsock_serve(c.cs, rcd_ctl_handle,
+							   &c);
+		rcd_ctl_commands(&c);
 		rte_timer_manage();
 		rcd_ctl_turn(&c, now_ns() - t0);
 	}

@@ -27,7 +27,32 @@ extern int rcd_logtype;
 
 #define CMD_TIMEOUT_MS 2000
 #define FLUSH_TIMEOUT_MS 120000
-#define WARM_MAX_RECORDS 100000u  /* per request; ringctl sends batches */
+#define WARM_TIMEOUT_MS 120000    /* a flush may be ahead of it */
+#define WARM_MAX_RECORDS RCD_WARM_MAX_RECORDS
+
+static const char hexdig[] = "0123456789abcdef";
+
+static void rc_hex_encode(char *dst, const uint8_t *src, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		dst[2 * i] = hexdig[src[i] >> 4];
+		dst[2 * i + 1] = hexdig[src[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
+static unsigned hexval(char h)
+{
+	return h <= '9' ? (unsigned)(h - '0') : (unsigned)((h | 0x20) - 'a' + 10);
+}
+
+/* n bytes from 2n hex digits (already checked). */
+static void rc_hex_decode(uint8_t *dst, const char *hex, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (uint8_t)(hexval(hex[2 * i]) << 4 |
+				   hexval(hex[2 * i + 1]));
+}
 
 static json_t *fail(const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -49,36 +74,27 @@ static json_t *ok(void)
 
 /* ---- worker commands ----------------------------------------------------- */
 
-/* Queue c on worker w's ring and wait for it. On a timeout the worker
- * keeps (and frees) it. @return 0, -EBUSY (ring full), -ETIMEDOUT. */
-static int cmd_submit(struct rcd_ctl *c, unsigned w, struct rc_cmd *cmd)
-{
-	cmd->state = RCD_CMD_PENDING;
-	if (rte_ring_sp_enqueue(c->nd->cmdqs[w], cmd) != 0)
-		return -EBUSY;
-	return 0;
-}
+/* A request that needs workers (get, del, flush, warm) is queued on their
+ * rings and parked: the control loop keeps turning, rcd_ctl_commands()
+ * looks at the parked ones each turn and answers each when its workers
+ * are done, or with a "timeout" error at its deadline (the workers then
+ * free what they still hold). */
+struct rcd_pend {
+	struct rcd_pend *next;
+	uint64_t id;                       /* the control-socket request */
+	enum rc_cmd_type type;
+	uint64_t deadline;                 /* timer cycles */
+	struct rc_cmd *cmd[RCD_MAX_WORKERS]; /* by worker; NULL: none */
+	/* warm */
+	uint64_t total, bad;               /* records; invalid before the
+					    * workers */
+	/* flush: what it was asked, for the log */
+	char what[RC_PROTO_MAX_KEY + 96];
+};
 
-static int cmd_wait(struct rc_cmd *cmd, uint64_t deadline)
-{
-	const struct timespec nap = {0, 50000};
-
-	while (__atomic_load_n(&cmd->state, __ATOMIC_ACQUIRE) ==
-	       RCD_CMD_PENDING) {
-		uint32_t want = RCD_CMD_PENDING;
-
-		if (rte_get_timer_cycles() < deadline) {
-			nanosleep(&nap, NULL);
-			continue;
-		}
-		if (__atomic_compare_exchange_n(&cmd->state, &want,
-						RCD_CMD_ABANDONED, false,
-						__ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			return -ETIMEDOUT;
-	}
-	return 0;
-}
+/* The marker a command returns when it has parked the request. */
+static json_t later_json;
+#define LATER (&later_json)
 
 static uint64_t deadline_ms(unsigned ms)
 {
@@ -94,68 +110,108 @@ static unsigned partition_of(const struct rcd_ctl *c, const void *key,
 	return rc_proto_partition(&d, (uint16_t)c->nd->n_workers);
 }
 
-static void free_cmds(struct rc_cmd **cmds, const int *rc, unsigned n)
+static void pend_free(struct rcd_pend *p)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (cmds[i] && rc[i] != -ETIMEDOUT)
-			free(cmds[i]);
+	for (unsigned w = 0; w < RCD_MAX_WORKERS; w++)
+		free(p->cmd[w]);
+	free(p);
 }
 
-static json_t *key_op(struct rcd_ctl *c, json_t *req, enum rc_cmd_type t)
+/* Queue p's commands and park it. A worker whose ring is full refuses
+ * its command: the whole request is answered busy at once (commands
+ * already queued are abandoned to their workers). */
+static json_t *park(struct rcd_ctl *c, struct rcd_pend *p, unsigned ms)
 {
-	const char *key = json_string_value(json_object_get(req, "key"));
-	size_t klen = key ? strlen(key) : 0, cap;
+	unsigned busy = RCD_MAX_WORKERS;
+
+	for (unsigned w = 0; w < c->nd->n_workers; w++) {
+		if (!p->cmd[w])
+			continue;
+		p->cmd[w]->state = RCD_CMD_PENDING;
+		if (rte_ring_sp_enqueue(c->nd->cmdqs[w], p->cmd[w]) != 0) {
+			busy = w;
+			break;
+		}
+	}
+	if (busy < RCD_MAX_WORKERS) {
+		for (unsigned w = 0; w < busy; w++) {
+			uint32_t want = RCD_CMD_PENDING;
+
+			if (p->cmd[w] &&
+			    __atomic_compare_exchange_n(
+				    &p->cmd[w]->state, &want,
+				    RCD_CMD_ABANDONED, false,
+				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				p->cmd[w] = NULL; /* the worker's now */
+		}
+		pend_free(p);
+		return fail("busy", "worker %u has %u commands queued: try "
+			    "again", busy, RCD_CMD_RING);
+	}
+	p->id = c->req_id;
+	p->deadline = deadline_ms(ms);
+	p->next = c->pend;
+	c->pend = p;
+	c->n_pend++;
+	return LATER;
+}
+
+/* Done: every worker finished. At the deadline the ones that did not
+ * are abandoned (their cmd[] becomes NULL; the worker frees it) and
+ * *late counts them. */
+static bool settle(struct rcd_pend *p, uint64_t now, unsigned *late)
+{
+	bool over = now >= p->deadline;
+
+	*late = 0;
+	for (unsigned w = 0; w < RCD_MAX_WORKERS; w++) {
+		uint32_t want = RCD_CMD_PENDING;
+
+		if (!p->cmd[w] || __atomic_load_n(&p->cmd[w]->state,
+						  __ATOMIC_ACQUIRE) !=
+					  RCD_CMD_PENDING)
+			continue;
+		if (!over)
+			return false;
+		if (__atomic_compare_exchange_n(&p->cmd[w]->state, &want,
+						RCD_CMD_ABANDONED, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			p->cmd[w] = NULL;
+			(*late)++;
+		}
+	}
+	return true;
+}
+
+static json_t *key_done(struct rcd_ctl *c, struct rcd_pend *p, unsigned late)
+{
+	unsigned w = 0;
 	struct rc_cmd *cmd;
-	unsigned w;
-	int rc;
+	char key[RC_PROTO_MAX_KEY + 1];
 	json_t *r;
 
-	if (!key || klen == 0 || klen > c->cfg->max_key_size)
-		return fail("bad_request", "want a key of 1..%lu bytes",
-			    (unsigned long)c->cfg->max_key_size);
-	cap = t == RC_CMD_GET ? c->cfg->max_value_size : 0;
-	cmd = calloc(1, sizeof(*cmd) + sizeof(struct rc_cmd_rec) + klen +
-			       cap);
-	if (!cmd)
-		return fail("server_error", "out of memory");
-	cmd->type = t;
-	cmd->n = 1;
-	cmd->rec = (struct rc_cmd_rec *)(cmd + 1);
-	cmd->rec[0].key = (uint8_t *)(cmd->rec + 1);
-	memcpy((uint8_t *)(cmd->rec + 1), key, klen);
-	cmd->rec[0].key_len = (uint16_t)klen;
-	cmd->out = (uint8_t *)(cmd->rec + 1) + klen;
-	cmd->out_cap = (uint32_t)cap;
-	w = partition_of(c, key, klen);
-	rc = cmd_submit(c, w, cmd);
-	if (rc == 0)
-		rc = cmd_wait(cmd, deadline_ms(CMD_TIMEOUT_MS));
-	if (rc != 0) {
-		if (rc != -ETIMEDOUT)
-			free(cmd);
-		return fail("timeout", "worker %u did not answer: %s", w,
-			    strerror(-rc));
-	}
-	if (cmd->rec[0].status == RC_ST_NOT_FOUND) {
-		free(cmd);
+	while (w < RCD_MAX_WORKERS && !p->cmd[w])
+		w++;
+	if (late || w == RCD_MAX_WORKERS)
+		return fail("timeout", "the worker did not answer within %u ms",
+			    CMD_TIMEOUT_MS);
+	cmd = p->cmd[w];
+	memcpy(key, cmd->rec[0].key, cmd->rec[0].key_len);
+	key[cmd->rec[0].key_len] = '\0';
+	if (cmd->rec[0].status == RC_ST_NOT_FOUND)
 		return fail("not_found", "no such key: %s", key);
-	}
-	if (cmd->rec[0].status != RC_ST_OK) {
-		r = fail("refused", "%s",
-			 rc_proto_status_name(cmd->rec[0].status));
-		free(cmd);
-		return r;
-	}
+	if (cmd->rec[0].status != RC_ST_OK)
+		return fail("refused", "%s",
+			    rc_proto_status_name(cmd->rec[0].status));
 	r = json_pack("{s:b,s:s,s:I}", "ok", 1, "key", key, "partition",
 		      (json_int_t)w);
-	if (t == RC_CMD_GET) {
+	if (p->type == RC_CMD_GET) {
 		char *hex = malloc(2 * (size_t)cmd->out_len + 1);
 		json_t *txt;
 
-		for (uint32_t i = 0; hex && i < cmd->out_len; i++)
-			sprintf(hex + 2 * i, "%02x", cmd->out[i]);
 		if (hex)
-			hex[2 * (size_t)cmd->out_len] = '\0';
+			rc_hex_encode(hex, cmd->out, cmd->out_len);
 		/* As text too when it is valid UTF-8. */
 		txt = json_stringn((const char *)cmd->out, cmd->out_len);
 		if (txt)
@@ -171,8 +227,39 @@ static json_t *key_op(struct rcd_ctl *c, json_t *req, enum rc_cmd_type t)
 		json_object_set_new(r, "stale", json_boolean(cmd->out_stale));
 		free(hex);
 	}
-	free(cmd);
 	return r;
+}
+
+static json_t *key_op(struct rcd_ctl *c, json_t *req, enum rc_cmd_type t)
+{
+	const char *key = json_string_value(json_object_get(req, "key"));
+	size_t klen = key ? strlen(key) : 0, cap;
+	struct rcd_pend *p;
+	struct rc_cmd *cmd;
+
+	if (!key || klen == 0 || klen > c->cfg->max_key_size)
+		return fail("bad_request", "want a key of 1..%lu bytes",
+			    (unsigned long)c->cfg->max_key_size);
+	cap = t == RC_CMD_GET ? c->cfg->max_value_size : 0;
+	p = calloc(1, sizeof(*p));
+	cmd = calloc(1, sizeof(*cmd) + sizeof(struct rc_cmd_rec) + klen +
+			       cap);
+	if (!p || !cmd) {
+		free(p);
+		free(cmd);
+		return fail("server_error", "out of memory");
+	}
+	cmd->type = t;
+	cmd->n = 1;
+	cmd->rec = (struct rc_cmd_rec *)(cmd + 1);
+	cmd->rec[0].key = (uint8_t *)(cmd->rec + 1);
+	memcpy((uint8_t *)(cmd->rec + 1), key, klen);
+	cmd->rec[0].key_len = (uint16_t)klen;
+	cmd->out = (uint8_t *)(cmd->rec + 1) + klen;
+	cmd->out_cap = (uint32_t)cap;
+	p->type = t;
+	p->cmd[partition_of(c, key, klen)] = cmd;
+	return park(c, p, CMD_TIMEOUT_MS);
 }
 
 static int class_by_name(const struct rcd_ctl *c, const char *name)
@@ -183,52 +270,57 @@ static int class_by_name(const struct rcd_ctl *c, const char *name)
 	return -1;
 }
 
+static json_t *flush_done(struct rcd_pend *p, unsigned late)
+{
+	uint64_t removed = 0;
+
+	for (unsigned w = 0; w < RCD_MAX_WORKERS; w++)
+		if (p->cmd[w])
+			removed += p->cmd[w]->removed;
+	LOG(NOTICE, "flush%s: %lu items removed%s", p->what,
+	    (unsigned long)removed, late ? " (some partitions timed out)"
+					 : "");
+	if (late)
+		return fail("timeout", "%u partition(s) did not finish within "
+			    "%u s; %lu items removed by the others", late,
+			    FLUSH_TIMEOUT_MS / 1000, (unsigned long)removed);
+	return json_pack("{s:b,s:I}", "ok", 1, "removed", (json_int_t)removed);
+}
+
 static json_t *do_flush(struct rcd_ctl *c, json_t *req)
 {
 	const char *cls = json_string_value(json_object_get(req, "class"));
 	const char *pfx = json_string_value(json_object_get(req, "prefix"));
-	struct rc_cmd *cmds[RCD_MAX_WORKERS] = {0};
-	int rc[RCD_MAX_WORKERS] = {0}, id = -1;
-	unsigned n = c->nd->n_workers, failed = 0;
-	uint64_t removed = 0, dl = deadline_ms(FLUSH_TIMEOUT_MS);
+	struct rcd_pend *p;
+	int id = -1;
 
 	if (cls && (id = class_by_name(c, cls)) < 0)
 		return fail("bad_request", "no class '%s'", cls);
 	if (pfx && (strlen(pfx) == 0 || strlen(pfx) > RC_PROTO_MAX_KEY))
 		return fail("bad_request", "prefix must be 1..%u bytes",
 			    RC_PROTO_MAX_KEY);
-	for (unsigned w = 0; w < n; w++) {
-		cmds[w] = calloc(1, sizeof(*cmds[w]));
-		if (!cmds[w]) {
-			rc[w] = -ENOMEM;
-			continue;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return fail("server_error", "out of memory");
+	p->type = RC_CMD_FLUSH;
+	snprintf(p->what, sizeof(p->what), "%s%s%s%s", cls ? " class " : "",
+		 cls ? cls : "", pfx ? " prefix " : "", pfx ? pfx : "");
+	for (unsigned w = 0; w < c->nd->n_workers; w++) {
+		struct rc_cmd *cmd = calloc(1, sizeof(*cmd));
+
+		if (!cmd) {
+			pend_free(p);
+			return fail("server_error", "out of memory");
 		}
-		cmds[w]->type = RC_CMD_FLUSH;
-		cmds[w]->flush_class = id;
+		cmd->type = RC_CMD_FLUSH;
+		cmd->flush_class = id;
 		if (pfx) {
-			cmds[w]->prefix_len = (uint16_t)strlen(pfx);
-			memcpy(cmds[w]->prefix, pfx, cmds[w]->prefix_len);
+			cmd->prefix_len = (uint16_t)strlen(pfx);
+			memcpy(cmd->prefix, pfx, cmd->prefix_len);
 		}
-		rc[w] = cmd_submit(c, w, cmds[w]);
+		p->cmd[w] = cmd;
 	}
-	for (unsigned w = 0; w < n; w++) {
-		if (rc[w] == 0)
-			rc[w] = cmd_wait(cmds[w], dl);
-		if (rc[w] == 0)
-			removed += cmds[w]->removed;
-		else
-			failed++;
-	}
-	free_cmds(cmds, rc, n);
-	LOG(NOTICE, "flush%s%s%s%s: %lu items removed%s", cls ? " class " : "",
-	    cls ? cls : "", pfx ? " prefix " : "", pfx ? pfx : "",
-	    (unsigned long)removed, failed ? " (some partitions timed out)"
-					   : "");
-	if (failed)
-		return fail("timeout", "%u partition(s) did not finish; %lu "
-			    "items removed so far", failed,
-			    (unsigned long)removed);
-	return json_pack("{s:b,s:I}", "ok", 1, "removed", (json_int_t)removed);
+	return park(c, p, FLUSH_TIMEOUT_MS);
 }
 
 /* An even number of hex digits. */
@@ -239,26 +331,62 @@ static bool valid_hex(const char *s)
 	return s[n] == '\0' && n % 2 == 0;
 }
 
+static json_t *warm_done(struct rcd_pend *p, unsigned late)
+{
+	uint64_t status[RC_ST__COUNT] = {0}, stored = 0, done = 0;
+	json_t *by = json_object(), *r;
+
+	for (unsigned w = 0; w < RCD_MAX_WORKERS; w++) {
+		if (!p->cmd[w])
+			continue;
+		for (unsigned j = 0; j < p->cmd[w]->n; j++) {
+			status[p->cmd[w]->rec[j].status]++;
+			stored += p->cmd[w]->rec[j].status == RC_ST_OK;
+		}
+		done += p->cmd[w]->n;
+	}
+	for (unsigned s = 0; s < RC_ST__COUNT; s++)
+		if (status[s])
+			json_object_set_new(by, rc_proto_status_name(s),
+					    json_integer((json_int_t)status[s]));
+	r = json_pack("{s:b,s:I,s:I,s:I,s:I,s:o}", "ok", !late, "records",
+		      (json_int_t)p->total, "stored", (json_int_t)stored,
+		      "invalid", (json_int_t)p->bad, "unconfirmed",
+		      (json_int_t)(p->total - p->bad - done), "statuses", by);
+	if (late) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "%lu record(s) not confirmed: %u "
+			 "worker(s) did not finish within %u s (they may yet "
+			 "be stored)",
+			 (unsigned long)(p->total - p->bad - done), late,
+			 WARM_TIMEOUT_MS / 1000);
+		json_object_set_new(r, "error", json_string(msg));
+		json_object_set_new(r, "code", json_string("timeout"));
+	}
+	return r;
+}
+
 /* Records: [{"key":..., "value":... | "value_hex":..., "ttl":N,
- * "flags":N, "class":"name"}]. */
+ * "flags":N, "class":"name"}], at most WARM_MAX_RECORDS (ringctl sends
+ * a file in chunks; the line limits bound what is parsed here). */
 static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 {
 	json_t *recs = json_object_get(req, "records"), *it;
 	unsigned n = c->nd->n_workers, cnt[RCD_MAX_WORKERS] = {0};
 	size_t bytes[RCD_MAX_WORKERS] = {0}, total = json_array_size(recs);
-	struct rc_cmd *cmds[RCD_MAX_WORKERS] = {0};
-	int rc[RCD_MAX_WORKERS] = {0};
-	uint64_t status[RC_ST__COUNT] = {0}, stored = 0, bad = 0;
-	uint8_t *part = NULL;
+	uint8_t part[WARM_MAX_RECORDS];
+	struct rcd_pend *p;
 	size_t i;
-	json_t *r, *by;
 
 	if (!json_is_array(recs) || total > WARM_MAX_RECORDS)
 		return fail("bad_request", "want \"records\": an array of at "
 			    "most %u", WARM_MAX_RECORDS);
-	part = calloc(total ? total : 1, 1);
-	if (!part)
+	p = calloc(1, sizeof(*p));
+	if (!p)
 		return fail("server_error", "out of memory");
+	p->type = RC_CMD_SET;
+	p->total = total;
 	/* Pass 1: validate, size each partition's command. */
 	json_array_foreach(recs, i, it) {
 		const char *k = json_string_value(json_object_get(it, "key"));
@@ -272,7 +400,7 @@ static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 		if (!k || !*k || strlen(k) > RC_PROTO_MAX_KEY ||
 		    vl > RC_PROTO_MAX_VALUE) {
 			part[i] = 0xFF;
-			bad++;
+			p->bad++;
 			continue;
 		}
 		part[i] = (uint8_t)partition_of(c, k, strlen(k));
@@ -282,16 +410,15 @@ static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 	for (unsigned w = 0; w < n; w++) {
 		if (!cnt[w])
 			continue;
-		cmds[w] = calloc(1, sizeof(*cmds[w]) +
-					    cnt[w] * sizeof(struct rc_cmd_rec) +
-					    bytes[w]);
-		if (!cmds[w]) {
-			free_cmds(cmds, rc, n);
-			free(part);
+		p->cmd[w] = calloc(1, sizeof(*p->cmd[w]) +
+					      cnt[w] * sizeof(struct rc_cmd_rec) +
+					      bytes[w]);
+		if (!p->cmd[w]) {
+			pend_free(p);
 			return fail("server_error", "out of memory");
 		}
-		cmds[w]->type = RC_CMD_SET;
-		cmds[w]->rec = (struct rc_cmd_rec *)(cmds[w] + 1);
+		p->cmd[w]->type = RC_CMD_SET;
+		p->cmd[w]->rec = (struct rc_cmd_rec *)(p->cmd[w] + 1);
 		bytes[w] = 0; /* now: fill offset */
 	}
 	/* Pass 2: copy keys and values into the commands. */
@@ -299,14 +426,14 @@ static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 		struct rc_cmd *cmd;
 		struct rc_cmd_rec *rec;
 		uint8_t *buf;
-		const char *k, *cname, *hex;
+		const char *k, *cname;
 		json_t *v;
 		size_t kl, vl;
 		int cid;
 
 		if (part[i] == 0xFF)
 			continue;
-		cmd = cmds[part[i]];
+		cmd = p->cmd[part[i]];
 		rec = &cmd->rec[cmd->n++];
 		buf = (uint8_t *)(cmd->rec + cnt[part[i]]) + bytes[part[i]];
 		k = json_string_value(json_object_get(it, "key"));
@@ -320,15 +447,11 @@ static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 			vl = json_string_length(v);
 			memcpy(buf + kl, json_string_value(v), vl);
 		} else {
-			hex = json_string_value(json_object_get(it,
-								"value_hex"));
-			vl = strlen(hex) / 2;
-			for (size_t j = 0; j < vl; j++) {
-				unsigned x = 0;
+			const char *hex = json_string_value(
+				json_object_get(it, "value_hex"));
 
-				sscanf(hex + 2 * j, "%2x", &x); /* checked */
-				buf[kl + j] = (uint8_t)x;
-			}
+			vl = strlen(hex) / 2;
+			rc_hex_decode(buf + kl, hex, vl); /* checked */
 		}
 		rec->value_len = (uint32_t)vl;
 		bytes[part[i]] += kl + vl;
@@ -341,34 +464,60 @@ static json_t *do_warm(struct rcd_ctl *c, json_t *req)
 		rec->class_id = cname ? (cid < 0 ? 0xFE : (uint8_t)cid)
 				      : RC_PROTO_CLASS_AUTO;
 	}
-	free(part);
-	for (unsigned w = 0; w < n; w++)
-		if (cmds[w])
-			rc[w] = cmd_submit(c, w, cmds[w]);
-	for (unsigned w = 0; w < n; w++) {
-		if (!cmds[w])
-			continue;
-		if (rc[w] == 0)
-			rc[w] = cmd_wait(cmds[w], deadline_ms(CMD_TIMEOUT_MS * 5));
-		if (rc[w] != 0) {
-			bad += cnt[w];
-			continue;
-		}
-		for (unsigned j = 0; j < cmds[w]->n; j++) {
-			status[cmds[w]->rec[j].status]++;
-			stored += cmds[w]->rec[j].status == RC_ST_OK;
-		}
+	if (p->bad == total) { /* nothing for the workers: answer now */
+		json_t *r = warm_done(p, 0);
+
+		pend_free(p);
+		return r;
 	}
-	free_cmds(cmds, rc, n);
-	by = json_object();
-	for (unsigned s = 0; s < RC_ST__COUNT; s++)
-		if (status[s])
-			json_object_set_new(by, rc_proto_status_name(s),
-					    json_integer((json_int_t)status[s]));
-	r = json_pack("{s:b,s:I,s:I,s:I,s:o}", "ok", 1, "records",
-		      (json_int_t)total, "stored", (json_int_t)stored,
-		      "invalid", (json_int_t)bad, "statuses", by);
-	return r;
+	return park(c, p, WARM_TIMEOUT_MS);
+}
+
+unsigned rcd_ctl_commands(struct rcd_ctl *c)
+{
+	const uint64_t now = rte_get_timer_cycles();
+	struct rcd_pend **pp = &c->pend;
+	unsigned answered = 0;
+
+	while (*pp) {
+		struct rcd_pend *p = *pp;
+		unsigned late;
+		json_t *r;
+		char *out;
+
+		if (!settle(p, now, &late)) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		c->n_pend--;
+		r = p->type == RC_CMD_FLUSH ? flush_done(p, late)
+		    : p->type == RC_CMD_SET ? warm_done(p, late)
+					    : key_done(c, p, late);
+		out = json_dumps(r, JSON_COMPACT);
+		json_decref(r);
+		if (c->cs)
+			rc_ctlsock_answer(c->cs, p->id, out);
+		else
+			free(out);
+		pend_free(p);
+		answered++;
+	}
+	return answered;
+}
+
+void rcd_ctl_commands_abandon(struct rcd_ctl *c)
+{
+	while (c->pend) {
+		struct rcd_pend *p = c->pend;
+		unsigned late;
+
+		c->pend = p->next;
+		p->deadline = 0;
+		settle(p, 1, &late);
+		pend_free(p);
+	}
+	c->n_pend = 0;
 }
 
 /* ---- status and stats ----------------------------------------------------- */
@@ -816,7 +965,7 @@ static const struct {
 	{"repl", do_repl},
 };
 
-char *rcd_ctl_handle(void *arg, const char *line, size_t len)
+char *rcd_ctl_handle(void *arg, uint64_t id, const char *line, size_t len)
 {
 	struct rcd_ctl *c = arg;
 	json_error_t je;
@@ -828,6 +977,7 @@ char *rcd_ctl_handle(void *arg, const char *line, size_t len)
 		resp = fail("bad_request", "want a JSON object with \"cmd\"%s%s",
 			    req ? "" : ": ", req ? "" : je.text);
 	} else {
+		c->req_id = id;
 		for (size_t i = 0; i < RTE_DIM(commands) && !resp; i++)
 			if (strcmp(commands[i].name, cmd) == 0)
 				resp = commands[i].fn(c, req);
@@ -835,6 +985,8 @@ char *rcd_ctl_handle(void *arg, const char *line, size_t len)
 			resp = fail("bad_request", "unknown command '%s'", cmd);
 	}
 	json_decref(req);
+	if (resp == LATER)
+		return RC_CTLSOCK_LATER;
 	out = json_dumps(resp, JSON_COMPACT);
 	json_decref(resp);
 	return out;

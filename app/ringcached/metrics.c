@@ -254,6 +254,24 @@ static const struct metric metrics[] = {
 	 "Control-core turns longer than 100 us and 1 ms"},
 	{"control_turns_over_1ms", "control_turns", COUNTER,
 	 G(turns_over_1ms), NONE, "over", "1ms", NULL},
+	{"control_refused_too_long", "control_refused", COUNTER,
+	 G(ctl_too_long), NONE, "reason", "too_long",
+	 "Control-socket lines refused unread (over control.max_line bytes, "
+	 "or over the JSON item limit) and connections refused (all "
+	 "control.max_clients busy)"},
+	{"control_refused_too_complex", "control_refused", COUNTER,
+	 G(ctl_too_complex), NONE, "reason", "too_complex", NULL},
+	{"control_refused_busy", "control_refused", COUNTER, G(ctl_busy),
+	 NONE, "reason", "busy", NULL},
+	{"control_closed_stalled", "control_closed", COUNTER, G(ctl_stalled),
+	 NONE, "reason", "stalled",
+	 "Control connections the node closed: took no byte of an answer "
+	 "for 5 s, quiet past control.idle_timeout_s, or the quietest, for a "
+	 "new client"},
+	{"control_closed_idle", "control_closed", COUNTER, G(ctl_idle_closed),
+	 NONE, "reason", "idle", NULL},
+	{"control_closed_evicted", "control_closed", COUNTER, G(ctl_evicted),
+	 NONE, "reason", "evicted", NULL},
 	{"metrics_connections", "metrics_http", COUNTER, G(http_connections),
 	 NONE, "outcome", "connected",
 	 "Metrics endpoint: connections, scrapes answered, connections closed "
@@ -520,6 +538,22 @@ void rcd_metrics_prometheus(const struct rcd_snapshot *s,
 				"%" PRIu64 "\n", lbl, h->count, lbl,
 				(double)h->sum_ns / 1e9, lbl, h->count);
 		}
+	fprintf(f, "# HELP ringcache_control_turn_seconds How long each turn "
+		"of the control loop held its CPU (control socket, finished "
+		"commands, timers)\n"
+		"# TYPE ringcache_control_turn_seconds histogram\n");
+	for (size_t i = 0; i < RTE_DIM(prom_le_ns); i++) {
+		uint64_t le = rc_hist_edge_at_most(prom_le_ns[i]);
+
+		fprintf(f, "ringcache_control_turn_seconds_bucket{le=\"%.9g\"} "
+			"%" PRIu64 "\n", (double)le / 1e9,
+			rc_hist_count_le(&s->ctl_turn, le));
+	}
+	fprintf(f, "ringcache_control_turn_seconds_bucket{le=\"+Inf\"} %"
+		PRIu64 "\nringcache_control_turn_seconds_sum %.9g\n"
+		"ringcache_control_turn_seconds_count %" PRIu64 "\n",
+		s->ctl_turn.count, (double)s->ctl_turn.sum_ns / 1e9,
+		s->ctl_turn.count);
 }
 
 static void json_one(void *arg, const struct metric *m, const char *stat,

@@ -26,6 +26,8 @@ struct rcd_gauges {
 	double alert[3];             /* latency, hit_rate, memory levels */
 	double ctl_requests;
 	double turn_max_s, turns_over_100us, turns_over_1ms;
+	double ctl_too_long, ctl_too_complex, ctl_busy;
+	double ctl_stalled, ctl_idle_closed, ctl_evicted;
 	double http_connections, http_served, http_timeouts;
 	double hooks_run, hooks_skipped;
 	double repl_role, repl_epoch, repl_connected, repl_phase;
@@ -43,6 +45,7 @@ struct rcd_snapshot {
 	int nic_ok;
 	struct rcd_gauges g;
 	uint64_t published_ns;       /* oldest worker publish (monotonic) */
+	struct rc_hist ctl_turn;     /* the control loop's turns */
 };
 
 /* Sum the workers' counters and read the NIC's. */
