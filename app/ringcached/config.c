@@ -179,8 +179,10 @@ const struct rc_opt rcd_options[] = {
 	OPT("control", "idle_timeout_s", RC_OPT_UINT, "30", 0, 86400,
 	    ctl_idle_timeout_s,
 	    "A control connection quiet this long is closed, and when all "
-	    "max_clients are taken the quietest makes room for a new one, so "
-	    "idle clients never lock an operator out (0: never)"),
+	    "max_clients are taken one that never sent a request, else the "
+	    "quietest, makes room for a new one, so idle clients never lock "
+	    "an operator out (0: never); one waiting for a command's answer "
+	    "is not quiet"),
 	OPT("control", "max_line", RC_OPT_SIZE, "4M", 64 << 10, 256 << 20,
 	    ctl_max_line,
 	    "Longest request line on the control socket, in bytes; a longer "

@@ -5,12 +5,14 @@
  * between it serves the control socket. It talks to workers only through
  * fields they read (read_only, ttl_pct), their command rings and the
  * store's cross-thread budget calls; it never runs a store operation. */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -313,6 +315,7 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	g->turn_max_s = (double)c->turn_max_ns / 1e9;
 	g->turns_over_100us = (double)c->turns_over_100us;
 	g->turns_over_1ms = (double)c->turns_over_1ms;
+	g->turns_blocked = (double)c->turns_blocked;
 	if (c->cs) {
 		struct rc_ctlsock_stats cs;
 
@@ -359,23 +362,35 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	}
 }
 
-static void on_tick(struct rte_timer *t, void *arg)
+/* Gather and publish. The metrics thread holds `mu` while it prints a
+ * scrape (milliseconds): the control loop never waits for it, it tries
+ * again at its next turn (c->tick_due). */
+static void tick(struct rcd_ctl *c)
 {
-	struct rcd_ctl *c = arg;
-	struct rcd_snapshot s;
+	struct rcd_snapshot *s = &c->tick_snap;
 
-	(void)t;
-	rcd_snapshot_take(&s, c->nd->workers, c->nd->n_workers,
+	if (pthread_mutex_trylock(&c->mu) != 0) {
+		c->tick_due = true;
+		return;
+	}
+	c->tick_due = false;
+	rcd_snapshot_take(s, c->nd->workers, c->nd->n_workers,
 			  (uint16_t)c->cfg->port_id);
-	pthread_mutex_lock(&c->mu);
-	s.g = c->snap.g;
-	c->snap = s;
+	s->g = c->snap.g;
+	c->snap = *s;
 	c->snap.ctl_turn = c->turn_hist;
+	c->snap.ctl_turn_cpu = c->turn_cpu_hist;
 	gather_latency(c);
 	eval_alerts(c);
 	fill_gauges(c, &c->snap.g);
 	pthread_mutex_unlock(&c->mu);
 	reap_hooks(c);
+}
+
+static void on_tick(struct rte_timer *t, void *arg)
+{
+	(void)t;
+	tick(arg);
 }
 
 static void on_stats(struct rte_timer *t, void *arg)
@@ -492,6 +507,11 @@ static int setup(struct rcd_ctl *c)
 		rc_ctlsock_set_idle_timeout(
 			c->cs, (unsigned)cfg->ctl_idle_timeout_s * 1000u);
 		rc_ctlsock_set_max_items(c->cs, RCD_CTL_MAX_ITEMS);
+		c->jq = rc_jsonq_create();
+		if (!c->jq)
+			LOG(WARNING, "no JSON thread (%s): large control "
+			    "requests are parsed on the control core",
+			    strerror(errno));
 		LOG(INFO, "control socket %s (mode %s%s%s)", cfg->ctl_socket,
 		    cfg->ctl_socket_mode, cfg->ctl_socket_group[0]
 		    ? ", group " : "", cfg->ctl_socket_group);
@@ -520,6 +540,7 @@ static void cleanup(struct rcd_ctl *c)
 	rte_timer_stop_sync(&c->scale);
 	rc_http_stop(c->http);
 	rcd_ctl_commands_abandon(c);
+	rc_jsonq_destroy(c->jq);
 	rc_ctlsock_close(c->cs);
 	if (made_dir[0] && rmdir(made_dir) != 0)
 		LOG(INFO, "left %s: %s", made_dir, strerror(errno));
@@ -528,6 +549,12 @@ static void cleanup(struct rcd_ctl *c)
 	free(c->cur);
 	for (unsigned i = 0; i <= RCD_WIN_MAX; i++)
 		free(c->ring[i]);
+}
+
+static uint64_t tv_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000u +
+	       (uint64_t)tv->tv_usec * 1000u;
 }
 
 static uint64_t now_ns(void)
@@ -585,6 +612,8 @@ static void reload_on_signal(struct rcd_ctl *c)
 int rcd_control_run(struct rcd_node *nd)
 {
 	static struct rcd_ctl c;
+	uint64_t t[4], long_logged = 0, cpu;
+	struct rusage ru0, ru1;
 	int rc;
 
 	c.nd = nd;
@@ -599,7 +628,8 @@ int rcd_control_run(struct rcd_node *nd)
 	 * is timed (ringcache_control_turn_seconds). While requests are
 	 * parked it looks for their answers every 100 us. */
 	while (rc == 0 && !*nd->quit) {
-		const long nap_us = c.n_pend ? 100 : 5000;
+		const long nap_us = c.n_pend || (c.jq && rc_jsonq_in_flight(c.jq))
+				    ? 100 : 5000;
 		uint64_t t0;
 
 		if (c.cs)
@@ -607,6 +637,9 @@ int rcd_control_run(struct rcd_node *nd)
 		else
 			usleep((useconds_t)nap_us);
 		t0 = now_ns();
+		getrusage(RUSAGE_THREAD, &ru0);
+		if (c.tick_due)
+			tick(&c);
 		if (*nd->reload) {
 			*nd->reload = 0;
 			reload_on_signal(&c);
@@ -614,9 +647,32 @@ int rcd_control_run(struct rcd_node *nd)
 		if (c.cs)
 			c.ctl_requests += rc_ctlsock_serve(c.cs, rcd_ctl_handle,
 							   &c);
+		t[0] = now_ns();
+		rcd_ctl_json(&c);
+		t[1] = now_ns();
 		rcd_ctl_commands(&c);
+		t[2] = now_ns();
 		rte_timer_manage();
-		rcd_ctl_turn(&c, now_ns() - t0);
+		t[3] = now_ns();
+		getrusage(RUSAGE_THREAD, &ru1);
+		rcd_ctl_turn(&c, t[3] - t0);
+		/* The CPU it used, and whether it slept: a turn must never
+		 * wait (a voluntary switch is a blocking call or a lock). */
+		cpu = tv_ns(&ru1.ru_utime) + tv_ns(&ru1.ru_stime) -
+		      tv_ns(&ru0.ru_utime) - tv_ns(&ru0.ru_stime);
+		rc_hist_add(&c.turn_cpu_hist, cpu);
+		c.turns_blocked += ru1.ru_nvcsw != ru0.ru_nvcsw;
+		/* Say where a long turn went (at most once in 10 s). */
+		if (t[3] - t0 > 10000000 && t[3] - long_logged > 10000000000ull) {
+			LOG(INFO, "control turn of %.1f ms (%.1f ms of CPU, "
+			    "%ld involuntary switches): socket %.1f, json %.1f, "
+			    "commands %.1f, timers %.1f ms; the rest of 10 s "
+			    "is not logged", (t[3] - t0) / 1e6, cpu / 1e6,
+			    ru1.ru_nivcsw - ru0.ru_nivcsw, (t[0] - t0) / 1e6,
+			    (t[1] - t[0]) / 1e6, (t[2] - t[1]) / 1e6,
+			    (t[3] - t[2]) / 1e6);
+			long_logged = t[3];
+		}
 	}
 	cleanup(&c);
 	return rc;

@@ -41,6 +41,16 @@ static void rc_hex_encode(char *dst, const uint8_t *src, size_t n)
 	dst[2 * n] = '\0';
 }
 
+/* No byte over 0x7f (and no NUL, which JSON text cannot carry as is). */
+static bool is_ascii(const uint8_t *p, size_t n)
+{
+	uint8_t or = 0;
+
+	for (size_t i = 0; i < n; i++)
+		or |= (uint8_t)(p[i] | (p[i] == 0) << 7);
+	return !(or & 0x80);
+}
+
 static unsigned hexval(char h)
 {
 	return h <= '9' ? (unsigned)(h - '0') : (unsigned)((h | 0x20) - 'a' + 10);
@@ -95,6 +105,21 @@ struct rcd_pend {
 /* The marker a command returns when it has parked the request. */
 static json_t later_json;
 #define LATER (&later_json)
+
+/* The answer as text now, or printed on the JSON thread when it is
+ * large (c->big: a value, the stats, the options). */
+static char *answer_text(struct rcd_ctl *c, uint64_t id, json_t *resp)
+{
+	char *out;
+
+	if (resp == LATER)
+		return RC_CTLSOCK_LATER;
+	if (c->big && c->jq && id && rc_jsonq_print(c->jq, id, resp) == 0)
+		return RC_CTLSOCK_LATER;
+	out = json_dumps(resp, JSON_COMPACT);
+	json_decref(resp);
+	return out;
+}
 
 static uint64_t deadline_ms(unsigned ms)
 {
@@ -184,10 +209,47 @@ static bool settle(struct rcd_pend *p, uint64_t now, unsigned *late)
 	return true;
 }
 
+/* A get's answer and the command holding its value. */
+struct get_answer {
+	json_t *r;
+	struct rc_cmd *cmd;
+};
+
+/* Add the value to the answer, as hex and (when it is valid UTF-8) as
+ * text; free the command and arg. Runs on the JSON thread for a large
+ * value. */
+static json_t *get_value(void *arg)
+{
+	struct get_answer *ga = arg;
+	json_t *r = ga->r;
+	struct rc_cmd *cmd = ga->cmd;
+	char *hex = malloc(2 * (size_t)cmd->out_len + 1);
+	json_t *txt;
+
+	free(ga);
+	if (hex)
+		rc_hex_encode(hex, cmd->out, cmd->out_len);
+	/* ASCII needs no further look. */
+	txt = is_ascii(cmd->out, cmd->out_len)
+		      ? json_stringn_nocheck((const char *)cmd->out,
+					     cmd->out_len)
+		      : json_stringn((const char *)cmd->out, cmd->out_len);
+	if (txt)
+		json_object_set_new(r, "value", txt);
+	json_object_set_new(r, "value_hex",
+			    hex ? json_stringn_nocheck(hex,
+						       2 * (size_t)cmd->out_len)
+				: json_string(""));
+	free(hex);
+	free(cmd);
+	return r;
+}
+
 static json_t *key_done(struct rcd_ctl *c, struct rcd_pend *p, unsigned late)
 {
 	unsigned w = 0;
 	struct rc_cmd *cmd;
+	struct get_answer *ga;
 	char key[RC_PROTO_MAX_KEY + 1];
 	json_t *r;
 
@@ -207,16 +269,6 @@ static json_t *key_done(struct rcd_ctl *c, struct rcd_pend *p, unsigned late)
 	r = json_pack("{s:b,s:s,s:I}", "ok", 1, "key", key, "partition",
 		      (json_int_t)w);
 	if (p->type == RC_CMD_GET) {
-		char *hex = malloc(2 * (size_t)cmd->out_len + 1);
-		json_t *txt;
-
-		if (hex)
-			rc_hex_encode(hex, cmd->out, cmd->out_len);
-		/* As text too when it is valid UTF-8. */
-		txt = json_stringn((const char *)cmd->out, cmd->out_len);
-		if (txt)
-			json_object_set_new(r, "value", txt);
-		json_object_set_new(r, "value_hex", json_string(hex ? hex : ""));
 		json_object_set_new(r, "length", json_integer(cmd->out_len));
 		json_object_set_new(r, "flags", json_integer(cmd->out_flags));
 		json_object_set_new(r, "cas", json_integer((json_int_t)cmd->out_cas));
@@ -225,7 +277,18 @@ static json_t *key_done(struct rcd_ctl *c, struct rcd_pend *p, unsigned late)
 						? c->cfg->cl.c[cmd->out_class].name
 						: "?"));
 		json_object_set_new(r, "stale", json_boolean(cmd->out_stale));
-		free(hex);
+		ga = malloc(sizeof(*ga));
+		if (!ga) {
+			json_decref(r);
+			return fail("server_error", "out of memory");
+		}
+		*ga = (struct get_answer){.r = r, .cmd = cmd};
+		p->cmd[w] = NULL; /* get_value frees it */
+		/* A large value is encoded (hex, text) on the JSON thread. */
+		if (cmd->out_len > 4096 && c->jq &&
+		    rc_jsonq_build(c->jq, p->id, get_value, ga) == 0)
+			return LATER;
+		r = get_value(ga);
 	}
 	return r;
 }
@@ -491,12 +554,14 @@ unsigned rcd_ctl_commands(struct rcd_ctl *c)
 		}
 		*pp = p->next;
 		c->n_pend--;
+		c->big = false;
 		r = p->type == RC_CMD_FLUSH ? flush_done(p, late)
 		    : p->type == RC_CMD_SET ? warm_done(p, late)
 					    : key_done(c, p, late);
-		out = json_dumps(r, JSON_COMPACT);
-		json_decref(r);
-		if (c->cs)
+		out = answer_text(c, p->id, r);
+		if (out == RC_CTLSOCK_LATER)
+			; /* built or printed on the JSON thread */
+		else if (c->cs)
 			rc_ctlsock_answer(c->cs, p->id, out);
 		else
 			free(out);
@@ -689,6 +754,7 @@ static json_t *do_stats(struct rcd_ctl *c, json_t *req)
 	json_t *r = ok();
 
 	(void)req;
+	c->big = true; /* printed on the JSON thread */
 	json_object_set_new(r, "counters",
 			    rcd_metrics_json(&c->snap, &c->cfg->cl));
 	json_object_set_new(r, "latency", latency_table(c));
@@ -851,6 +917,7 @@ static json_t *do_config_show(struct rcd_ctl *c, json_t *req)
 	char v[RC_OPT_STR_MAX], name[96];
 
 	(void)req;
+	c->big = true; /* printed on the JSON thread */
 	for (size_t i = 0; i < rcd_n_options; i++) {
 		const struct rc_opt *p = &rcd_options[i];
 
@@ -871,6 +938,7 @@ static json_t *do_describe(struct rcd_ctl *c, json_t *req)
 
 	(void)c;
 	(void)req;
+	c->big = true; /* printed on the JSON thread */
 	for (size_t i = 0; i < rcd_n_options; i++) {
 		const struct rc_opt *p = &rcd_options[i];
 
@@ -965,29 +1033,68 @@ static const struct {
 	{"repl", do_repl},
 };
 
+/* req (NULL: it did not parse, perr says why) -> the answer, or LATER. */
+static json_t *dispatch(struct rcd_ctl *c, uint64_t id, json_t *req,
+			const char *perr)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	json_t *resp = NULL;
+
+	c->big = false;
+	if (!req || !cmd)
+		return fail("bad_request", "want a JSON object with \"cmd\"%s%s",
+			    req ? "" : ": ", req ? "" : perr);
+	c->req_id = id;
+	for (size_t i = 0; i < RTE_DIM(commands) && !resp; i++)
+		if (strcmp(commands[i].name, cmd) == 0)
+			resp = commands[i].fn(c, req);
+	if (!resp)
+		resp = fail("bad_request", "unknown command '%s'", cmd);
+	return resp;
+}
+
 char *rcd_ctl_handle(void *arg, uint64_t id, const char *line, size_t len)
 {
 	struct rcd_ctl *c = arg;
 	json_error_t je;
-	json_t *req = json_loadb(line, len, 0, &je), *resp = NULL;
-	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	char *out;
+	json_t *req, *resp;
 
-	if (!req || !cmd) {
-		resp = fail("bad_request", "want a JSON object with \"cmd\"%s%s",
-			    req ? "" : ": ", req ? "" : je.text);
-	} else {
-		c->req_id = id;
-		for (size_t i = 0; i < RTE_DIM(commands) && !resp; i++)
-			if (strcmp(commands[i].name, cmd) == 0)
-				resp = commands[i].fn(c, req);
-		if (!resp)
-			resp = fail("bad_request", "unknown command '%s'", cmd);
-	}
-	json_decref(req);
-	if (resp == LATER)
+	/* A long line (warm records) is parsed on the JSON thread. */
+	if (len > RCD_CTL_INLINE_PARSE && c->jq && id &&
+	    rc_jsonq_parse(c->jq, id, line, len) == 0)
 		return RC_CTLSOCK_LATER;
-	out = json_dumps(resp, JSON_COMPACT);
-	json_decref(resp);
-	return out;
+	req = json_loadb(line, len, 0, &je);
+	resp = dispatch(c, id, req, je.text);
+	json_decref(req);
+	return answer_text(c, id, resp);
+}
+
+unsigned rcd_ctl_json(struct rcd_ctl *c)
+{
+	struct rc_jsonq_done d;
+	unsigned n = 0;
+
+	/* A few per turn: each may be a warm request to split up. */
+	while (c->jq && n < 4 && rc_jsonq_take(c->jq, &d)) {
+		char *out;
+
+		n++;
+		if (d.printed) {
+			out = d.text ? d.text : strdup("{\"ok\":false,\"error\":"
+					"\"out of memory\",\"code\":"
+					"\"server_error\"}");
+		} else {
+			json_t *resp = dispatch(c, d.tag, d.json, d.err);
+
+			json_decref(d.json);
+			out = answer_text(c, d.tag, resp);
+			if (out == RC_CTLSOCK_LATER)
+				continue;
+		}
+		if (c->cs)
+			rc_ctlsock_answer(c->cs, d.tag, out);
+		else
+			free(out);
+	}
+	return n;
 }

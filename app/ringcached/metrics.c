@@ -254,6 +254,10 @@ static const struct metric metrics[] = {
 	 "Control-core turns longer than 100 us and 1 ms"},
 	{"control_turns_over_1ms", "control_turns", COUNTER,
 	 G(turns_over_1ms), NONE, "over", "1ms", NULL},
+	{"control_turns_blocked", "control_turns_blocked", COUNTER,
+	 G(turns_blocked), NONE, 0, 0,
+	 "Control-loop turns that slept inside (a blocking call or a held "
+	 "lock): there should be none"},
 	{"control_refused_too_long", "control_refused", COUNTER,
 	 G(ctl_too_long), NONE, "reason", "too_long",
 	 "Control-socket lines refused unread (over control.max_line bytes, "
@@ -499,6 +503,23 @@ static const uint64_t prom_le_ns[] = {
 	1000000, 2000000, 5000000, 10000000, 50000000, 250000000, 1000000000,
 };
 
+/* One unlabelled histogram, prom_le_ns buckets. */
+static void prom_hist(FILE *f, const char *name, const char *help,
+		      const struct rc_hist *h)
+{
+	fprintf(f, "# HELP ringcache_%s %s\n# TYPE ringcache_%s histogram\n",
+		name, help, name);
+	for (size_t i = 0; i < RTE_DIM(prom_le_ns); i++) {
+		uint64_t le = rc_hist_edge_at_most(prom_le_ns[i]);
+
+		fprintf(f, "ringcache_%s_bucket{le=\"%.9g\"} %" PRIu64 "\n",
+			name, (double)le / 1e9, rc_hist_count_le(h, le));
+	}
+	fprintf(f, "ringcache_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		"ringcache_%s_sum %.9g\nringcache_%s_count %" PRIu64 "\n",
+		name, h->count, name, (double)h->sum_ns / 1e9, name, h->count);
+}
+
 void rcd_metrics_prometheus(const struct rcd_snapshot *s,
 			    const struct rc_classes *cl,
 			    const struct rc_hist *lat, FILE *f)
@@ -538,22 +559,12 @@ void rcd_metrics_prometheus(const struct rcd_snapshot *s,
 				"%" PRIu64 "\n", lbl, h->count, lbl,
 				(double)h->sum_ns / 1e9, lbl, h->count);
 		}
-	fprintf(f, "# HELP ringcache_control_turn_seconds How long each turn "
-		"of the control loop held its CPU (control socket, finished "
-		"commands, timers)\n"
-		"# TYPE ringcache_control_turn_seconds histogram\n");
-	for (size_t i = 0; i < RTE_DIM(prom_le_ns); i++) {
-		uint64_t le = rc_hist_edge_at_most(prom_le_ns[i]);
-
-		fprintf(f, "ringcache_control_turn_seconds_bucket{le=\"%.9g\"} "
-			"%" PRIu64 "\n", (double)le / 1e9,
-			rc_hist_count_le(&s->ctl_turn, le));
-	}
-	fprintf(f, "ringcache_control_turn_seconds_bucket{le=\"+Inf\"} %"
-		PRIu64 "\nringcache_control_turn_seconds_sum %.9g\n"
-		"ringcache_control_turn_seconds_count %" PRIu64 "\n",
-		s->ctl_turn.count, (double)s->ctl_turn.sum_ns / 1e9,
-		s->ctl_turn.count);
+	prom_hist(f, "control_turn_seconds", "How long each turn of the "
+		  "control loop took, wall clock (control socket, finished "
+		  "commands, timers)", &s->ctl_turn);
+	prom_hist(f, "control_turn_cpu_seconds", "CPU time of each turn of "
+		  "the control loop (its own work; time the host gave to "
+		  "others not counted)", &s->ctl_turn_cpu);
 }
 
 static void json_one(void *arg, const struct metric *m, const char *stat,

@@ -25,7 +25,7 @@ struct rcd_gauges {
 	double override_active;
 	double alert[3];             /* latency, hit_rate, memory levels */
 	double ctl_requests;
-	double turn_max_s, turns_over_100us, turns_over_1ms;
+	double turn_max_s, turns_over_100us, turns_over_1ms, turns_blocked;
 	double ctl_too_long, ctl_too_complex, ctl_busy;
 	double ctl_stalled, ctl_idle_closed, ctl_evicted;
 	double http_connections, http_served, http_timeouts;
@@ -45,7 +45,8 @@ struct rcd_snapshot {
 	int nic_ok;
 	struct rcd_gauges g;
 	uint64_t published_ns;       /* oldest worker publish (monotonic) */
-	struct rc_hist ctl_turn;     /* the control loop's turns */
+	struct rc_hist ctl_turn;     /* the control loop's turns: wall time */
+	struct rc_hist ctl_turn_cpu; /* and CPU time */
 };
 
 /* Sum the workers' counters and read the NIC's. */

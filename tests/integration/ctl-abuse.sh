@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The control loop under abuse (issue 21): a real ringcached (net_tap, two
 # workers) in a namespace made here. Each abuse runs while a prober asks
-# `status` every 20 ms on its own connection; for each, the prober must
-# be answered throughout and the control loop's longest turn during the
-# abuse (ringcache_control_turn_seconds) must stay under TURN_MAX_S
-# (generous, so a loaded 2-CPU VM does not make it flaky; the target is
-# ~1 ms and the measured value is printed).
+# `status` every 20 ms on its own connection (its own process). For each:
+# - no control-loop turn slept (ringcache_control_turns_blocked_total):
+#   nothing waits on a client, a worker or a lock inside a turn;
+# - the most CPU one turn used (ringcache_control_turn_cpu_seconds) is
+#   under TURN_MAX_S (generous, 50 ms, for a loaded 2-CPU VM; the target
+#   is ~1 ms). CPU time, not wall clock: on a shared VM the host takes
+#   the CPU away for longer than that (the wall-clock histogram,
+#   ringcache_control_turn_seconds, is printed beside it);
+# - every status probe is answered, none waits over PROBE_MAX_MS.
 #
 #   ctl-abuse.sh BUILD_DIR [N_FLUSH_KEYS]
 #
@@ -31,6 +35,7 @@ trap 'rc_cleanup; [ -n "$FAKE" ] && kill "$FAKE" 2>/dev/null; rm -rf "$WORK"' EX
 trap 'exit 130' INT TERM
 
 TURN_MAX_S=${TURN_MAX_S:-0.05}
+PROBE_MAX_MS=${PROBE_MAX_MS:-2000}
 MAX_LINE=$((4 << 20))
 rc_topo_tap "$$"
 NET=198.18.0
@@ -79,24 +84,28 @@ RESULTS=$WORK/results
 check() {
 	local name=$1 r=$2
 	echo "$name: $r" >>"$RESULTS"
-	local le max pm pf
+	local le cpu bl max pm pf
 	le=$(echo "$r" | py 'd["turn_le_s"]')
+	cpu=$(echo "$r" | py 'd["cpu_le_s"]')
+	bl=$(echo "$r" | py 'd["blocked_turns"]')
 	max=$(echo "$r" | py 'd["turn_max_s"]')
 	pm=$(echo "$r" | py 'd["probe_max_ms"]')
 	pf=$(echo "$r" | py 'd["probe_failed"]')
-	echo "  $name: longest turn <= ${le} s (max since start ${max} s), status probe max ${pm} ms, ${pf} failed"
-	if [ "$le" = None ]; then
-		fail "$name: no ringcache_control_turn_seconds histogram"
-	elif ! python3 -c "import sys; sys.exit(0 if $le <= $TURN_MAX_S else 1)"; then
-		fail "$name: a control turn took up to $le s (bound $TURN_MAX_S s)"
+	echo "  $name: longest turn: CPU <= ${cpu} s, wall clock <= ${le} s (max since start ${max} s); turns that slept: ${bl}; status probe max ${pm} ms, ${pf} failed"
+	if [ "$cpu" = None ] || [ "$bl" = None ]; then
+		fail "$name: no ringcache_control_turn_cpu_seconds / turns_blocked"
+	elif ! python3 -c "import sys; sys.exit(0 if $cpu <= $TURN_MAX_S else 1)"; then
+		fail "$name: a control turn used up to $cpu s of CPU (bound $TURN_MAX_S s)"
+	elif [ "$bl" != 0.0 ]; then
+		fail "$name: $bl control turn(s) slept"
 	else
-		pass "$name: longest turn <= $le s"
+		pass "$name: no turn slept, longest <= $cpu s of CPU"
 	fi
 	if [ "$pf" != 0 ]; then
 		fail "$name: $pf status probe(s) failed: $(echo "$r" | py 'd["probe_errors"]')"
 	fi
-	# Answered meanwhile: no probe waited anywhere near a second.
-	python3 -c "import sys; sys.exit(0 if $pm < 1000 else 1)" ||
+	# Answered meanwhile (bounded generously: a shared VM stalls too).
+	python3 -c "import sys; sys.exit(0 if $pm < $PROBE_MAX_MS else 1)" ||
 		fail "$name: a status probe waited $pm ms"
 }
 metric() { # name{labels}
@@ -153,7 +162,12 @@ tl0=$(metric 'ringcache_control_refused_total{reason="too_long"}')
 expect_eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }
 expect_eq "a line of control.max_line bytes is served" "$(edge $MAX_LINE)" ok
 expect_eq "a line one byte over control.max_line is refused" "$(edge $((MAX_LINE + 1)))" too_long
-tl1=$(metric 'ringcache_control_refused_total{reason="too_long"}')
+# (the counters are published each 1 s tick: wait for it, 5 s at most)
+for _ in $(seq 1 50); do
+	tl1=$(metric 'ringcache_control_refused_total{reason="too_long"}')
+	[ "$tl1" != "$tl0" ] && break
+	sleep 0.1
+done
 [ "$tl0" != absent ] && [ "$tl1" = $((tl0 + 1)) ] &&
 	pass "the refused line is counted ($tl0 -> $tl1)" ||
 	fail "too_long counter: $tl0 -> $tl1"
@@ -184,10 +198,8 @@ p = subprocess.run([sys.argv[4], "-s", sys.argv[1], "--json", "warm", sys.argv[5
                    capture_output=True, text=True, timeout=240)
 pr.stop_join(); time.sleep(1.1)
 g1, b1 = scrape()
-out = {"rc": p.returncode, "stderr": p.stderr[-300:], "probes": len(pr.lat),
-       "probe_max_ms": round(1000 * max(pr.lat or [0]), 2),
-       "probe_failed": pr.failed, "probe_errors": pr.errors[:3],
-       "turn_max_s": g1, "turn_le_s": grown_le(b0, b1)}
+out = {"rc": p.returncode, "stderr": p.stderr[-300:]}
+out.update(measures(pr, g1, b0, b1))
 try:
     out["warm"] = json.loads(p.stdout)
 except ValueError:

@@ -28,13 +28,17 @@ ARGS = sys.argv[4:]
 def scrape():
     with urllib.request.urlopen("http://%s/metrics" % METRICS, timeout=10) as r:
         text = r.read().decode()
-    gauge, buckets = None, {}
+    gauge, buckets = None, {"wall": {}, "cpu": {}, "blocked": None}
     for line in text.splitlines():
         if line.startswith("ringcache_control_turn_max_seconds "):
             gauge = float(line.split()[1])
-        elif line.startswith("ringcache_control_turn_seconds_bucket{"):
-            le = line.split('le="')[1].split('"')[0]
-            buckets[le] = float(line.split()[-1])
+        elif line.startswith("ringcache_control_turns_blocked_total "):
+            buckets["blocked"] = float(line.split()[1])
+        for k, name in (("wall", "ringcache_control_turn_seconds_bucket{"),
+                        ("cpu", "ringcache_control_turn_cpu_seconds_bucket{")):
+            if line.startswith(name):
+                le = line.split('le="')[1].split('"')[0]
+                buckets[k][le] = float(line.split()[-1])
     return gauge, buckets
 
 
@@ -202,6 +206,19 @@ def abuse_cmd(line, timeout):
     return out
 
 
+def measures(pr, g1, b0, b1):
+    blocked = None
+    if b0["blocked"] is not None and b1["blocked"] is not None:
+        blocked = b1["blocked"] - b0["blocked"]
+    return {"probes": len(pr.lat),
+            "probe_max_ms": round(1000 * max(pr.lat or [0]), 2),
+            "probe_failed": pr.failed, "probe_errors": pr.errors[:3],
+            "turn_max_s": g1,
+            "turn_le_s": grown_le(b0["wall"], b1["wall"]),
+            "cpu_le_s": grown_le(b0["cpu"], b1["cpu"]),
+            "blocked_turns": blocked}
+
+
 def main():
     body = None
     if ABUSE == "line":
@@ -226,12 +243,8 @@ def main():
     pr.stop_join()
     time.sleep(1.1)   # one tick: the gauges are published each second
     g1, b1 = scrape()
-    res.update({"abuse": " ".join([ABUSE] + ARGS), "probes": len(pr.lat),
-                "probe_max_ms": round(1000 * max(pr.lat or [0]), 2),
-                "probe_failed": pr.failed,
-                "probe_errors": pr.errors[:3],
-                "turn_max_s": g1,
-                "turn_le_s": grown_le(b0, b1)})
+    res.update({"abuse": " ".join([ABUSE] + ARGS)})
+    res.update(measures(pr, g1, b0, b1))
     print(json.dumps(res))
 
 
