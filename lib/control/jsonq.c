@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +29,10 @@ struct rc_jsonq {
 	bool stop;
 	struct job *todo, **todo_tail;   /* given, not started */
 	struct job *done, **done_tail;   /* finished, not taken */
-	unsigned in_flight;              /* given, not taken (caller's) */
+	/* The caller's side, never under mu: jobs not handed over yet
+	 * (the thread held mu), and the count given and not taken. */
+	struct job *out, **out_tail;
+	unsigned in_flight;
 };
 
 static void job_free(struct job *j)
@@ -65,11 +70,10 @@ static void run(struct job *j)
 static void *thread_main(void *arg)
 {
 	struct rc_jsonq *q = arg;
-	const struct sched_param idle = {0};
-
-	/* Only the CPU time nobody else wants: on the control core's CPU
-	 * (it inherits its affinity) the control loop always runs first. */
-	pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+	/* Below the control loop on the control core's CPU (it inherits
+	 * its affinity), but never starved: the loop never waits for it
+	 * (it only ever tries mu). */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5);
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
@@ -105,6 +109,7 @@ struct rc_jsonq *rc_jsonq_create(void)
 	pthread_cond_init(&q->cv, NULL);
 	q->todo_tail = &q->todo;
 	q->done_tail = &q->done;
+	q->out_tail = &q->out;
 	e = pthread_create(&q->th, NULL, thread_main, q);
 	if (e) {
 		free(q);
@@ -136,19 +141,31 @@ void rc_jsonq_destroy(struct rc_jsonq *q)
 	pthread_join(q->th, NULL);
 	drain(q->todo);
 	drain(q->done);
+	drain(q->out);
 	pthread_mutex_destroy(&q->mu);
 	pthread_cond_destroy(&q->cv);
 	free(q);
 }
 
-static void give(struct rc_jsonq *q, struct job *j)
+/* Hand what the caller holds to the thread, if mu is free now. */
+static void hand_over(struct rc_jsonq *q)
 {
-	pthread_mutex_lock(&q->mu);
-	*q->todo_tail = j;
-	q->todo_tail = &j->next;
-	q->in_flight++;
+	if (!q->out || pthread_mutex_trylock(&q->mu) != 0)
+		return;
+	*q->todo_tail = q->out;
+	q->todo_tail = q->out_tail;
+	q->out = NULL;
+	q->out_tail = &q->out;
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
+}
+
+static void give(struct rc_jsonq *q, struct job *j)
+{
+	*q->out_tail = j;
+	q->out_tail = &j->next;
+	q->in_flight++;
+	hand_over(q);
 }
 
 int rc_jsonq_parse(struct rc_jsonq *q, uint64_t tag, const char *line,
@@ -203,17 +220,19 @@ int rc_jsonq_take(struct rc_jsonq *q, struct rc_jsonq_done *d)
 {
 	struct job *j;
 
-	pthread_mutex_lock(&q->mu);
+	hand_over(q);
+	if (pthread_mutex_trylock(&q->mu) != 0)
+		return 0; /* the thread has it: next time */
 	j = q->done;
 	if (j) {
 		q->done = j->next;
 		if (!q->done)
 			q->done_tail = &q->done;
-		q->in_flight--;
 	}
 	pthread_mutex_unlock(&q->mu);
 	if (!j)
 		return 0;
+	q->in_flight--;
 	*d = j->d;
 	j->d.json = NULL;
 	j->d.text = NULL;
@@ -223,5 +242,5 @@ int rc_jsonq_take(struct rc_jsonq *q, struct rc_jsonq_done *d)
 
 unsigned rc_jsonq_in_flight(const struct rc_jsonq *q)
 {
-	return __atomic_load_n(&q->in_flight, __ATOMIC_RELAXED);
+	return q->in_flight;
 }

@@ -4,7 +4,9 @@
  * that a large request or answer (a warm record with a 1 MiB value, a
  * 1 MiB get) costs the control loop a copy, not tens of milliseconds of
  * jansson. Jobs finish in the order they were given. The caller polls
- * for results (rc_jsonq_take); nothing here calls back. */
+ * for results (rc_jsonq_take); nothing here calls back, and the caller
+ * never waits: it only tries the lock it shares with the thread (what it
+ * cannot hand over now goes at its next call). One caller thread. */
 #ifndef RC_JSONQ_H
 #define RC_JSONQ_H
 
@@ -46,8 +48,10 @@ int rc_jsonq_print(struct rc_jsonq *q, uint64_t tag, json_t *j);
 int rc_jsonq_build(struct rc_jsonq *q, uint64_t tag, json_t *(*fn)(void *),
 		   void *arg);
 
-/* The oldest finished job, if any: its results are the caller's.
- * @return 1 with *d filled, 0 if none is finished. */
+/* The oldest finished job, if any: its results are the caller's. Also
+ * hands over jobs given while the thread held the lock.
+ * @return 1 with *d filled, 0 if none is finished (or the thread holds
+ * the lock this instant). */
 int rc_jsonq_take(struct rc_jsonq *q, struct rc_jsonq_done *d);
 
 /* Jobs given and not taken yet. */
