@@ -92,6 +92,12 @@ const struct rc_opt rcd_options[] = {
 	    "limit, for perf/memif-io-ratio and scripts/load-test; a reload "
 	    "switches it, the store kept)"),
 
+	OPT("dpdk", "test_command_delay_ms", RC_OPT_UINT, "0", 0, 600000,
+	    test_command_delay_ms,
+	    "Tests only: a worker starts each control command (ringctl get, "
+	    "del, flush, warm) this long after taking it, as if busy "
+	    "elsewhere (0: at once)"),
+
 	OPT("store", "memory", RC_OPT_SIZE, "256M", 1 << 20, 1ull << 40,
 	    memory,
 	    "Total memory for all partitions: index + items, split evenly"),
@@ -177,8 +183,16 @@ const struct rc_opt rcd_options[] = {
 	OPT("control", "idle_timeout_s", RC_OPT_UINT, "30", 0, 86400,
 	    ctl_idle_timeout_s,
 	    "A control connection quiet this long is closed, and when all "
-	    "max_clients are taken the quietest makes room for a new one, so "
-	    "idle clients never lock an operator out (0: never)"),
+	    "max_clients are taken one that never sent a request, else the "
+	    "quietest, makes room for a new one, so idle clients never lock "
+	    "an operator out (0: never); one waiting for a command's answer "
+	    "is not quiet"),
+	OPT("control", "max_line", RC_OPT_SIZE, "4M", 64 << 10, 256 << 20,
+	    ctl_max_line,
+	    "Longest request line on the control socket, in bytes; a longer "
+	    "one is refused unread (counted: control_refused{reason="
+	    "\"too_long\"}). At least twice store.max_value_size plus 4 KiB, "
+	    "so one warm record with the largest value fits in hex"),
 	OPT("control", "metrics_listen", RC_OPT_STR, "127.0.0.1:9711", 0, 0,
 	    metrics_listen,
 	    "ADDRESS:PORT of the Prometheus endpoint (/metrics), on the "
@@ -423,6 +437,14 @@ int rcd_config_finish(struct rcd_config *cfg, char *err, size_t errlen)
 			 "group", cfg->ctl_socket_group);
 		return -EINVAL;
 	}
+	if (cfg->ctl_max_line < 2 * cfg->max_value_size + 4096) {
+		snprintf(err, errlen, "control.max_line %lu cannot hold one "
+			 "warm record of store.max_value_size (%lu) in hex: "
+			 "want at least %lu", (unsigned long)cfg->ctl_max_line,
+			 (unsigned long)cfg->max_value_size,
+			 (unsigned long)(2 * cfg->max_value_size + 4096));
+		return -EINVAL;
+	}
 	if (cfg->memory / cfg->workers < (1u << 20)) {
 		snprintf(err, errlen,
 			 "store.memory gives each of %lu partitions under 1 MiB",
@@ -639,6 +661,7 @@ int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
 	w->idle_spin_us = cfg->idle_spin_us;
 	w->io_only = cfg->io_only;
 	w->tsc_hz = rte_get_tsc_hz();
+	w->cmd_delay_tsc = cfg->test_command_delay_ms * (w->tsc_hz / 1000);
 	w->ns_per_tsc_q32 = (uint64_t)((1000000000.0 * 4294967296.0) /
 				       (double)w->tsc_hz);
 	w->p.ttl_pct = 100;

@@ -32,6 +32,7 @@ struct rcd_config {
 	uint64_t idle_sleep_us;
 	uint64_t idle_spin_us;
 	bool io_only;
+	uint64_t test_command_delay_ms;
 	/* [store] */
 	uint64_t memory;
 	uint64_t max_items;
@@ -60,6 +61,7 @@ struct rcd_config {
 	char ctl_socket_mode[RC_OPT_STR_MAX];
 	char ctl_socket_group[RC_OPT_STR_MAX];
 	uint64_t ctl_max_clients, ctl_idle_timeout_s;
+	uint64_t ctl_max_line;
 	char metrics_listen[RC_OPT_STR_MAX];
 	bool test_clock;
 	/* [scaling] */

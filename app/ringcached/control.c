@@ -5,12 +5,14 @@
  * between it serves the control socket. It talks to workers only through
  * fields they read (read_only, ttl_pct), their command rings and the
  * store's cross-thread budget calls; it never runs a store operation. */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -313,6 +315,18 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	g->turn_max_s = (double)c->turn_max_ns / 1e9;
 	g->turns_over_100us = (double)c->turns_over_100us;
 	g->turns_over_1ms = (double)c->turns_over_1ms;
+	g->turns_blocked = (double)c->turns_blocked;
+	if (c->cs) {
+		struct rc_ctlsock_stats cs;
+
+		rc_ctlsock_get_stats(c->cs, &cs);
+		g->ctl_too_long = (double)cs.too_long;
+		g->ctl_too_complex = (double)cs.too_complex;
+		g->ctl_busy = (double)cs.refused;
+		g->ctl_stalled = (double)cs.stalled;
+		g->ctl_idle_closed = (double)cs.idle_closed;
+		g->ctl_evicted = (double)cs.evicted;
+	}
 	if (c->http) {
 		struct rc_http_stats hs;
 
@@ -348,22 +362,35 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	}
 }
 
-static void on_tick(struct rte_timer *t, void *arg)
+/* Gather and publish. The metrics thread holds `mu` while it prints a
+ * scrape (milliseconds): the control loop never waits for it, it tries
+ * again at its next turn (c->tick_due). */
+static void tick(struct rcd_ctl *c)
 {
-	struct rcd_ctl *c = arg;
-	struct rcd_snapshot s;
+	struct rcd_snapshot *s = &c->tick_snap;
 
-	(void)t;
-	rcd_snapshot_take(&s, c->nd->workers, c->nd->n_workers,
+	if (pthread_mutex_trylock(&c->mu) != 0) {
+		c->tick_due = true;
+		return;
+	}
+	c->tick_due = false;
+	rcd_snapshot_take(s, c->nd->workers, c->nd->n_workers,
 			  (uint16_t)c->cfg->port_id);
-	pthread_mutex_lock(&c->mu);
-	s.g = c->snap.g;
-	c->snap = s;
+	s->g = c->snap.g;
+	c->snap = *s;
+	c->snap.ctl_turn = c->turn_hist;
+	c->snap.ctl_turn_cpu = c->turn_cpu_hist;
 	gather_latency(c);
 	eval_alerts(c);
 	fill_gauges(c, &c->snap.g);
 	pthread_mutex_unlock(&c->mu);
 	reap_hooks(c);
+}
+
+static void on_tick(struct rte_timer *t, void *arg)
+{
+	(void)t;
+	tick(arg);
 }
 
 static void on_stats(struct rte_timer *t, void *arg)
@@ -461,7 +488,7 @@ static int setup(struct rcd_ctl *c)
 					(mode_t)strtoul(cfg->ctl_socket_mode,
 							NULL, 8),
 					(unsigned)cfg->ctl_max_clients,
-					64u << 20);
+					(size_t)cfg->ctl_max_line);
 		if (!c->cs) {
 			LOG(ERR, "control socket %s: %s", cfg->ctl_socket,
 			    strerror(errno));
@@ -479,6 +506,12 @@ static int setup(struct rcd_ctl *c)
 		}
 		rc_ctlsock_set_idle_timeout(
 			c->cs, (unsigned)cfg->ctl_idle_timeout_s * 1000u);
+		rc_ctlsock_set_max_items(c->cs, RCD_CTL_MAX_ITEMS);
+		c->jq = rc_jsonq_create();
+		if (!c->jq)
+			LOG(WARNING, "no JSON thread (%s): large control "
+			    "requests are parsed on the control core",
+			    strerror(errno));
 		LOG(INFO, "control socket %s (mode %s%s%s)", cfg->ctl_socket,
 		    cfg->ctl_socket_mode, cfg->ctl_socket_group[0]
 		    ? ", group " : "", cfg->ctl_socket_group);
@@ -506,6 +539,8 @@ static void cleanup(struct rcd_ctl *c)
 	rte_timer_stop_sync(&c->stats);
 	rte_timer_stop_sync(&c->scale);
 	rc_http_stop(c->http);
+	rcd_ctl_commands_abandon(c);
+	rc_jsonq_destroy(c->jq);
 	rc_ctlsock_close(c->cs);
 	if (made_dir[0] && rmdir(made_dir) != 0)
 		LOG(INFO, "left %s: %s", made_dir, strerror(errno));
@@ -514,6 +549,12 @@ static void cleanup(struct rcd_ctl *c)
 	free(c->cur);
 	for (unsigned i = 0; i <= RCD_WIN_MAX; i++)
 		free(c->ring[i]);
+}
+
+static uint64_t tv_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000u +
+	       (uint64_t)tv->tv_usec * 1000u;
 }
 
 static uint64_t now_ns(void)
@@ -526,20 +567,11 @@ static uint64_t now_ns(void)
 
 void rcd_ctl_turn(struct rcd_ctl *c, uint64_t ns)
 {
+	rc_hist_add(&c->turn_hist, ns);
 	if (ns > c->turn_max_ns)
 		c->turn_max_ns = ns;
 	c->turns_over_100us += ns > 100000;
 	c->turns_over_1ms += ns > 1000000;
-}
-
-/* A command on the control socket, timed as a turn of its own. */
-static char *handle_timed(void *arg, const char *line, size_t len)
-{
-	uint64_t t0 = now_ns();
-	char *r = rcd_ctl_handle(arg, line, len);
-
-	rcd_ctl_turn(arg, now_ns() - t0);
-	return r;
 }
 
 /* Everything serves: the workers, the control socket, the metrics
@@ -571,7 +603,7 @@ static void reload_on_signal(struct rcd_ctl *c)
 			   (unsigned long long)t.tv_nsec / 1000);
 	LOG(NOTICE, "SIGHUP: reloading %s",
 	    c->nd->config_path ? c->nd->config_path : "(no file: defaults)");
-	resp = rcd_ctl_handle(c, req, sizeof(req) - 1);
+	resp = rcd_ctl_handle(c, 0, req, sizeof(req) - 1); /* never later */
 	LOG(NOTICE, "SIGHUP: reload: %s", resp ? resp : "out of memory");
 	free(resp);
 	sd_notify(0, "READY=1");
@@ -580,6 +612,8 @@ static void reload_on_signal(struct rcd_ctl *c)
 int rcd_control_run(struct rcd_node *nd)
 {
 	static struct rcd_ctl c;
+	uint64_t t[4], long_logged = 0, cpu;
+	struct rusage ru0, ru1;
 	int rc;
 
 	c.nd = nd;
@@ -589,22 +623,56 @@ int rcd_control_run(struct rcd_node *nd)
 		announce_ready(&c);
 	/* Replication runs on its own thread (repl.h): this loop serves the
 	 * control socket and the timers, and nothing it waits on can delay
-	 * a heartbeat. */
+	 * a heartbeat. It never waits inside a turn: a request that needs
+	 * workers is parked (ctl.c) and answered by a later turn; each turn
+	 * is timed (ringcache_control_turn_seconds). While requests are
+	 * parked it looks for their answers every 100 us. */
 	while (rc == 0 && !*nd->quit) {
+		const long nap_us = c.n_pend || (c.jq && rc_jsonq_in_flight(c.jq))
+				    ? 100 : 5000;
 		uint64_t t0;
 
+		if (c.cs)
+			rc_ctlsock_wait(c.cs, nap_us);
+		else
+			usleep((useconds_t)nap_us);
+		t0 = now_ns();
+		getrusage(RUSAGE_THREAD, &ru0);
+		if (c.tick_due)
+			tick(&c);
 		if (*nd->reload) {
 			*nd->reload = 0;
 			reload_on_signal(&c);
 		}
 		if (c.cs)
-			c.ctl_requests += rc_ctlsock_poll(c.cs, 5, handle_timed,
-							  &c);
-		else
-			usleep(5000);
-		t0 = now_ns();
+			c.ctl_requests += rc_ctlsock_serve(c.cs, rcd_ctl_handle,
+							   &c);
+		t[0] = now_ns();
+		rcd_ctl_json(&c);
+		t[1] = now_ns();
+		rcd_ctl_commands(&c);
+		t[2] = now_ns();
 		rte_timer_manage();
-		rcd_ctl_turn(&c, now_ns() - t0);
+		t[3] = now_ns();
+		getrusage(RUSAGE_THREAD, &ru1);
+		rcd_ctl_turn(&c, t[3] - t0);
+		/* The CPU it used, and whether it slept: a turn must never
+		 * wait (a voluntary switch is a blocking call or a lock). */
+		cpu = tv_ns(&ru1.ru_utime) + tv_ns(&ru1.ru_stime) -
+		      tv_ns(&ru0.ru_utime) - tv_ns(&ru0.ru_stime);
+		rc_hist_add(&c.turn_cpu_hist, cpu);
+		c.turns_blocked += ru1.ru_nvcsw != ru0.ru_nvcsw;
+		/* Say where a long turn went (at most once in 10 s). */
+		if (t[3] - t0 > 10000000 && t[3] - long_logged > 10000000000ull) {
+			LOG(INFO, "control turn of %.1f ms (%.1f ms of CPU, "
+			    "%ld involuntary switches): socket %.1f, json %.1f, "
+			    "commands %.1f, timers %.1f ms; the rest of 10 s "
+			    "is not logged", (t[3] - t0) / 1e6, cpu / 1e6,
+			    ru1.ru_nivcsw - ru0.ru_nivcsw, (t[0] - t0) / 1e6,
+			    (t[1] - t[0]) / 1e6, (t[2] - t[1]) / 1e6,
+			    (t[3] - t[2]) / 1e6);
+			long_logged = t[3];
+		}
 	}
 	cleanup(&c);
 	return rc;

@@ -18,10 +18,21 @@
 #include "rc_ctlsock.h"
 #include "rc_hist.h"
 #include "rc_http.h"
+#include "rc_jsonq.h"
 #include "rc_sched.h"
 
 #define RCD_WIN_MAX 10u           /* the sliding window: last 10 s */
 #define RCD_MAX_HOOKS 4u          /* alert hook commands running at once */
+/* Records in one `warm` request (ringctl sends a file in chunks), and the
+ * JSON items a control-socket line may hold: enough for that many
+ * records of up to 16 items each. Bounds what the control core parses
+ * in one turn. */
+#define RCD_WARM_MAX_RECORDS 128u
+#define RCD_CTL_MAX_ITEMS (RCD_WARM_MAX_RECORDS * 16u + 64u)
+/* Request lines longer than this are parsed on the JSON thread. */
+#define RCD_CTL_INLINE_PARSE 16384u
+
+struct rcd_pend;
 
 enum rcd_mode { RCD_MODE_AUTO = -1, RCD_MODE_OFF = 0, RCD_MODE_ON = 1 };
 
@@ -66,6 +77,18 @@ struct rcd_ctl {
 	/* The control core's own turns (timers, replication, one command):
 	 * how long it held its CPU at once. */
 	uint64_t turn_max_ns, turns_over_100us, turns_over_1ms;
+	struct rc_hist turn_hist;     /* every turn (published at each tick) */
+	struct rc_hist turn_cpu_hist; /* the CPU time of each */
+	uint64_t turns_blocked;       /* turns that slept (must be none) */
+	bool tick_due;                /* the tick waits for `mu` */
+	struct rcd_snapshot tick_snap;
+	/* Control-socket requests waiting on workers (ctl.c). */
+	struct rcd_pend *pend;
+	unsigned n_pend;
+	uint64_t req_id;              /* the request being handled */
+	bool big;                     /* its answer is large: print it on
+				       * the JSON thread */
+	struct rc_jsonq *jq;          /* NULL: parse and print here */
 };
 
 /* Note one turn of the control core that took ns. */
@@ -90,7 +113,19 @@ void rcd_ctl_timers(struct rcd_ctl *c);
 /* Set up the alert state from the config (levels kept). */
 void rcd_ctl_alerts_config(struct rcd_ctl *c);
 
-/* One control-socket request line -> one response line (ctl.c). */
-char *rcd_ctl_handle(void *arg, const char *line, size_t len);
+/* One control-socket request line -> one response line, or
+ * RC_CTLSOCK_LATER when it waits on workers (ctl.c; an rc_ctlsock_fn). */
+char *rcd_ctl_handle(void *arg, uint64_t id, const char *line, size_t len);
+
+/* Answer the requests whose workers are done or whose deadline passed.
+ * @return requests answered. */
+unsigned rcd_ctl_commands(struct rcd_ctl *c);
+
+/* Take what the JSON thread finished: run parsed requests, send printed
+ * answers. @return results taken. */
+unsigned rcd_ctl_json(struct rcd_ctl *c);
+
+/* At exit: give every waiting command to its worker. */
+void rcd_ctl_commands_abandon(struct rcd_ctl *c);
 
 #endif

@@ -4,7 +4,7 @@
  * one JSON object per line out,
  *   {"ok": true, ...} or {"ok": false, "error": "text", "code": "..."}.
  * Store work (get, del, flush, warm) becomes commands on the owning
- * workers' rings; nothing here touches a partition. */
+ * workers' rings (cmd.c); nothing here touches a partition. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +17,7 @@
 #include <rte_log.h>
 #include <rte_version.h>
 
-#include "control.h"
+#include "ctl_int.h"
 #include "repl.h"
 
 extern int rcd_logtype;
@@ -25,13 +25,7 @@ extern int rcd_logtype;
 	rte_log(RTE_LOG_##level, rcd_logtype, "ringcached: " fmt "\n",       \
 		##__VA_ARGS__)
 
-#define CMD_TIMEOUT_MS 2000
-#define FLUSH_TIMEOUT_MS 120000
-#define WARM_MAX_RECORDS 100000u  /* per request; ringctl sends batches */
-
-static json_t *fail(const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static json_t *fail(const char *code, const char *fmt, ...)
+json_t *rcd_ctl_fail(const char *code, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -47,135 +41,11 @@ static json_t *ok(void)
 	return json_pack("{s:b}", "ok", 1);
 }
 
-/* ---- worker commands ----------------------------------------------------- */
+/* The marker a command returns when it has parked the request. */
+json_t rcd_ctl_later;
+#define LATER RCD_CTL_LATER
 
-/* Queue c on worker w's ring and wait for it. On a timeout the worker
- * keeps (and frees) it. @return 0, -EBUSY (ring full), -ETIMEDOUT. */
-static int cmd_submit(struct rcd_ctl *c, unsigned w, struct rc_cmd *cmd)
-{
-	cmd->state = RCD_CMD_PENDING;
-	if (rte_ring_sp_enqueue(c->nd->cmdqs[w], cmd) != 0)
-		return -EBUSY;
-	return 0;
-}
-
-static int cmd_wait(struct rc_cmd *cmd, uint64_t deadline)
-{
-	const struct timespec nap = {0, 50000};
-
-	while (__atomic_load_n(&cmd->state, __ATOMIC_ACQUIRE) ==
-	       RCD_CMD_PENDING) {
-		uint32_t want = RCD_CMD_PENDING;
-
-		if (rte_get_timer_cycles() < deadline) {
-			nanosleep(&nap, NULL);
-			continue;
-		}
-		if (__atomic_compare_exchange_n(&cmd->state, &want,
-						RCD_CMD_ABANDONED, false,
-						__ATOMIC_ACQ_REL,
-						__ATOMIC_ACQUIRE))
-			return -ETIMEDOUT;
-	}
-	return 0;
-}
-
-static uint64_t deadline_ms(unsigned ms)
-{
-	return rte_get_timer_cycles() + rte_get_timer_hz() / 1000 * ms;
-}
-
-static unsigned partition_of(const struct rcd_ctl *c, const void *key,
-			     size_t len)
-{
-	struct rc_proto_digest d;
-
-	rc_proto_key_digest(key, len, &d);
-	return rc_proto_partition(&d, (uint16_t)c->nd->n_workers);
-}
-
-static void free_cmds(struct rc_cmd **cmds, const int *rc, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (cmds[i] && rc[i] != -ETIMEDOUT)
-			free(cmds[i]);
-}
-
-static json_t *key_op(struct rcd_ctl *c, json_t *req, enum rc_cmd_type t)
-{
-	const char *key = json_string_value(json_object_get(req, "key"));
-	size_t klen = key ? strlen(key) : 0, cap;
-	struct rc_cmd *cmd;
-	unsigned w;
-	int rc;
-	json_t *r;
-
-	if (!key || klen == 0 || klen > c->cfg->max_key_size)
-		return fail("bad_request", "want a key of 1..%lu bytes",
-			    (unsigned long)c->cfg->max_key_size);
-	cap = t == RC_CMD_GET ? c->cfg->max_value_size : 0;
-	cmd = calloc(1, sizeof(*cmd) + sizeof(struct rc_cmd_rec) + klen +
-			       cap);
-	if (!cmd)
-		return fail("server_error", "out of memory");
-	cmd->type = t;
-	cmd->n = 1;
-	cmd->rec = (struct rc_cmd_rec *)(cmd + 1);
-	cmd->rec[0].key = (uint8_t *)(cmd->rec + 1);
-	memcpy((uint8_t *)(cmd->rec + 1), key, klen);
-	cmd->rec[0].key_len = (uint16_t)klen;
-	cmd->out = (uint8_t *)(cmd->rec + 1) + klen;
-	cmd->out_cap = (uint32_t)cap;
-	w = partition_of(c, key, klen);
-	rc = cmd_submit(c, w, cmd);
-	if (rc == 0)
-		rc = cmd_wait(cmd, deadline_ms(CMD_TIMEOUT_MS));
-	if (rc != 0) {
-		if (rc != -ETIMEDOUT)
-			free(cmd);
-		return fail("timeout", "worker %u did not answer: %s", w,
-			    strerror(-rc));
-	}
-	if (cmd->rec[0].status == RC_ST_NOT_FOUND) {
-		free(cmd);
-		return fail("not_found", "no such key: %s", key);
-	}
-	if (cmd->rec[0].status != RC_ST_OK) {
-		r = fail("refused", "%s",
-			 rc_proto_status_name(cmd->rec[0].status));
-		free(cmd);
-		return r;
-	}
-	r = json_pack("{s:b,s:s,s:I}", "ok", 1, "key", key, "partition",
-		      (json_int_t)w);
-	if (t == RC_CMD_GET) {
-		char *hex = malloc(2 * (size_t)cmd->out_len + 1);
-		json_t *txt;
-
-		for (uint32_t i = 0; hex && i < cmd->out_len; i++)
-			sprintf(hex + 2 * i, "%02x", cmd->out[i]);
-		if (hex)
-			hex[2 * (size_t)cmd->out_len] = '\0';
-		/* As text too when it is valid UTF-8. */
-		txt = json_stringn((const char *)cmd->out, cmd->out_len);
-		if (txt)
-			json_object_set_new(r, "value", txt);
-		json_object_set_new(r, "value_hex", json_string(hex ? hex : ""));
-		json_object_set_new(r, "length", json_integer(cmd->out_len));
-		json_object_set_new(r, "flags", json_integer(cmd->out_flags));
-		json_object_set_new(r, "cas", json_integer((json_int_t)cmd->out_cas));
-		json_object_set_new(r, "class",
-				    json_string(cmd->out_class < c->cfg->cl.n
-						? c->cfg->cl.c[cmd->out_class].name
-						: "?"));
-		json_object_set_new(r, "stale", json_boolean(cmd->out_stale));
-		free(hex);
-	}
-	free(cmd);
-	return r;
-}
-
-static int class_by_name(const struct rcd_ctl *c, const char *name)
+int rcd_ctl_class(const struct rcd_ctl *c, const char *name)
 {
 	for (unsigned i = 0; name && i < c->cfg->cl.n; i++)
 		if (strcmp(c->cfg->cl.c[i].name, name) == 0)
@@ -183,193 +53,21 @@ static int class_by_name(const struct rcd_ctl *c, const char *name)
 	return -1;
 }
 
-static json_t *do_flush(struct rcd_ctl *c, json_t *req)
+/* The answer as text now, or printed on the JSON thread when it is
+ * large (c->big: a value, the stats, the options). */
+char *rcd_ctl_answer_text(struct rcd_ctl *c, uint64_t id, json_t *resp)
 {
-	const char *cls = json_string_value(json_object_get(req, "class"));
-	const char *pfx = json_string_value(json_object_get(req, "prefix"));
-	struct rc_cmd *cmds[RCD_MAX_WORKERS] = {0};
-	int rc[RCD_MAX_WORKERS] = {0}, id = -1;
-	unsigned n = c->nd->n_workers, failed = 0;
-	uint64_t removed = 0, dl = deadline_ms(FLUSH_TIMEOUT_MS);
+	char *out;
 
-	if (cls && (id = class_by_name(c, cls)) < 0)
-		return fail("bad_request", "no class '%s'", cls);
-	if (pfx && (strlen(pfx) == 0 || strlen(pfx) > RC_PROTO_MAX_KEY))
-		return fail("bad_request", "prefix must be 1..%u bytes",
-			    RC_PROTO_MAX_KEY);
-	for (unsigned w = 0; w < n; w++) {
-		cmds[w] = calloc(1, sizeof(*cmds[w]));
-		if (!cmds[w]) {
-			rc[w] = -ENOMEM;
-			continue;
-		}
-		cmds[w]->type = RC_CMD_FLUSH;
-		cmds[w]->flush_class = id;
-		if (pfx) {
-			cmds[w]->prefix_len = (uint16_t)strlen(pfx);
-			memcpy(cmds[w]->prefix, pfx, cmds[w]->prefix_len);
-		}
-		rc[w] = cmd_submit(c, w, cmds[w]);
-	}
-	for (unsigned w = 0; w < n; w++) {
-		if (rc[w] == 0)
-			rc[w] = cmd_wait(cmds[w], dl);
-		if (rc[w] == 0)
-			removed += cmds[w]->removed;
-		else
-			failed++;
-	}
-	free_cmds(cmds, rc, n);
-	LOG(NOTICE, "flush%s%s%s%s: %lu items removed%s", cls ? " class " : "",
-	    cls ? cls : "", pfx ? " prefix " : "", pfx ? pfx : "",
-	    (unsigned long)removed, failed ? " (some partitions timed out)"
-					   : "");
-	if (failed)
-		return fail("timeout", "%u partition(s) did not finish; %lu "
-			    "items removed so far", failed,
-			    (unsigned long)removed);
-	return json_pack("{s:b,s:I}", "ok", 1, "removed", (json_int_t)removed);
+	if (resp == LATER)
+		return RC_CTLSOCK_LATER;
+	if (c->big && c->jq && id && rc_jsonq_print(c->jq, id, resp) == 0)
+		return RC_CTLSOCK_LATER;
+	out = json_dumps(resp, JSON_COMPACT);
+	json_decref(resp);
+	return out;
 }
 
-/* An even number of hex digits. */
-static bool valid_hex(const char *s)
-{
-	size_t n = strspn(s, "0123456789abcdefABCDEF");
-
-	return s[n] == '\0' && n % 2 == 0;
-}
-
-/* Records: [{"key":..., "value":... | "value_hex":..., "ttl":N,
- * "flags":N, "class":"name"}]. */
-static json_t *do_warm(struct rcd_ctl *c, json_t *req)
-{
-	json_t *recs = json_object_get(req, "records"), *it;
-	unsigned n = c->nd->n_workers, cnt[RCD_MAX_WORKERS] = {0};
-	size_t bytes[RCD_MAX_WORKERS] = {0}, total = json_array_size(recs);
-	struct rc_cmd *cmds[RCD_MAX_WORKERS] = {0};
-	int rc[RCD_MAX_WORKERS] = {0};
-	uint64_t status[RC_ST__COUNT] = {0}, stored = 0, bad = 0;
-	uint8_t *part = NULL;
-	size_t i;
-	json_t *r, *by;
-
-	if (!json_is_array(recs) || total > WARM_MAX_RECORDS)
-		return fail("bad_request", "want \"records\": an array of at "
-			    "most %u", WARM_MAX_RECORDS);
-	part = calloc(total ? total : 1, 1);
-	if (!part)
-		return fail("server_error", "out of memory");
-	/* Pass 1: validate, size each partition's command. */
-	json_array_foreach(recs, i, it) {
-		const char *k = json_string_value(json_object_get(it, "key"));
-		json_t *v = json_object_get(it, "value");
-		json_t *vh = json_object_get(it, "value_hex");
-		const char *hx = json_string_value(vh);
-		size_t vl = json_is_string(v) ? json_string_length(v)
-			    : hx && valid_hex(hx) ? strlen(hx) / 2
-						 : SIZE_MAX;
-
-		if (!k || !*k || strlen(k) > RC_PROTO_MAX_KEY ||
-		    vl > RC_PROTO_MAX_VALUE) {
-			part[i] = 0xFF;
-			bad++;
-			continue;
-		}
-		part[i] = (uint8_t)partition_of(c, k, strlen(k));
-		cnt[part[i]]++;
-		bytes[part[i]] += strlen(k) + vl;
-	}
-	for (unsigned w = 0; w < n; w++) {
-		if (!cnt[w])
-			continue;
-		cmds[w] = calloc(1, sizeof(*cmds[w]) +
-					    cnt[w] * sizeof(struct rc_cmd_rec) +
-					    bytes[w]);
-		if (!cmds[w]) {
-			free_cmds(cmds, rc, n);
-			free(part);
-			return fail("server_error", "out of memory");
-		}
-		cmds[w]->type = RC_CMD_SET;
-		cmds[w]->rec = (struct rc_cmd_rec *)(cmds[w] + 1);
-		bytes[w] = 0; /* now: fill offset */
-	}
-	/* Pass 2: copy keys and values into the commands. */
-	json_array_foreach(recs, i, it) {
-		struct rc_cmd *cmd;
-		struct rc_cmd_rec *rec;
-		uint8_t *buf;
-		const char *k, *cname, *hex;
-		json_t *v;
-		size_t kl, vl;
-		int cid;
-
-		if (part[i] == 0xFF)
-			continue;
-		cmd = cmds[part[i]];
-		rec = &cmd->rec[cmd->n++];
-		buf = (uint8_t *)(cmd->rec + cnt[part[i]]) + bytes[part[i]];
-		k = json_string_value(json_object_get(it, "key"));
-		kl = strlen(k);
-		memcpy(buf, k, kl);
-		rec->key = buf;
-		rec->key_len = (uint16_t)kl;
-		rec->value = buf + kl;
-		v = json_object_get(it, "value");
-		if (json_is_string(v)) {
-			vl = json_string_length(v);
-			memcpy(buf + kl, json_string_value(v), vl);
-		} else {
-			hex = json_string_value(json_object_get(it,
-								"value_hex"));
-			vl = strlen(hex) / 2;
-			for (size_t j = 0; j < vl; j++) {
-				unsigned x = 0;
-
-				sscanf(hex + 2 * j, "%2x", &x); /* checked */
-				buf[kl + j] = (uint8_t)x;
-			}
-		}
-		rec->value_len = (uint32_t)vl;
-		bytes[part[i]] += kl + vl;
-		rec->ttl = (uint32_t)json_integer_value(json_object_get(it,
-									"ttl"));
-		rec->flags = (uint32_t)json_integer_value(
-			json_object_get(it, "flags"));
-		cname = json_string_value(json_object_get(it, "class"));
-		cid = class_by_name(c, cname);
-		rec->class_id = cname ? (cid < 0 ? 0xFE : (uint8_t)cid)
-				      : RC_PROTO_CLASS_AUTO;
-	}
-	free(part);
-	for (unsigned w = 0; w < n; w++)
-		if (cmds[w])
-			rc[w] = cmd_submit(c, w, cmds[w]);
-	for (unsigned w = 0; w < n; w++) {
-		if (!cmds[w])
-			continue;
-		if (rc[w] == 0)
-			rc[w] = cmd_wait(cmds[w], deadline_ms(CMD_TIMEOUT_MS * 5));
-		if (rc[w] != 0) {
-			bad += cnt[w];
-			continue;
-		}
-		for (unsigned j = 0; j < cmds[w]->n; j++) {
-			status[cmds[w]->rec[j].status]++;
-			stored += cmds[w]->rec[j].status == RC_ST_OK;
-		}
-	}
-	free_cmds(cmds, rc, n);
-	by = json_object();
-	for (unsigned s = 0; s < RC_ST__COUNT; s++)
-		if (status[s])
-			json_object_set_new(by, rc_proto_status_name(s),
-					    json_integer((json_int_t)status[s]));
-	r = json_pack("{s:b,s:I,s:I,s:I,s:o}", "ok", 1, "records",
-		      (json_int_t)total, "stored", (json_int_t)stored,
-		      "invalid", (json_int_t)bad, "statuses", by);
-	return r;
-}
 
 /* ---- status and stats ----------------------------------------------------- */
 
@@ -496,12 +194,12 @@ static json_t *do_repl(struct rcd_ctl *c, json_t *req)
 		if (rcd_repl_promote(c->nd->repl,
 				     json_is_true(json_object_get(req, "force")),
 				     err, sizeof(err)) != 0)
-			return fail("refused", "%s", err);
+			return rcd_ctl_fail("refused", "%s", err);
 	} else if (!strcmp(act, "demote")) {
 		if (rcd_repl_demote(c->nd->repl, err, sizeof(err)) != 0)
-			return fail("refused", "%s", err);
+			return rcd_ctl_fail("refused", "%s", err);
 	} else {
-		return fail("bad_request", "repl: status, promote or demote");
+		return rcd_ctl_fail("bad_request", "repl: status, promote or demote");
 	}
 	r = ok();
 	json_object_set_new(r, "repl", rcd_repl_status(c->nd->repl));
@@ -540,6 +238,7 @@ static json_t *do_stats(struct rcd_ctl *c, json_t *req)
 	json_t *r = ok();
 
 	(void)req;
+	c->big = true; /* printed on the JSON thread */
 	json_object_set_new(r, "counters",
 			    rcd_metrics_json(&c->snap, &c->cfg->cl));
 	json_object_set_new(r, "latency", latency_table(c));
@@ -585,24 +284,24 @@ static json_t *do_quota(struct rcd_ctl *c, json_t *req)
 {
 	const char *cls = json_string_value(json_object_get(req, "class"));
 	double pct = json_number_value(json_object_get(req, "share_pct"));
-	int id = class_by_name(c, cls);
+	int id = rcd_ctl_class(c, cls);
 	uint32_t ppm, old, sum = 0;
 
 	if (id < 0)
-		return fail("bad_request", "no class '%s'", cls ? cls : "");
+		return rcd_ctl_fail("bad_request", "no class '%s'", cls ? cls : "");
 	if (!(pct >= 0 && pct <= 100))
-		return fail("bad_request", "share must be 0..100 (%%)");
+		return rcd_ctl_fail("bad_request", "share must be 0..100 (%%)");
 	ppm = (uint32_t)(pct * 1e4 + 0.5);
 	for (unsigned i = 0; i < c->cfg->cl.n; i++)
 		sum += (int)i == id ? ppm : c->cfg->cl.c[i].share_ppm;
 	if (sum > RC_STORE_PPM)
-		return fail("bad_request", "shares would sum to %.2f%% "
+		return rcd_ctl_fail("bad_request", "shares would sum to %.2f%% "
 			    "(over 100%%): lower another class first",
 			    sum / 1e4);
 	for (unsigned w = 0; w < c->nd->n_workers; w++)
 		if (rc_store_set_share(c->nd->workers[w]->p.store, (uint8_t)id,
 				       ppm) != 0)
-			return fail("refused", "partition %u refused the "
+			return rcd_ctl_fail("refused", "partition %u refused the "
 				    "share", w);
 	old = c->cfg->cl.c[id].share_ppm;
 	c->cfg->cl.c[id].share_ppm = ppm;
@@ -624,11 +323,11 @@ static json_t *do_multiplier(struct rcd_ctl *c, json_t *req)
 			json_integer_value(json_object_get(req, "for_s"));
 
 		if (!(v >= 0.1 && v <= c->cfg->max_factor))
-			return fail("bad_request", "multiplier must be in "
+			return rcd_ctl_fail("bad_request", "multiplier must be in "
 				    "0.1..%g (scaling.max_factor)",
 				    c->cfg->max_factor);
 		if (secs <= 0 || secs > 7 * 86400)
-			return fail("bad_request", "--for must be 1s..7d");
+			return rcd_ctl_fail("bad_request", "--for must be 1s..7d");
 		c->override = v;
 		c->override_until = rcd_ctl_now(c) + (time_t)secs;
 		LOG(NOTICE, "multiplier override x%.2f for %llds (ringctl)", v,
@@ -641,7 +340,7 @@ static json_t *do_multiplier(struct rcd_ctl *c, json_t *req)
 		c->override = 0;
 		rcd_ctl_scale(c, true);
 	} else if (act && strcmp(act, "show") != 0) {
-		return fail("bad_request", "action: show, set or clear");
+		return rcd_ctl_fail("bad_request", "action: show, set or clear");
 	}
 	r = ok();
 	json_object_set_new(r, "multiplier", multiplier_json(c));
@@ -672,7 +371,7 @@ static json_t *do_mode(struct rcd_ctl *c, json_t *req)
 		       &ro) < 0 ||
 	    parse_mode(json_string_value(json_object_get(req, "serve_stale")),
 		       &st) < 0)
-		return fail("bad_request", "a mode is on, off or auto");
+		return rcd_ctl_fail("bad_request", "a mode is on, off or auto");
 	c->ro_mode = ro;
 	c->stale_mode = st;
 	rcd_ctl_modes(c);
@@ -686,7 +385,7 @@ static json_t *do_clock(struct rcd_ctl *c, json_t *req)
 	json_t *t = json_object_get(req, "time");
 
 	if (!c->cfg->test_clock)
-		return fail("refused", "the test clock is off "
+		return rcd_ctl_fail("refused", "the test clock is off "
 			    "(control.test_clock)");
 	c->test_now = json_is_integer(t) ? (time_t)json_integer_value(t) : 0;
 	LOG(NOTICE, "test clock %s", c->test_now ? "set" : "cleared");
@@ -702,6 +401,7 @@ static json_t *do_config_show(struct rcd_ctl *c, json_t *req)
 	char v[RC_OPT_STR_MAX], name[96];
 
 	(void)req;
+	c->big = true; /* printed on the JSON thread */
 	for (size_t i = 0; i < rcd_n_options; i++) {
 		const struct rc_opt *p = &rcd_options[i];
 
@@ -722,6 +422,7 @@ static json_t *do_describe(struct rcd_ctl *c, json_t *req)
 
 	(void)c;
 	(void)req;
+	c->big = true; /* printed on the JSON thread */
 	for (size_t i = 0; i < rcd_n_options; i++) {
 		const struct rc_opt *p = &rcd_options[i];
 
@@ -750,7 +451,7 @@ static json_t *do_config_reload(struct rcd_ctl *c, json_t *req)
 		json_decref(applied);
 		json_decref(restart);
 		LOG(WARNING, "config reload refused: %s", err);
-		return fail("bad_config", "%s (nothing changed)", err);
+		return rcd_ctl_fail("bad_config", "%s (nothing changed)", err);
 	}
 	for (size_t i = 0; i < rcd_n_options; i++) {
 		const struct rc_opt *p = &rcd_options[i];
@@ -787,12 +488,12 @@ static json_t *do_config_reload(struct rcd_ctl *c, json_t *req)
 
 static json_t *do_get(struct rcd_ctl *c, json_t *req)
 {
-	return key_op(c, req, RC_CMD_GET);
+	return rcd_cmd_key(c, req, RC_CMD_GET);
 }
 
 static json_t *do_del(struct rcd_ctl *c, json_t *req)
 {
-	return key_op(c, req, RC_CMD_DEL);
+	return rcd_cmd_key(c, req, RC_CMD_DEL);
 }
 
 static const struct {
@@ -805,37 +506,79 @@ static const struct {
 	{"quota_set", do_quota},
 	{"multiplier", do_multiplier},
 	{"mode", do_mode},
-	{"flush", do_flush},
+	{"flush", rcd_cmd_flush},
 	{"get", do_get},
 	{"del", do_del},
 	{"config_show", do_config_show},
 	{"config_reload", do_config_reload},
 	{"describe", do_describe},
-	{"warm", do_warm},
+	{"warm", rcd_cmd_warm},
 	{"clock", do_clock},
 	{"repl", do_repl},
 };
 
-char *rcd_ctl_handle(void *arg, const char *line, size_t len)
+/* req (NULL: it did not parse, perr says why) -> the answer, or LATER. */
+static json_t *dispatch(struct rcd_ctl *c, uint64_t id, json_t *req,
+			const char *perr)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	json_t *resp = NULL;
+
+	c->big = false;
+	if (!req || !cmd)
+		return rcd_ctl_fail("bad_request", "want a JSON object with \"cmd\"%s%s",
+			    req ? "" : ": ", req ? "" : perr);
+	c->req_id = id;
+	for (size_t i = 0; i < RTE_DIM(commands) && !resp; i++)
+		if (strcmp(commands[i].name, cmd) == 0)
+			resp = commands[i].fn(c, req);
+	if (!resp)
+		resp = rcd_ctl_fail("bad_request", "unknown command '%s'", cmd);
+	return resp;
+}
+
+char *rcd_ctl_handle(void *arg, uint64_t id, const char *line, size_t len)
 {
 	struct rcd_ctl *c = arg;
 	json_error_t je;
-	json_t *req = json_loadb(line, len, 0, &je), *resp = NULL;
-	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	char *out;
+	json_t *req, *resp;
 
-	if (!req || !cmd) {
-		resp = fail("bad_request", "want a JSON object with \"cmd\"%s%s",
-			    req ? "" : ": ", req ? "" : je.text);
-	} else {
-		for (size_t i = 0; i < RTE_DIM(commands) && !resp; i++)
-			if (strcmp(commands[i].name, cmd) == 0)
-				resp = commands[i].fn(c, req);
-		if (!resp)
-			resp = fail("bad_request", "unknown command '%s'", cmd);
-	}
+	/* A long line (warm records) is parsed on the JSON thread. */
+	if (len > RCD_CTL_INLINE_PARSE && c->jq && id &&
+	    rc_jsonq_parse(c->jq, id, line, len) == 0)
+		return RC_CTLSOCK_LATER;
+	req = json_loadb(line, len, 0, &je);
+	resp = dispatch(c, id, req, je.text);
 	json_decref(req);
-	out = json_dumps(resp, JSON_COMPACT);
-	json_decref(resp);
-	return out;
+	return rcd_ctl_answer_text(c, id, resp);
+}
+
+unsigned rcd_ctl_json(struct rcd_ctl *c)
+{
+	struct rc_jsonq_done d;
+	unsigned n = 0;
+
+	/* A few per turn: each may be a warm request to split up. */
+	while (c->jq && n < 4 && rc_jsonq_take(c->jq, &d)) {
+		char *out;
+
+		n++;
+		if (d.printed) {
+			out = d.text ? d.text : strdup("{\"ok\":false,\"error\":"
+					"\"out of memory\",\"code\":"
+					"\"server_error\"}");
+		} else {
+			json_t *resp = dispatch(c, d.tag, d.json, d.err);
+
+			json_decref(d.json);
+			out = rcd_ctl_answer_text(c, d.tag, resp);
+			if (out == RC_CTLSOCK_LATER)
+				continue;
+		}
+		if (c->cs)
+			rc_ctlsock_answer(c->cs, d.tag, out);
+		else
+			free(out);
+	}
+	return n;
 }

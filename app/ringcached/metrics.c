@@ -323,6 +323,28 @@ static const struct metric metrics[] = {
 	 "Control-core turns longer than 100 us and 1 ms"},
 	{"control_turns_over_1ms", "control_turns", COUNTER,
 	 G(turns_over_1ms), NONE, "over", "1ms", NULL},
+	{"control_turns_blocked", "control_turns_blocked", COUNTER,
+	 G(turns_blocked), NONE, 0, 0,
+	 "Control-loop turns that slept inside (a blocking call or a held "
+	 "lock): there should be none"},
+	{"control_refused_too_long", "control_refused", COUNTER,
+	 G(ctl_too_long), NONE, "reason", "too_long",
+	 "Control-socket lines refused unread (over control.max_line bytes, "
+	 "or over the JSON item limit) and connections refused (all "
+	 "control.max_clients busy)"},
+	{"control_refused_too_complex", "control_refused", COUNTER,
+	 G(ctl_too_complex), NONE, "reason", "too_complex", NULL},
+	{"control_refused_busy", "control_refused", COUNTER, G(ctl_busy),
+	 NONE, "reason", "busy", NULL},
+	{"control_closed_stalled", "control_closed", COUNTER, G(ctl_stalled),
+	 NONE, "reason", "stalled",
+	 "Control connections the node closed: took no byte of an answer "
+	 "for 5 s, quiet past control.idle_timeout_s, or the quietest, for a "
+	 "new client"},
+	{"control_closed_idle", "control_closed", COUNTER, G(ctl_idle_closed),
+	 NONE, "reason", "idle", NULL},
+	{"control_closed_evicted", "control_closed", COUNTER, G(ctl_evicted),
+	 NONE, "reason", "evicted", NULL},
 	{"metrics_connections", "metrics_http", COUNTER, G(http_connections),
 	 NONE, "outcome", "connected",
 	 "Metrics endpoint: connections, scrapes answered, connections closed "
@@ -660,6 +682,23 @@ static const uint64_t prom_le_ns[] = {
 	1000000, 2000000, 5000000, 10000000, 50000000, 250000000, 1000000000,
 };
 
+/* One unlabelled histogram, prom_le_ns buckets. */
+static void prom_hist(FILE *f, const char *name, const char *help,
+		      const struct rc_hist *h)
+{
+	fprintf(f, "# HELP ringcache_%s %s\n# TYPE ringcache_%s histogram\n",
+		name, help, name);
+	for (size_t i = 0; i < RTE_DIM(prom_le_ns); i++) {
+		uint64_t le = rc_hist_edge_at_most(prom_le_ns[i]);
+
+		fprintf(f, "ringcache_%s_bucket{le=\"%.9g\"} %" PRIu64 "\n",
+			name, (double)le / 1e9, rc_hist_count_le(h, le));
+	}
+	fprintf(f, "ringcache_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+		"ringcache_%s_sum %.9g\nringcache_%s_count %" PRIu64 "\n",
+		name, h->count, name, (double)h->sum_ns / 1e9, name, h->count);
+}
+
 void rcd_metrics_prometheus(const struct rcd_snapshot *s,
 			    const struct rc_classes *cl,
 			    const struct rc_hist *lat, FILE *f)
@@ -704,6 +743,12 @@ void rcd_metrics_prometheus(const struct rcd_snapshot *s,
 				"%" PRIu64 "\n", lbl, h->count, lbl,
 				(double)h->sum_ns / 1e9, lbl, h->count);
 		}
+	prom_hist(f, "control_turn_seconds", "How long each turn of the "
+		  "control loop took, wall clock (control socket, finished "
+		  "commands, timers)", &s->ctl_turn);
+	prom_hist(f, "control_turn_cpu_seconds", "CPU time of each turn of "
+		  "the control loop (its own work; time the host gave to "
+		  "others not counted)", &s->ctl_turn_cpu);
 }
 
 static void json_one(void *arg, const struct metric *m, const char *stat,

@@ -26,7 +26,9 @@ struct rcd_gauges {
 	double override_active;
 	double alert[3];             /* latency, hit_rate, memory levels */
 	double ctl_requests;
-	double turn_max_s, turns_over_100us, turns_over_1ms;
+	double turn_max_s, turns_over_100us, turns_over_1ms, turns_blocked;
+	double ctl_too_long, ctl_too_complex, ctl_busy;
+	double ctl_stalled, ctl_idle_closed, ctl_evicted;
 	double http_connections, http_served, http_timeouts;
 	double hooks_run, hooks_skipped;
 	double repl_role, repl_epoch, repl_connected, repl_phase;
@@ -57,6 +59,8 @@ struct rcd_snapshot {
 	unsigned n_workers;
 	struct rcd_worker_brief wk[RCD_MAX_WORKERS];
 	struct rc_proc_stats proc;   /* this process, from /proc/self */
+	struct rc_hist ctl_turn;     /* the control loop's turns: wall time */
+	struct rc_hist ctl_turn_cpu; /* and CPU time */
 };
 
 /* Sum the workers' counters, copy each one's own series, read the

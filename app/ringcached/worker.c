@@ -632,8 +632,12 @@ void rcd_worker_commands(struct rcd_worker *w, uint32_t now)
 		if (!w->cmdq || rte_ring_sc_dequeue(w->cmdq, (void **)&c) != 0)
 			return;
 		w->cmd = c;
+		w->cmd_tsc = w->now_tsc;
 		w->stats.srv.commands++;
 	}
+	/* Tests: a worker busy elsewhere starts it late. */
+	if (w->cmd_delay_tsc && w->now_tsc - w->cmd_tsc < w->cmd_delay_tsc)
+		return;
 	/* A slice at a time (a flush of a big partition, a warm batch of
 	 * many records): the queue keeps being served in between. */
 	if (c->type == RC_CMD_FLUSH) {

@@ -140,6 +140,8 @@ struct rcd_worker {
 	struct rte_ring *ctl_tx;     /* frames the control core sends */
 	struct rc_cmd *cmd;          /* the one being run (a flush spans
 				      * several slices) */
+	uint64_t cmd_tsc;            /* when it was taken from the ring */
+	uint64_t cmd_delay_tsc;      /* dpdk.test_command_delay_ms */
 	/* Latency: per-op service time, RX poll to TX burst. NULL: off. */
 	struct rc_hist *lat;         /* RCD_LAT_SERIES histograms */
 	uint64_t ns_per_tsc_q32;     /* ns = cycles * this >> 32 */

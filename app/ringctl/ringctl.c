@@ -5,11 +5,13 @@
  *
  * Exit codes: 0 done; 1 the node refused or found nothing (not found,
  * bad value, timeout inside the node); 2 usage error; 3 the node could
- * not be reached or answered nonsense. */
+ * not be reached, closed the connection or answered nonsense (never
+ * death by SIGPIPE). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,12 @@
 #define EXIT_REFUSED 1
 #define EXIT_USAGE 2
 #define EXIT_UNREACHABLE 3
-#define WARM_BATCH 512u
+/* A warm chunk: at most the records the node takes in one request
+ * (RCD_WARM_MAX_RECORDS) and about this many bytes of them; a record
+ * larger than that travels alone (the node's control.max_line bounds
+ * it). */
+#define WARM_BATCH 128u
+#define WARM_CHUNK_BYTES (1u << 20)
 #define MAX_RESPONSE (256u << 20)
 
 static const char *sock_path;
@@ -79,7 +86,8 @@ static void usage(FILE *f)
 "                                 calendar time the schedule sees; TIME is\n"
 "                                 epoch seconds or 'YYYY-MM-DD HH:MM' UTC\n"
 "\n"
-"Exit status: 0 done, 1 refused or not found, 2 usage, 3 node unreachable.\n");
+"Exit status: 0 done, 1 refused or not found, 2 usage, 3 node unreachable\n"
+"or it closed the connection.\n");
 }
 
 /* `ringctl COMMAND --help`: that command's own help. */
@@ -125,8 +133,10 @@ static const struct {
 	 "  Every option: type, default, bounds, whether reload changes it.\n"},
 	{"warm", "warm FILE\n"
 	 "  Bulk load JSON lines {\"key\", \"value\" | \"value_hex\", \"ttl\",\n"
-	 "  \"flags\", \"class\"} ('-' reads standard input) in batches of\n"
-	 "  512; exit 1 if any record was not stored.\n"},
+	 "  \"flags\", \"class\"} ('-' reads standard input) in chunks of\n"
+	 "  at most 128 records and about 1 MiB; every record is counted\n"
+	 "  once: stored, invalid, or unconfirmed (the node timed out);\n"
+	 "  exit 1 if any record was not stored.\n"},
 	{"repl", "repl status | promote [--force] | demote\n"
 	 "  Replication: role, epoch, peer, phase, lag; make this node\n"
 	 "  primary, or hand the role to an in-step standby (writes are\n"
@@ -160,8 +170,13 @@ static _Noreturn void die_usage(const char *fmt, const char *arg)
 
 static _Noreturn void die_unreachable(const char *what)
 {
-	fprintf(stderr, "ringctl: %s %s: %s\n", what, sock_path,
-		errno ? strerror(errno) : "connection closed");
+	const int e = errno;
+
+	fprintf(stderr, "%sringctl: %s %s: %s\n", isatty(2) ? "\n" : "",
+		what, sock_path,
+		e == 0 || e == EPIPE || e == ECONNRESET
+			? "the node closed the connection"
+			: strerror(e));
 	exit(EXIT_UNREACHABLE);
 }
 
@@ -196,6 +211,8 @@ static json_t *call(json_t *req)
 		ssize_t k = off < len ? write(fd, line + off, len - off)
 				      : write(fd, "\n", 1);
 
+		if (k < 0 && errno == EINTR)
+			continue;
 		if (k <= 0)
 			die_unreachable("cannot write to");
 		off += (size_t)k;
@@ -648,14 +665,61 @@ static int cmd_stats(int argc, char **argv)
 	return rc;
 }
 
-/* Read JSON lines, send them in batches, draw progress on stderr. */
+struct warm_tally {
+	long long total, stored, invalid, unconfirmed;
+	json_t *statuses;
+};
+
+/* Send one chunk of records and add up the node's answer. A chunk the
+ * node refuses unread (too long) counts as invalid, and the load goes
+ * on; a timeout inside the node leaves records unconfirmed (maybe
+ * stored), and the load goes on. @return 0, or an exit code to stop. */
+static int warm_send(json_t *batch, struct warm_tally *t, int tty)
+{
+	const long long n = (long long)json_array_size(batch);
+	json_t *r = call(json_pack("{s:s,s:O}", "cmd", "warm", "records",
+				   batch));
+	const char *code = S(r, "code");
+	json_t *v;
+	const char *k;
+
+	json_array_clear(batch);
+	if (code && !strcmp(code, "too_long")) {
+		fprintf(stderr, "%sringctl: warm: %lld record(s) refused: %s\n",
+			tty ? "\n" : "", n, S(r, "error"));
+		t->total += n;
+		t->invalid += n;
+		json_decref(r);
+		return 0;
+	}
+	if (!json_is_true(json_object_get(r, "ok")) &&
+	    !(code && !strcmp(code, "timeout") && json_object_get(r, "stored")))
+		return finish(r, NULL);
+	if (code)
+		fprintf(stderr, "%sringctl: warm: %s\n", tty ? "\n" : "",
+			S(r, "error"));
+	t->total += I(r, "records");
+	t->stored += I(r, "stored");
+	t->invalid += I(r, "invalid");
+	t->unconfirmed += I(r, "unconfirmed");
+	json_object_foreach(json_object_get(r, "statuses"), k, v)
+		json_object_set_new(t->statuses, k,
+				    json_integer(json_integer_value(v) +
+						 I(t->statuses, k)));
+	json_decref(r);
+	return 0;
+}
+
+/* Read JSON lines, send them in chunks (WARM_BATCH records, about
+ * WARM_CHUNK_BYTES), draw progress on stderr. */
 static int cmd_warm(const char *path)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	long long total = 0, stored = 0, invalid = 0, lines = 0, bytes = 0;
-	json_t *batch = json_array(), *statuses = json_object();
+	long long lines = 0, bytes = 0;
+	struct warm_tally t = {.statuses = json_object()};
+	json_t *batch = json_array();
+	size_t cap = 0, chunk = 0;
 	char *line = NULL;
-	size_t cap = 0;
 	long fsize = 0;
 	ssize_t n;
 	int tty = isatty(2), rc = 0;
@@ -685,32 +749,26 @@ static int cmd_warm(const char *path)
 					"not a JSON object (%s); skipped\n",
 					tty ? "\n" : "", lines, je.text);
 				json_decref(rec);
-				invalid++;
+				t.invalid++;
 				continue;
 			}
+			/* Full by bytes: this record starts the next chunk. */
+			if (json_array_size(batch) &&
+			    chunk + (size_t)n > WARM_CHUNK_BYTES) {
+				rc = warm_send(batch, &t, tty);
+				chunk = 0;
+				if (rc)
+					break;
+			}
 			json_array_append_new(batch, rec);
+			chunk += (size_t)n;
 		}
 		if (json_array_size(batch) == WARM_BATCH ||
 		    (n <= 0 && json_array_size(batch))) {
-			json_t *r = call(json_pack("{s:s,s:O}", "cmd", "warm",
-						   "records", batch));
-			json_t *v;
-			const char *k;
-
-			if (!json_is_true(json_object_get(r, "ok"))) {
-				rc = finish(r, NULL);
+			rc = warm_send(batch, &t, tty);
+			chunk = 0;
+			if (rc)
 				break;
-			}
-			total += I(r, "records");
-			stored += I(r, "stored");
-			invalid += I(r, "invalid");
-			json_object_foreach(json_object_get(r, "statuses"), k, v)
-				json_object_set_new(
-					statuses, k,
-					json_integer(json_integer_value(v) +
-						     I(statuses, k)));
-			json_decref(r);
-			json_array_clear(batch);
 			if (tty) {
 				int pct = fsize ? (int)(100 * bytes / fsize) : 0;
 				int bar = pct / 4;
@@ -718,7 +776,7 @@ static int cmd_warm(const char *path)
 				fprintf(stderr, "\rwarm [%.*s%*s] %3d%% %lld "
 					"records", bar,
 					"#########################", 25 - bar,
-					"", pct, total);
+					"", pct, t.total);
 			}
 		}
 		if (n <= 0)
@@ -731,15 +789,17 @@ static int cmd_warm(const char *path)
 		fclose(f);
 	json_decref(batch);
 	if (rc) {
-		json_decref(statuses);
+		json_decref(t.statuses);
 		return rc;
 	}
 	if (json_out) {
-		json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:o}", "ok", 1,
-				      "records", (json_int_t)total, "stored",
-				      (json_int_t)stored, "invalid",
-				      (json_int_t)invalid, "statuses",
-				      statuses);
+		json_t *o = json_pack("{s:b,s:I,s:I,s:I,s:I,s:o}", "ok",
+				      t.stored == t.total && !t.invalid,
+				      "records", (json_int_t)t.total,
+				      "stored", (json_int_t)t.stored,
+				      "invalid", (json_int_t)t.invalid,
+				      "unconfirmed", (json_int_t)t.unconfirmed,
+				      "statuses", t.statuses);
 
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		putchar('\n');
@@ -749,15 +809,18 @@ static int cmd_warm(const char *path)
 		const char *k;
 
 		printf("warm: %lld records sent, %lld stored, %lld invalid",
-		       total, stored, invalid);
-		json_object_foreach(statuses, k, v)
+		       t.total, t.stored, t.invalid);
+		if (t.unconfirmed)
+			printf(", %lld unconfirmed (the node timed out: they "
+			       "may be stored)", t.unconfirmed);
+		json_object_foreach(t.statuses, k, v)
 			if (strcmp(k, "OK"))
 				printf(", %lld %s",
 				       (long long)json_integer_value(v), k);
 		printf("\n");
-		json_decref(statuses);
+		json_decref(t.statuses);
 	}
-	return stored == total && invalid == 0 ? 0 : EXIT_REFUSED;
+	return t.stored == t.total && t.invalid == 0 ? 0 : EXIT_REFUSED;
 }
 
 static int run(int argc, char **argv)
@@ -920,6 +983,9 @@ int main(int argc, char **argv)
 	};
 	int c;
 
+	/* A node that closes the connection is an error to report (exit 3),
+	 * not a reason to die silently with status 141. */
+	signal(SIGPIPE, SIG_IGN);
 	sock_path = getenv("RINGCTL_SOCKET");
 	if (!sock_path || !*sock_path)
 		sock_path = DEFAULT_SOCKET;
