@@ -122,12 +122,15 @@ struct rcd_repl {
 	bool snap_running;
 	uint64_t snap_end;           /* the snapshot ends here */
 	bool snap_known;             /* snap_end is set (the pass is done) */
+	bool acked_since_reset;      /* an ACK at or past the reset came */
 	bool handover;               /* repl demote: writes refused, the
 				      * standby is given what it lacks
 				      * before the role goes */
 	uint64_t handover_deadline;
 	bool publish_pending;        /* promoted: the workers take writes
 				      * once the epoch is on disk */
+	bool publish_late_logged;
+	uint32_t unsent_batches;     /* and how many batches that is */
 	uint64_t unsent_bytes;       /* backlog the standby still needs
 				      * sent (flow control) */
 	uint64_t snap_items_total, overflow_seen;
@@ -144,6 +147,8 @@ struct rcd_repl {
 	uint64_t applied_seq, acked_sent;
 	uint64_t in_snap_end;        /* SNAPSHOT_DONE's seq */
 	bool in_snap_known;          /* SNAPSHOT_DONE came */
+	bool applied_known;          /* applied_seq is past the last RESET's
+				      * CLEAR (a mark was applied since) */
 	bool partial_logged;         /* "not promoting" said once */
 	uint64_t synced_seq;         /* a complete copy up to here */
 	uint64_t primary_seq;        /* the primary's last, from beats */
@@ -434,11 +439,14 @@ static void promote(struct rcd_repl *r, const char *why)
 	r->acked = r->ack_floor = r->resume_floor = 0;
 	r->next_send = 0;
 	r->unsent_bytes = 0;
+	r->unsent_batches = 0;
 	r->peer_follows = false;
 	r->snap_running = false;
 	r->snap_end = 0;
 	r->snap_known = false;
 	r->handover = false;
+	r->reset_pending = 0;
+	memset(r->clear_queued, 0, sizeof(r->clear_queued));
 	r->phase = RCD_PHASE_NONE;
 	/* What the standby had queued is applied by the workers before
 	 * they take a write (worker loop); nothing more is queued. */
@@ -475,10 +483,26 @@ static void promote(struct rcd_repl *r, const char *why)
 /* The workers take writes at the new epoch once it is saved. */
 static void publish_when_saved(struct rcd_repl *r)
 {
-	if (!r->publish_pending || !epoch_saved(r))
+	if (!r->publish_pending)
 		return;
+	if (!epoch_saved(r)) {
+		/* A disk that does not answer keeps this node from taking
+		 * writes while it says it is primary: say so, loudly. */
+		if (!r->publish_late_logged &&
+		    mono_ns() - r->role_ns >
+			    r->cfg->repl_failover_ms * 1000000ull) {
+			LOG(ERR, "promoted %lu ms ago and the epoch is still "
+			    "not on disk (%s): no writes are taken until it "
+			    "is", (unsigned long)((mono_ns() - r->role_ns) /
+						  1000000),
+			    r->cfg->repl_state_file);
+			r->publish_late_logged = true;
+		}
+		return;
+	}
+	r->publish_late_logged = false;
 	r->publish_pending = false;
-	if (r->role != RC_REPL_PRIMARY)
+	if (r->role != RC_REPL_PRIMARY || r->handover)
 		return;
 	publish_role(r);
 	announce_vip(r);
@@ -496,6 +520,10 @@ static void follow(struct rcd_repl *r, const struct rc_repl_hello *p,
 	if (p->epoch > r->epoch) {
 		r->epoch = p->epoch;
 		save_epoch(r);
+		/* A new primary: a yield (repl demote) has done its job. */
+		if (r->prefer == PREFER_YIELD)
+			r->prefer = strcmp(r->cfg->repl_role, "primary") == 0
+					    ? PREFER_PRIMARY : PREFER_STANDBY;
 	}
 	if (was_primary) {
 		r->follow = 0; /* my own writes: the new primary resets me */
@@ -511,6 +539,8 @@ static void follow(struct rcd_repl *r, const struct rc_repl_hello *p,
 	r->publish_pending = false;
 	r->handover = false;
 	r->partial_logged = false;
+	r->reset_pending = 0;
+	memset(r->clear_queued, 0, sizeof(r->clear_queued));
 	r->phase = RCD_PHASE_NONE;
 	r->peer_primary_ns = mono_ns();
 	set_why(r, why);
@@ -556,6 +586,11 @@ static void conn_up(struct rcd_repl *r, int fd)
 	r->head_authed = false;
 	r->bat_off = 0;
 	r->last_rx_ns = mono_ns();
+	/* An ACK lost with the old connection is sent again (a hand-over
+	 * waits for it). */
+	r->acked_sent = 0;
+	/* The peer's first frame here must be fresh (auth window). */
+	rc_repl_auth_new_conn(&r->auth);
 	send_hello(r, RC_REPL_F_HELLO);
 }
 
@@ -700,7 +735,7 @@ static void release_acked(struct rcd_repl *r)
 	const struct batch *last = NULL;
 
 	if (r->phase == RCD_PHASE_SNAPSHOT && r->snap_known &&
-	    seq >= r->snap_end) {
+	    r->acked_since_reset && seq >= r->snap_end) {
 		r->phase = RCD_PHASE_STREAMING;
 		LOG(NOTICE, "the standby is in step: snapshot applied up to "
 		    "record %lu", (unsigned long)r->snap_end);
@@ -724,8 +759,14 @@ static void release_acked(struct rcd_repl *r)
 
 static void ack_upto(struct rcd_repl *r, uint64_t seq)
 {
-	if (seq <= r->acked)
+	/* The standby's ACK of the reset's own mark (reset_seq - 1, once
+	 * its CLEAR is applied) or later. */
+	if (seq + 1 >= r->reset_seq)
+		r->acked_since_reset = true;
+	if (seq <= r->acked) {
+		release_acked(r);
 		return;
+	}
 	r->acked = seq;
 	release_acked(r);
 }
@@ -734,10 +775,12 @@ static void start_reset(struct rcd_repl *r, const char *why)
 {
 	r->reset_seq = r->seq + 1;
 	r->acked = 0; /* the standby's copy is cleared first */
+	r->acked_since_reset = false;
 	r->ack_floor = UINT64_MAX;
 	r->resume_floor = UINT64_MAX;
 	r->next_send = r->reset_seq;
 	r->unsent_bytes = 0;
+	r->unsent_batches = 0;
 	r->snap_req++;
 	r->snap_running = true;
 	r->snap_end = 0;
@@ -773,8 +816,7 @@ static void finish_batch(struct rcd_repl *r, uint64_t now)
 		r->st.backlog_dropped++;
 		if (r->peer_follows && r->next_send)
 			r->next_send = UINT64_MAX;
-		else
-			r->resume_floor = UINT64_MAX;
+		r->resume_floor = UINT64_MAX;
 		return;
 	}
 	rc_repl_frame_hdr(r->cur, RC_REPL_F_BATCH,
@@ -802,6 +844,7 @@ static void finish_batch(struct rcd_repl *r, uint64_t now)
 			 * happening; if it does, the copy has a hole. */
 			r->next_send = UINT64_MAX;
 			r->unsent_bytes = 0;
+			r->unsent_batches = 0;
 		}
 		r->st.backlog_dropped++;
 		free(o->frame);
@@ -809,8 +852,10 @@ static void finish_batch(struct rcd_repl *r, uint64_t now)
 	}
 	deq_push(&r->backlog, b);
 	r->backlog_bytes += b->len;
-	if (r->peer_follows && r->next_send && r->next_send != UINT64_MAX)
+	if (r->peer_follows && r->next_send && r->next_send != UINT64_MAX) {
 		r->unsent_bytes += b->len;
+		r->unsent_batches++;
+	}
 }
 
 /* Flow control: while the standby has this much still to be sent, the
@@ -822,7 +867,7 @@ static bool send_window_full(const struct rcd_repl *r)
 	return r->peer_follows && r->next_send &&
 	       r->next_send != UINT64_MAX &&
 	       (r->unsent_bytes >= r->cfg->repl_backlog / 2 ||
-		r->backlog.n >= r->backlog.cap / 2);
+		r->unsent_batches >= r->backlog.cap / 2);
 }
 
 /* Number and batch what the workers logged. */
@@ -893,6 +938,7 @@ static bool feed(struct rcd_repl *r)
 		r->next_send = b->last + 1;
 		r->unsent_bytes = r->unsent_bytes > b->len
 					  ? r->unsent_bytes - b->len : 0;
+		r->unsent_batches -= r->unsent_batches != 0;
 		r->st.batches_out++;
 		r->st.records_out += b->last - b->first + 1;
 		did = true;
@@ -942,9 +988,12 @@ static void start_feed(struct rcd_repl *r, const struct rc_repl_hello *p)
 	     (r->backlog.n && deq_at(&r->backlog, 0)->first <= p->seq + 1))) {
 		r->next_send = p->seq + 1;
 		r->unsent_bytes = 0;
+		r->unsent_batches = 0;
 		for (unsigned i = 0; i < r->backlog.n; i++)
-			if (deq_at(&r->backlog, i)->first >= r->next_send)
+			if (deq_at(&r->backlog, i)->first >= r->next_send) {
 				r->unsent_bytes += deq_at(&r->backlog, i)->len;
+				r->unsent_batches++;
+			}
 		r->phase = RCD_PHASE_STREAMING;
 		r->st.resumes++;
 		LOG(NOTICE, "standby resumes from record %lu",
@@ -1056,10 +1105,12 @@ static void check_applied(struct rcd_repl *r)
 					    __ATOMIC_ACQUIRE) < b->cnt[w])
 				goto out;
 		r->applied_seq = b->last;
+		r->applied_known = true;
 		free(deq_pop(&r->pending));
 	}
 out:
-	if (r->in_snap_known && r->applied_seq >= r->in_snap_end &&
+	if (r->in_snap_known && r->applied_known &&
+	    r->applied_seq >= r->in_snap_end &&
 	    r->phase == RCD_PHASE_SNAPSHOT) {
 		/* 0 is a record number here (an empty stream); synced_seq
 		 * 0 means "no complete copy" to the primary. */
@@ -1081,9 +1132,14 @@ static int take_reset(struct rcd_repl *r, uint64_t seq, uint64_t stream)
 {
 	if (r->role != RC_REPL_STANDBY)
 		return 1;
-	if (!r->reset_pending) {
+	if (r->reset_pending != seq) {
 		memset(r->clear_queued, 0, sizeof(r->clear_queued));
 		r->reset_pending = seq;
+		/* From here the copy is being cleared: not in step, whatever
+		 * happens to the RESET (detect() must not promote it). */
+		r->phase = RCD_PHASE_SNAPSHOT;
+		r->synced_seq = 0;
+		r->in_snap_known = false;
 	}
 	if (!queue_clear(r))
 		return 0;
@@ -1098,6 +1154,7 @@ static int take_reset(struct rcd_repl *r, uint64_t seq, uint64_t stream)
 	while (r->pending.n)
 		free(deq_pop(&r->pending));
 	r->applied_seq = r->acked_sent = 0;
+	r->applied_known = false;
 	push_mark(r, seq - 1, mono_ns());
 	r->st.resets++;
 	LOG(NOTICE, "primary resets this copy: clearing, snapshot from "
@@ -1425,7 +1482,8 @@ static void detect(struct rcd_repl *r)
 					    r->phase == RCD_PHASE_SNAPSHOT
 						    ? "partial (a resync was "
 						      "under way)"
-						    : "empty (never in step)",
+						    : "not in step with this "
+						      "primary's stream",
 					    (unsigned long)r->st.records_in);
 				r->partial_logged = true;
 				return;
@@ -1874,6 +1932,11 @@ static int demote_locked(struct rcd_repl *r, char *err, size_t errlen)
 		snprintf(err, errlen, "a hand-over is already under way");
 		return -1;
 	}
+	if (r->publish_pending) {
+		snprintf(err, errlen, "just promoted: the epoch is not on disk "
+			 "yet; try again");
+		return -1;
+	}
 	if (r->fd < 0 || !r->hello_in || !r->peer_follows ||
 	    r->phase != RCD_PHASE_STREAMING) {
 		snprintf(err, errlen, "no standby in step to take over (it "
@@ -1934,6 +1997,7 @@ wait:
 static void yield_role(struct rcd_repl *r)
 {
 	r->prefer = PREFER_YIELD;
+	r->synced_seq = 0; /* the peer's copy is the one in step now */
 	r->role = RC_REPL_STANDBY;
 	r->follow = 0;
 	r->peer_follows = false;

@@ -211,8 +211,10 @@ static void fail_held(struct rcd_worker *w, struct rte_mbuf *m)
 
 void rcd_worker_release(struct rcd_worker *w)
 {
-	const uint64_t acked = w->acked_wseq;
-	const bool attached = w->p.durable_ok;
+	/* durable_ok first: a detach published after an ACK must not be
+	 * seen with the older ACK (a write the standby has would fail). */
+	const bool attached = __atomic_load_n(&w->p.durable_ok, __ATOMIC_ACQUIRE);
+	const uint64_t acked = __atomic_load_n(&w->acked_wseq, __ATOMIC_ACQUIRE);
 	const uint64_t now = w->now_tsc ? w->now_tsc : rte_rdtsc();
 
 	while (w->held_n) {
@@ -707,6 +709,12 @@ static void snapshot_slice(struct rcd_worker *w, uint32_t now)
 
 	if (!w->p.rlog || (req == w->snap_done && !w->snap_active))
 		return;
+	/* Only a primary's pass counts (a demoted node's records would be
+	 * dropped, and counted twice by a later promotion). */
+	if (w->p.role != RC_REPL_PRIMARY) {
+		w->snap_active = false;
+		return;
+	}
 	if (!w->snap_active || req != w->snap_run) {
 		memset(&w->snap_cur, 0, sizeof(w->snap_cur));
 		w->snap_run = req;
@@ -819,7 +827,9 @@ int rcd_worker_main(void *arg)
 			rcd_worker_release(w);
 		if (unlikely(w->ctl_tx != NULL))
 			ctl_tx(w);
-		if (w->partitions > 1)
+		/* Requests other workers hand over wait too while this one
+		 * catches up (they would see the old copy or be cleared). */
+		if (w->partitions > 1 && !catching_up)
 			work += handle_inbox(w, now);
 		if (w->n_tx && (n == 0 || now_tsc - last_tx > drain)) {
 			work += w->n_tx; /* replies sent: work too */
@@ -835,7 +845,8 @@ int rcd_worker_main(void *arg)
 		 * second: up to 5M items/s, never one long pause. */
 		if (now_tsc - last_maint > maint) {
 			rc_store_maintain(w->p.store, now, RCD_MAINT_WORK);
-			rcd_worker_commands(w, now);
+			if (!catching_up)
+				rcd_worker_commands(w, now);
 			snapshot_slice(w, now);
 			if (w->reasm)
 				rc_reasm_expire(w->reasm, now_tsc);

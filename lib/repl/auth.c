@@ -42,6 +42,11 @@ int rc_repl_auth_init(struct rc_repl_auth *a, const uint8_t *key,
 	return 0;
 }
 
+void rc_repl_auth_new_conn(struct rc_repl_auth *a)
+{
+	a->peer[RC_REPL_CH_STREAM].live = false;
+}
+
 void rc_repl_auth_wipe(struct rc_repl_auth *a)
 {
 	sodium_memzero(a, sizeof(*a));
@@ -116,7 +121,8 @@ enum rc_repl_auth_verdict rc_repl_auth_open(struct rc_repl_auth *a,
 	 * stream session already accepted needs none: its counter rules out
 	 * a replay, and its frames may wait long behind a backed-up stream
 	 * (a resync) without being any less genuine. */
-	if (!(ch == RC_REPL_CH_STREAM && p->seen && session == p->session) &&
+	if (!(ch == RC_REPL_CH_STREAM && p->seen && p->live &&
+	      session == p->session) &&
 	    (ts + a->window_ns < now_ns || ts > now_ns + a->window_ns))
 		return RC_REPL_AUTH_STALE;
 	if (p->seen) {
@@ -128,6 +134,7 @@ enum rc_repl_auth_verdict rc_repl_auth_open(struct rc_repl_auth *a,
 			return RC_REPL_AUTH_REPLAY;
 	}
 	p->seen = true;
+	p->live = true;
 	p->session = session;
 	p->ctr = ctr;
 	p->ts = ts;

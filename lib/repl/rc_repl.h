@@ -172,9 +172,11 @@ int rc_repl_frame_next(const uint8_t *buf, size_t len, uint8_t *type,
  * within window_ns of ours, and either the sender's session with a
  * counter above the last accepted on that channel, or a new session with
  * a time above the last accepted (the sender restarted). On the stream,
- * frames of the session already accepted skip the time window (they can
- * wait long in a backed-up stream; the counter rules out replays). No
- * sockets, no clocks: the caller passes the time. */
+ * frames of the session already accepted on the same connection skip
+ * the time window (they can wait long in a backed-up stream; the counter
+ * rules out replays); the first frame on a new connection does not
+ * (rc_repl_auth_new_conn). No sockets, no clocks: the caller passes the
+ * time. */
 #define RC_REPL_KEY_LEN 32u
 #define RC_REPL_TAG_LEN 32u
 #define RC_REPL_AUTH_LEN (24u + RC_REPL_TAG_LEN)
@@ -194,6 +196,7 @@ enum rc_repl_auth_verdict {
 
 struct rc_repl_auth_peer {
 	bool seen;
+	bool live;              /* stream: accepted on this connection */
 	uint64_t session, ctr, ts;
 };
 
@@ -213,6 +216,10 @@ int rc_repl_auth_init(struct rc_repl_auth *a, const uint8_t *key,
 		      const uint8_t *key_next, uint64_t session,
 		      uint64_t window_ns);
 void rc_repl_auth_wipe(struct rc_repl_auth *a);
+
+/* A new stream connection: its first frame must be within the window
+ * (held-back frames of a live session cannot be replayed on it). */
+void rc_repl_auth_new_conn(struct rc_repl_auth *a);
 
 /* msg[0..len) is the message; the trailer is written at msg + len
  * (RC_REPL_AUTH_LEN bytes of room). now_ns: CLOCK_REALTIME. */
@@ -250,9 +257,9 @@ uint32_t rc_repl_frame_min_body(uint8_t type);
 bool rc_repl_should_follow(const struct rc_repl_hello *me,
 			   const struct rc_repl_hello *peer);
 
-/* Neither is primary: should I promote? Never a yielding node (prefer
- * 0); then the one with a complete copy (synced_seq != 0) over one
- * without; then the one that prefers to be primary; then the higher
+/* Neither is primary: should I promote? The one with a complete copy
+ * (synced_seq != 0) over one without; then never a yielding node
+ * (prefer 0); then the one that prefers to be primary; then the higher
  * epoch, then the higher rank. */
 bool rc_repl_should_lead(const struct rc_repl_hello *me,
 			 const struct rc_repl_hello *peer);

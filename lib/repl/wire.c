@@ -211,12 +211,13 @@ bool rc_repl_should_lead(const struct rc_repl_hello *me,
 {
 	const bool me_copy = me->synced_seq != 0, peer_copy = peer->synced_seq != 0;
 
-	/* A yielding node never leads; then a whole copy beats none (the
-	 * other is reset from whoever leads); then preference. */
-	if ((me->prefer == 0) != (peer->prefer == 0))
-		return peer->prefer == 0;
+	/* A whole copy beats none (the other is reset from whoever leads:
+	 * an empty leader would wipe it); then a yielding node never
+	 * leads; then preference. */
 	if (me_copy != peer_copy)
 		return me_copy;
+	if ((me->prefer == 0) != (peer->prefer == 0))
+		return peer->prefer == 0;
 	if (me->prefer != peer->prefer)
 		return me->prefer > peer->prefer;
 	if (me->epoch != peer->epoch)

@@ -10,6 +10,10 @@
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 WORKERS=${2:-1}
+# Requests a second: the sanitizer build gets fewer (meson.build): an
+# ASan node on a loaded VM kept up with 17,215 of 20,000 in one run, and
+# this checks answers, not speed.
+RATE=${RATE:-20000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 RC_BIN=$BUILD
 # Its final counters (handoff_*) are read from the log below.
@@ -43,7 +47,7 @@ rc_daemon_start "$NS" "$WORK/node.conf" "$WORK/daemon.log" \
 
 rc_memif_bench "$WORK/result.json" "$NS" timeout 60 "$BUILD/app/ringbench/ringbench" \
 	-s 198.18.0.2 -T memif --memif "rc-bm$$.sock" -t "$WORKERS" \
-	-P "$WORKERS" -r 20000 -d 1 -w 0.2 -k 2000 --preload --json \
+	-P "$WORKERS" -r "$RATE" -d 1 -w 0.2 -k 2000 --preload --json \
 	--timeout-ms 5000 \
 	--eal "-l 0 --no-pci --no-huge -m 256 --no-telemetry --log-level=lib.eal:error"
 cat "$WORK/result.json"
@@ -51,7 +55,7 @@ python3 - "$WORK/result.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["transport"] == "memif", r["transport"]
-assert r["sent"] >= 19000, "sent %d" % r["sent"]
+assert r["sent"] >= 0.95 * r["target_rate"], "sent %d" % r["sent"]
 # A starved worker can overflow the memif ring: what is lost is lost
 # (the client times it out), never answered wrongly. Functionally: all
 # but a sliver answered, every request accounted for, nothing bad.

@@ -206,7 +206,10 @@ CLI set hot v >/dev/null
 CLI gets hot 1500 2000 >/dev/null           # ~3 s of hits
 eventually "hit-rate alert cleared" ok alert_level hit_rate
 grep -q "^hit_rate ok emergency" "$WORK/hook.log" && pass "hook ran on the rise" || { fail "hook on the rise"; cat "$WORK/hook.log" || true; }
-grep -q "^hit_rate emergency ok" "$WORK/hook.log" && pass "hook ran on the fall" || fail "hook on the fall"
+# The fall may pass through critical or warning on its way to ok: the
+# level it drops to is the worst the window showed while it waited to
+# clear, which depends on when evaluations fall (a loaded machine).
+grep -qE "^hit_rate (emergency|critical|warning) ok" "$WORK/hook.log" && pass "hook ran on the fall" || { fail "hook on the fall"; cat "$WORK/hook.log" || true; }
 grep -q "alert hit_rate: ok -> emergency" "$WORK/daemon.log" && pass "alert logged" || fail "alert log line"
 
 # status counts operations, not datagrams: 200 multi-gets of 16 keys are

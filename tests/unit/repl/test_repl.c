@@ -210,7 +210,13 @@ static void test_roles(void)
 	peer.prefer = 1;
 	peer.epoch = 1;
 	CU_ASSERT_FALSE(rc_repl_should_lead(&me, &peer));
-	me.synced_seq = 5; /* even with a copy */
+	/* ... unless only it has a copy: a yielded node in step as the
+	 * standby of a primary that restarted empty leads (else the empty
+	 * one would wipe it). */
+	me.synced_seq = 5;
+	CU_ASSERT_TRUE(rc_repl_should_lead(&me, &peer));
+	CU_ASSERT_FALSE(rc_repl_should_lead(&peer, &me));
+	peer.synced_seq = 9; /* both have one: the yield decides */
 	CU_ASSERT_FALSE(rc_repl_should_lead(&me, &peer));
 	CU_ASSERT_TRUE(rc_repl_should_lead(&peer, &me));
 }
@@ -351,6 +357,15 @@ static void test_auth_replay_and_stale(void)
 		CU_ASSERT_EQUAL(rc_repl_auth_open(&live, RC_REPL_CH_STREAM, f2,
 						  n, t + 60 * SEC),
 				RC_REPL_AUTH_REPLAY);
+		/* ... but not on a new connection: frames held back and
+		 * replayed there are stale. */
+		uint8_t f4[128];
+
+		sealed_hello(&snd, f4, 1, t + 11 * SEC);
+		rc_repl_auth_new_conn(&live);
+		CU_ASSERT_EQUAL(rc_repl_auth_open(&live, RC_REPL_CH_STREAM, f4,
+						  n, t + 60 * SEC),
+				RC_REPL_AUTH_STALE);
 		rc_repl_auth_wipe(&fresh);
 	}
 	/* A restart: a new session is accepted with a newer time; the old
