@@ -171,6 +171,38 @@ v=$(load verify $A:7711 "$WORK/l2/durable")
 	fail "writes during the abuse: load $L, verify $v"
 echo "longest replication-thread turn on A: $(rstat a thread_turn_max_s) s; longest epoch-file write (its own thread): A $(rstat a epoch_write_max_s) s, B $(rstat b epoch_write_max_s) s"
 
+# 7. Every control-socket abuse of issue 21, one after the other on the
+#    primary (A) while durable writes go on: stuck readers of stats and
+#    of a 4 KB value, request lines of 8 and 70 MiB, a 100k-record warm
+#    line, ten idle connections (the flush is 6.). The standby must
+#    not promote, the epoch must not move, and no acknowledged durable
+#    write may be missing. ctl_abuse.py (tests/integration/ctl-abuse.sh)
+#    also reports the primary's longest control-loop turn for each.
+ea=$(rstat a epoch) pb=$(promos b)
+# The largest value this pair takes (store.max_value_size 4K), for the
+# stuck reader of a get.
+cli $A:7711 set big "$(head -c 4000 /dev/zero | tr '\0' x)" >/dev/null || fail "set of the big value"
+mkdir -p "$WORK/l3"
+load load $A:7711 $B:7711 30000 300 2 "$WORK/l3" >"$WORK/l3.json" &
+LOADPID=$!
+abuse() { ip netns exec "$NSA" python3 "$HERE/ctl_abuse.py" "$WORK/a/ctl.sock" 127.0.0.1:9711 "$@"; }
+for a in "stuck stats 3" "stuck get 3" "line 8" "line 70" "warmline 100000" "idle 10 2"; do
+	# shellcheck disable=SC2086
+	r=$(abuse $a 2>&1 | tail -1)
+	turn=$(python3 -c "import json,sys; o=json.loads(sys.argv[1]); print(o.get('turn_le_s'), o.get('probe_max_ms'), o.get('probe_failed'))" "$r" 2>/dev/null || echo "? ? ?")
+	echo "   abuse on the primary: $a: longest turn <= ${turn%% *} s, status probe max/failed ${turn#* }"
+done
+wait "$LOADPID" || true
+eb=$(rstat b epoch) ra=$(rstat a role) rb=$(rstat b role) pb2=$(promos b)
+[ "$ra" = primary ] && [ "$rb" = standby ] && [ "$eb" = "$ea" ] && [ "$pb2" = "$pb" ] &&
+	pass "every control-socket abuse on the primary: no promotion (epoch $ea)" ||
+	fail "control-socket abuses: A $ra, B $rb at epoch $eb (was $ea), promotions $pb -> $pb2"
+L=$(cat "$WORK/l3.json")
+v=$(load verify $A:7711 "$WORK/l3/durable")
+[ "$(jget "$v" missing)" = 0 ] && [ "$(jget "$v" wrong)" = 0 ] &&
+	pass "no acknowledged durable write lost during the abuses: $v ($(jget "$L" durable_ok) acknowledged)" ||
+	fail "durable writes during the abuses: load $L, verify $v"
+
 stop_all; PIDA= PIDB=
 pair_logs_clean "frame dropped|heartbeat dropped"
 [ "$fails" -eq 0 ] && echo "replication: all passed" || { echo "replication: $fails failed"; exit 1; }
