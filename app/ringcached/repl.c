@@ -38,6 +38,7 @@
 	RTE_LOG(l, USER1, "repl: " fmt "\n", ##__VA_ARGS__)
 
 #define BATCH_BYTES (256u << 10)   /* a batch is cut at this size */
+#define DRAIN_TURN_BYTES (4u << 20) /* records numbered in one turn */
 #define WBUF_HIGH (4u << 20)       /* stop queueing batches past this */
 #define RBUF_CAP (RC_REPL_MAX_FRAME + 64u)
 #define DIAL_EVERY_NS 50000000ull  /* 50 ms between connection attempts */
@@ -879,10 +880,15 @@ static bool drain_logs(struct rcd_repl *r, uint64_t now)
 		struct rc_repl_log *l = &r->rlogs[w];
 		const uint8_t *p;
 		uint32_t len;
+		uint64_t budget = DRAIN_TURN_BYTES / r->nw;
 
-		while ((r->role != RC_REPL_PRIMARY || !send_window_full(r)) &&
+		/* Bounded per turn, each worker its share: heartbeats and
+		 * ACKs are never behind more than a few ms of copying. */
+		while (budget && (r->role != RC_REPL_PRIMARY ||
+				  !send_window_full(r)) &&
 		       (p = rc_repl_log_peek(l, &len)) != NULL) {
 			did = true;
+			budget = budget > len ? budget - len : 0;
 			if (r->role != RC_REPL_PRIMARY) {
 				/* Not ours to send (a demoted node's last
 				 * writes): the new primary resets the copy. */
