@@ -105,10 +105,12 @@ trusted = $NET.0/24
 rules =
 
 [repl]
-# Failure detection at 0.5 s (the default is 150 ms): on two shared CPUs
-# with two nodes' polling workers, a test's node can miss its CPU for a
-# few hundred ms; a test that measures promotion reports the time.
-failover_ms = 500
+# Failure detection at 1 s (the default is 150 ms): on two shared CPUs
+# with two nodes' polling workers (sanitizer builds, a CI run beside), a
+# node can miss its CPU for hundreds of ms, and a standby that hears
+# neither network that long promotes; a test that measures promotion
+# reports the time.
+failover_ms = 1000
 role = $2
 listen = $3
 peer = $4

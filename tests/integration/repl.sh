@@ -107,7 +107,7 @@ v=$(load verify $A:7711 "$WORK/l1/durable")
 # 4. Management link down: heartbeats on the data network keep B primary
 #    and A standby; writes are accepted at one epoch only.
 pair_mlink a down
-sleep 1
+sleep 2.5 # past failover_ms (1 s): the management connection is given up
 ra=$(rstat a role) rb=$(rstat b role)
 [ "$ra" = standby ] && [ "$rb" = primary ] &&
 	pass "management link down: A $ra, B $rb (no promotion)" ||

@@ -94,7 +94,9 @@ rate_limits = $LIMITED_IP/32=20/10
 [reassembly]
 max_entries = 4
 max_entries_per_source = 2
-timeout_ms = 300
+; long enough that a starved machine does not expire the entries a test
+; is still building (itest waits for the timeout by the node's counters)
+timeout_ms = 2000
 
 [scaling]
 ; no calendar: budgets and TTLs must not depend on the day the test runs
