@@ -24,7 +24,16 @@ RC_DAEMON_OPTS=--stats-on-exit
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
 WORK=$(mktemp -d /tmp/rcbm.XXXXXX)
-trap 'rc_cleanup; rm -rf "$WORK"' EXIT
+# ringbench removes its DPDK runtime directory (rbPID) when it ends; one
+# killed by the timeout below cannot: those of dead processes go here.
+rb_dirs_clean() {
+	local d
+	for d in /var/run/dpdk/rb[0-9]*; do
+		[ -d "$d" ] && ! kill -0 "${d##*/rb}" 2>/dev/null && rm -rf "$d"
+	done
+	return 0
+}
+trap 'rc_cleanup; rb_dirs_clean; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
 
 NS="rc-bm$$"
