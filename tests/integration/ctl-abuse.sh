@@ -102,7 +102,10 @@ check() {
 		fail "$name: no ringcache_control_turn_cpu_seconds / turns_blocked"
 	elif ! python3 -c "import sys; sys.exit(0 if $cpu <= $TURN_MAX_S else 1)"; then
 		fail "$name: a control turn used up to $cpu s of CPU (bound $TURN_MAX_S s)"
-	elif [ "$bl" != 0.0 ] && [ -z "${ASAN_OPTIONS:-}" ]; then
+	elif python3 -c "import sys; sys.exit(0 if $bl > 2 else 1)" && [ -z "${ASAN_OPTIONS:-}" ]; then
+		# Up to two are the 1 s tick's stats-file write (a file system
+		# call may sleep: seen once in a 1M-item flush, with the turn's
+		# wall clock still <= 0.5 ms); a waiting loop sleeps in many.
 		# (Not under the sanitizers: their allocator takes locks the
 		# JSON thread shares.)
 		fail "$name: $bl control turn(s) slept"
