@@ -338,8 +338,8 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	g->hooks_run = (double)c->hooks_run;
 	g->hooks_skipped = (double)c->hooks_skipped;
 	if (c->nd->repl) {
-		struct rcd_repl_gauges rg;
-		struct rcd_repl_stats rs;
+		struct rc_repl_view rg;
+		struct rc_repl_stats rs;
 
 		rcd_repl_gauges(c->nd->repl, &rg, &rs);
 		g->repl_role = rg.role;

@@ -424,7 +424,7 @@ static unsigned arr_len(enum arr a, const struct rcd_snapshot *s,
 	case WORKER: return s->n_workers;
 	case BUSY: return 2;
 	case ROLE: return RC_REPL_ROLE__COUNT;
-	case PHASE: return RCD_PHASE_STREAMING + 1;
+	case PHASE: return RC_REPL_PHASE__COUNT;
 	case LEVEL: return RC_ALERT__COUNT;
 	default: return 1;
 	}
@@ -448,7 +448,7 @@ static const char *arr_name(enum arr a, unsigned i,
 	}
 	case BUSY: return busy_names[i];
 	case ROLE: return rc_repl_role_name(i);
-	case PHASE: return rcd_repl_phase_name(i);
+	case PHASE: return rc_repl_phase_name(i);
 	case LEVEL: return rc_alert_level_name((enum rc_alert_level)i);
 	default: return NULL;
 	}

@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: MIT
- * Replication on the control core (see repl.h, docs/design.md
- * "Replication"). One TCP connection to the peer; the node whose
- * repl.listen sorts first dials it. Every frame is small except BATCH.
- *
- * Primary: each turn drains the workers' logs into numbered batches,
- * keeps them in a bounded backlog, and sends them from the backlog;
- * the standby's ACKs release durable replies (w->acked_wseq).
- * Standby: each batch's records go to the apply log of the worker that
- * owns their partition; a batch is acknowledged once every worker it
- * touched has applied its part. */
+ * Replication, the wiring (see repl.h): the state machine is lib/repl's
+ * node (rc_repl_node.h); here are its sockets (one TCP connection to the
+ * peer; the node whose repl.listen sorts first dials it), the
+ * data-network heartbeat through worker 0, the workers' shared fields,
+ * the epoch file on a thread of its own, the key files, and the thread
+ * that runs the turns. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,167 +23,45 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_errno.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include "repl.h"
 #include "rc_net.h"
+#include "rc_repl_node.h"
 
 #define LOG(l, fmt, ...) \
 	RTE_LOG(l, USER1, "repl: " fmt "\n", ##__VA_ARGS__)
 
-#define BATCH_BYTES (256u << 10)   /* a batch is cut at this size */
-#define DRAIN_TURN_BYTES (4u << 20) /* records numbered in one turn */
-#define WBUF_HIGH (4u << 20)       /* stop queueing batches past this */
-#define RBUF_CAP (RC_REPL_MAX_FRAME + 64u)
 #define DIAL_EVERY_NS 50000000ull  /* 50 ms between connection attempts */
-#define PENDING_MAX 65536u         /* standby batches being applied */
-
-/* prefer: who should lead when neither does. */
-enum { PREFER_YIELD = 0, PREFER_STANDBY = 1, PREFER_PRIMARY = 2 };
-
-struct batch {
-	uint64_t first, last;
-	uint64_t t_ns;               /* made (primary) / received (standby) */
-	uint32_t len;                /* frame bytes (primary) */
-	uint8_t *frame;
-	uint64_t cnt[];              /* per worker: records drained / pushed */
-};
-
-/* A FIFO of batches. */
-struct deq {
-	struct batch **v;
-	unsigned cap, head, n;
-};
-
-static int deq_init(struct deq *d, unsigned cap)
-{
-	d->v = calloc(cap, sizeof(*d->v));
-	d->cap = cap;
-	d->head = d->n = 0;
-	return d->v ? 0 : -ENOMEM;
-}
-
-static inline struct batch *deq_at(const struct deq *d, unsigned i)
-{
-	return d->v[(d->head + i) % d->cap];
-}
-
-static inline void deq_push(struct deq *d, struct batch *b)
-{
-	d->v[(d->head + d->n++) % d->cap] = b;
-}
-
-static inline struct batch *deq_pop(struct deq *d)
-{
-	struct batch *b = d->v[d->head];
-
-	d->head = (d->head + 1) % d->cap;
-	d->n--;
-	return b;
-}
 
 struct rcd_repl {
 	struct rcd_node *nd;
 	const struct rcd_config *cfg;
 	unsigned nw;
-	enum rc_repl_role role;
-	enum rcd_repl_phase phase;
-	uint32_t epoch;
-	uint8_t prefer;
-	uint32_t rank;
-	char why[160];               /* the last role change, and why */
-	uint64_t role_ns;            /* since when */
-	uint64_t start_ns;
-
-	/* Primary. */
-	struct rc_repl_log *rlogs;
-	uint64_t *drained;           /* per worker: records numbered */
-	uint64_t stream, seq;        /* my stream; last record numbered */
-	struct deq backlog;
-	uint64_t backlog_bytes;
-	uint64_t next_send;          /* next record to queue (0: none) */
-	uint64_t acked;              /* the standby applied up to here */
-	uint64_t ack_floor;          /* an ACK below this releases no held
-				      * reply: the standby's copy is not
-				      * whole before its snapshot ends
-				      * (UINT64_MAX while it runs) */
-	uint64_t resume_floor;       /* a standby resumes only from a record
-				      * at or past this; below it lies a
-				      * reset or a lost write (UINT64_MAX:
-				      * no resume until the next reset) */
-	uint64_t reset_seq;          /* the current resync's first record */
-	bool peer_follows;           /* the peer said it is our standby */
-	uint32_t snap_req;
-	bool snap_running;
-	uint64_t snap_end;           /* the snapshot ends here */
-	bool snap_known;             /* snap_end is set (the pass is done) */
-	bool acked_since_reset;      /* an ACK at or past the reset came */
-	bool handover;               /* repl demote: writes refused, the
-				      * standby is given what it lacks
-				      * before the role goes */
-	uint64_t handover_deadline;
-	bool publish_pending;        /* promoted: the workers take writes
-				      * once the epoch is on disk */
-	bool publish_late_logged;
-	uint32_t unsent_batches;     /* and how many batches that is */
-	uint64_t unsent_bytes;       /* backlog the standby still needs
-				      * sent (flow control) */
-	uint64_t snap_items_total, overflow_seen;
-	uint8_t *cur;                /* the batch being filled */
-	uint32_t cur_len, cur_n;
-	uint64_t cur_first;
-
-	/* Standby. */
-	struct rc_repl_log *alogs;
-	uint64_t *pushed;            /* per worker: records queued */
-	struct deq pending;          /* batches not yet all applied */
-	uint64_t follow;             /* stream followed (0: none) */
-	uint64_t recv_seq;           /* last record queued */
-	uint64_t applied_seq, acked_sent;
-	uint64_t in_snap_end;        /* SNAPSHOT_DONE's seq */
-	bool in_snap_known;          /* SNAPSHOT_DONE came */
-	bool applied_known;          /* applied_seq is past the last RESET's
-				      * CLEAR (a mark was applied since) */
-	bool partial_logged;         /* "not promoting" said once */
-	uint64_t synced_seq;         /* a complete copy up to here */
-	uint64_t primary_seq;        /* the primary's last, from beats */
-	uint64_t reset_pending;      /* RESET waiting for room in the logs */
-	bool clear_queued[RCD_MAX_WORKERS];
-	uint32_t bat_off;            /* progress inside a blocked batch */
-	uint64_t bat_seq;
+	struct rc_repl_node *node;
+	bool standalone;
 
 	/* Connection. */
 	int lfd, fd;
-	bool dialer, connecting, hello_in;
+	bool dialer, connecting;
 	struct sockaddr_in listen_addr, peer_addr;
-	uint8_t *rbuf, *wbuf;
-	size_t rlen, wlen, woff, wcap;
-	struct rc_repl_hello peer;
-	uint64_t last_rx_ns, last_beat_ns, last_dial_ns;
-	uint64_t peer_primary_ns;    /* last sign of a live primary peer */
-	bool refused_logged;
+	uint64_t last_dial_ns;
 
-	/* Data-network heartbeats. */
+	/* Data-network heartbeats, written by the workers. */
 	struct rcd_hb hb;
 	uint64_t hb_seen;
-	struct rc_repl_hello hb_peer;
-	uint64_t hb_peer_ns;
-
-	struct rcd_repl_stats st;
 
 	/* Authentication (repl.key_file); authed false: repl.insecure. */
 	struct rc_repl_auth auth;
 	bool authed;
-	bool head_authed;            /* the frame at rbuf[0] was verified
-				      * (it waits on full apply logs) */
-	uint64_t auth_logged_ns;     /* last "not authentic" log line */
 
 	/* Its own thread: no control-socket client, flush, warm or slow
 	 * disk on the control core can silence the heartbeats. mu guards
-	 * everything above against the control core's calls (status,
-	 * gauges, promote, demote). */
+	 * the node against the control core's calls (status, gauges,
+	 * promote, demote). */
 	pthread_t th;
 	bool th_running;
 	volatile int th_quit;
@@ -241,14 +115,7 @@ static int parse_addr(const char *s, struct sockaddr_in *a)
 	return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
-const char *rcd_repl_phase_name(unsigned phase)
-{
-	static const char *const n[] = {"none", "snapshot", "streaming"};
-
-	return phase < 3 ? n[phase] : "unknown";
-}
-
-/* ---- roles ------------------------------------------------------------ */
+/* ---- the epoch file -------------------------------------------------- */
 
 /* Write the epoch file: a new file, synced, renamed over the old one.
  * @return 0, or -1 (logged). */
@@ -308,24 +175,6 @@ static void *epoch_thread(void *arg)
 	return NULL;
 }
 
-/* Ask for r->epoch on disk; epoch_saved() tells when it is. */
-static void save_epoch(struct rcd_repl *r)
-{
-	if (!r->ew_running) {
-		__atomic_store_n(&r->ew_saved, r->epoch, __ATOMIC_RELEASE);
-		return;
-	}
-	pthread_mutex_lock(&r->ew_mu);
-	r->ew_want = r->epoch;
-	pthread_cond_signal(&r->ew_cv);
-	pthread_mutex_unlock(&r->ew_mu);
-}
-
-static bool epoch_saved(const struct rcd_repl *r)
-{
-	return __atomic_load_n(&r->ew_saved, __ATOMIC_ACQUIRE) == r->epoch;
-}
-
 static uint32_t load_epoch(const struct rcd_config *cfg)
 {
 	unsigned e = 0;
@@ -342,47 +191,191 @@ static uint32_t load_epoch(const struct rcd_config *cfg)
 	return e;
 }
 
-static void me_hello(const struct rcd_repl *r, struct rc_repl_hello *h)
+/* ---- the node's environment ------------------------------------------------ */
+
+static uint64_t env_now(void *ctx)
 {
-	memset(h, 0, sizeof(*h));
-	h->version = RC_REPL_VERSION;
-	h->epoch = r->epoch;
-	h->role = (uint8_t)r->role;
-	h->prefer = r->prefer;
-	h->partitions = (uint16_t)r->nw;
-	h->rank = r->rank;
-	h->stream = r->role == RC_REPL_PRIMARY ? r->stream : r->follow;
-	h->seq = r->role == RC_REPL_PRIMARY ? r->seq : r->recv_seq;
-	h->time_ns = mono_ns();
-	h->synced_seq = r->synced_seq;
+	(void)ctx;
+	return mono_ns();
 }
 
-static void publish_role(struct rcd_repl *r)
+static uint64_t env_real(void *ctx)
 {
-	struct rcd_node *nd = r->nd;
+	(void)ctx;
+	return real_ns();
+}
+
+static uint64_t env_random(void *ctx)
+{
+	uint64_t v;
+
+	(void)ctx;
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = mono_ns();
+	return v;
+}
+
+static void env_log(void *ctx, int level, const char *msg)
+{
+	uint32_t l = level <= RC_REPL_LOG_ERR       ? RTE_LOG_ERR
+		     : level == RC_REPL_LOG_WARNING ? RTE_LOG_WARNING
+		     : level == RC_REPL_LOG_NOTICE  ? RTE_LOG_NOTICE
+						    : RTE_LOG_INFO;
+
+	(void)ctx;
+	rte_log(l, RTE_LOGTYPE_USER1, "USER1: repl: %s\n", msg);
+}
+
+static void env_publish(void *ctx, enum rc_repl_role role, uint32_t epoch)
+{
+	struct rcd_repl *r = ctx;
 
 	for (unsigned i = 0; i < r->nw; i++) {
-		struct rcd_worker *w = nd->workers[i];
+		struct rcd_worker *w = r->nd->workers[i];
 
-		w->p.epoch = r->epoch;
-		__atomic_store_n(&w->p.role, (uint8_t)r->role, __ATOMIC_RELEASE);
-		if (r->role != RC_REPL_PRIMARY)
+		w->p.epoch = epoch;
+		__atomic_store_n(&w->p.role, (uint8_t)role, __ATOMIC_RELEASE);
+		if (role != RC_REPL_PRIMARY)
 			w->p.durable_ok = 0;
 	}
-	nd->ifc.vip = r->role == RC_REPL_PRIMARY ? r->cfg->repl_vip : 0;
+	r->nd->ifc.vip = role == RC_REPL_PRIMARY ? r->cfg->repl_vip : 0;
 }
 
-static void set_why(struct rcd_repl *r, const char *why)
+/* Workers' role only (during a hand-over the node stays primary:
+ * durable replies are still confirmed). */
+static void env_workers_role(void *ctx, enum rc_repl_role role)
 {
-	snprintf(r->why, sizeof(r->why), "%s", why);
-	r->role_ns = mono_ns();
+	struct rcd_repl *r = ctx;
+
+	for (unsigned i = 0; i < r->nw; i++)
+		__atomic_store_n(&r->nd->workers[i]->p.role, (uint8_t)role,
+				 __ATOMIC_RELEASE);
 }
 
-static void send_frame(struct rcd_repl *r, uint8_t type, const void *body,
-		       uint32_t len);
-static void send_hello(struct rcd_repl *r, uint8_t type);
-static void handover_step(struct rcd_repl *r);
-static void yield_role(struct rcd_repl *r);
+static void env_durable_ok(void *ctx, bool ok)
+{
+	struct rcd_repl *r = ctx;
+
+	for (unsigned i = 0; i < r->nw; i++)
+		__atomic_store_n(&r->nd->workers[i]->p.durable_ok, ok,
+				 __ATOMIC_RELEASE);
+}
+
+static void env_acked(void *ctx, unsigned w, uint64_t cnt)
+{
+	struct rcd_repl *r = ctx;
+
+	__atomic_store_n(&r->nd->workers[w]->acked_wseq, cnt, __ATOMIC_RELEASE);
+}
+
+static uint64_t env_wseq(void *ctx, unsigned w)
+{
+	struct rcd_repl *r = ctx;
+
+	return __atomic_load_n(&r->nd->workers[w]->p.wseq, __ATOMIC_ACQUIRE);
+}
+
+static uint8_t env_role_seen(void *ctx, unsigned w)
+{
+	struct rcd_repl *r = ctx;
+
+	return __atomic_load_n(&r->nd->workers[w]->role_seen, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t env_applied(void *ctx, unsigned w)
+{
+	struct rcd_repl *r = ctx;
+
+	return __atomic_load_n(&r->nd->workers[w]->applied, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t env_apply_failed(void *ctx)
+{
+	struct rcd_repl *r = ctx;
+	uint64_t n = 0;
+
+	for (unsigned w = 0; w < r->nw; w++)
+		n += __atomic_load_n(&r->nd->workers[w]->stats.srv.repl_apply_failed,
+				     __ATOMIC_RELAXED);
+	return n;
+}
+
+static uint64_t env_overflows(void *ctx)
+{
+	struct rcd_repl *r = ctx;
+	uint64_t n = 0;
+
+	for (unsigned w = 0; w < r->nw; w++)
+		n += __atomic_load_n(&r->nd->workers[w]->stats.srv.repl_overflow,
+				     __ATOMIC_RELAXED);
+	return n;
+}
+
+static void env_snap_start(void *ctx, uint32_t req)
+{
+	struct rcd_repl *r = ctx;
+
+	for (unsigned w = 0; w < r->nw; w++)
+		__atomic_store_n(&r->nd->workers[w]->snap_req, req,
+				 __ATOMIC_RELEASE);
+}
+
+static uint32_t env_snap_done(void *ctx, unsigned w)
+{
+	struct rcd_repl *r = ctx;
+
+	return __atomic_load_n(&r->nd->workers[w]->snap_done, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t env_snap_wseq(void *ctx, unsigned w)
+{
+	struct rcd_repl *r = ctx;
+
+	return __atomic_load_n(&r->nd->workers[w]->snap_wseq, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t env_items(void *ctx, unsigned w, bool in_pass)
+{
+	struct rcd_repl *r = ctx;
+	const struct rcd_worker *wk = r->nd->workers[w];
+
+	return in_pass ? wk->snap_cur.items : wk->stats.store.items;
+}
+
+/* Ask for epoch e on disk; env_epoch_saved tells when it is. */
+static void env_save_epoch(void *ctx, uint32_t e)
+{
+	struct rcd_repl *r = ctx;
+
+	if (!r->ew_running) {
+		__atomic_store_n(&r->ew_saved, e, __ATOMIC_RELEASE);
+		return;
+	}
+	pthread_mutex_lock(&r->ew_mu);
+	r->ew_want = e;
+	pthread_cond_signal(&r->ew_cv);
+	pthread_mutex_unlock(&r->ew_mu);
+}
+
+static bool env_epoch_saved(void *ctx, uint32_t e)
+{
+	struct rcd_repl *r = ctx;
+
+	return __atomic_load_n(&r->ew_saved, __ATOMIC_ACQUIRE) == e;
+}
+
+static void sock_close(struct rcd_repl *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	r->connecting = false;
+}
+
+static void env_close(void *ctx)
+{
+	sock_close(ctx);
+}
 
 /* Queue a frame for a data-network send by worker 0. */
 static void ctl_send(struct rcd_repl *r, struct rte_mbuf *m)
@@ -393,8 +386,37 @@ static void ctl_send(struct rcd_repl *r, struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 }
 
-static void announce_vip(struct rcd_repl *r)
+static void env_beat_out(void *ctx, const uint8_t *b, uint32_t n)
 {
+	struct rcd_repl *r = ctx;
+	struct rc_net_udp_addr a;
+	struct rte_mbuf *m;
+
+	if (!r->cfg->repl_peer_data_ip)
+		return;
+	m = rte_pktmbuf_alloc(r->nd->pools[0]);
+	if (!m)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.src_mac = r->nd->ifc.mac;
+	if (r->hb_seen)
+		memcpy(&a.dst_mac, r->hb.mac, sizeof(a.dst_mac));
+	else
+		memset(&a.dst_mac, 0xff, sizeof(a.dst_mac)); /* not learnt */
+	a.src_ip = r->nd->ifc.ip;
+	a.dst_ip = r->cfg->repl_peer_data_ip;
+	a.src_port = a.dst_port = (uint16_t)r->cfg->repl_hb_port;
+	if (rc_net_udp_build(m, &a, b, n) != 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	ctl_send(r, m);
+}
+
+/* Gratuitous ARP: a request for our own address. */
+static void env_announce(void *ctx)
+{
+	struct rcd_repl *r = ctx;
 	struct rte_mbuf *m;
 
 	if (!r->cfg->repl_vip)
@@ -402,7 +424,6 @@ static void announce_vip(struct rcd_repl *r)
 	m = rte_pktmbuf_alloc(r->nd->pools[0]);
 	if (!m)
 		return;
-	/* Gratuitous: a request for our own address. */
 	if (rc_net_arp_request_build(m, &r->nd->ifc.mac, r->cfg->repl_vip,
 				     r->cfg->repl_vip) != 0) {
 		rte_pktmbuf_free(m);
@@ -411,168 +432,12 @@ static void announce_vip(struct rcd_repl *r)
 	ctl_send(r, m);
 }
 
-static void promote(struct rcd_repl *r, const char *why)
-{
-	uint32_t e = r->epoch;
-
-	if (r->peer.epoch > e)
-		e = r->peer.epoch;
-	if (r->hb_peer.epoch > e)
-		e = r->hb_peer.epoch;
-	if (e >= RC_REPL_EPOCH_MAX - 1) {
-		/* Epochs only grow: wrapping to 0 would let a stale node
-		 * win. Never reached from a genuine history. */
-		static bool logged;
-
-		if (!logged)
-			LOG(ERR, "not promoting: epoch %u would wrap (%s)", e,
-			    why);
-		logged = true;
-		return;
-	}
-	r->epoch = e + 1;
-	save_epoch(r);
-	r->role = RC_REPL_PRIMARY;
-	if (getrandom(&r->stream, sizeof(r->stream), 0) != sizeof(r->stream))
-		r->stream = mono_ns();
-	r->stream |= 1;
-	r->seq = 0;
-	r->acked = r->ack_floor = r->resume_floor = 0;
-	r->next_send = 0;
-	r->unsent_bytes = 0;
-	r->unsent_batches = 0;
-	r->peer_follows = false;
-	r->snap_running = false;
-	r->snap_end = 0;
-	r->snap_known = false;
-	r->handover = false;
-	r->reset_pending = 0;
-	memset(r->clear_queued, 0, sizeof(r->clear_queued));
-	r->phase = RCD_PHASE_NONE;
-	/* What the standby had queued is applied by the workers before
-	 * they take a write (worker loop); nothing more is queued. */
-	while (r->pending.n)
-		free(deq_pop(&r->pending));
-	while (r->backlog.n) {
-		struct batch *b = deq_pop(&r->backlog);
-
-		free(b->frame);
-		free(b);
-	}
-	r->backlog_bytes = 0;
-	/* Records left in the logs from an earlier term as primary are not
-	 * this stream's: they go before the count restarts (the workers
-	 * take no write until publish_role, so the logs stay empty). */
-	for (unsigned i = 0; i < r->nw; i++) {
-		const uint8_t *q;
-		uint32_t len;
-
-		while ((q = rc_repl_log_peek(&r->rlogs[i], &len)) != NULL)
-			rc_repl_log_release(&r->rlogs[i], len);
-		r->drained[i] = r->nd->workers[i]->p.wseq;
-	}
-	r->st.promotions++;
-	set_why(r, why);
-	LOG(NOTICE, "PROMOTED to primary at epoch %u: %s", r->epoch, why);
-	/* Writes are taken once the epoch is on disk (epoch_thread); the
-	 * turn publishes the role then. */
-	r->publish_pending = true;
-	if (r->fd >= 0 && !r->connecting)
-		send_hello(r, RC_REPL_F_HELLO);
-}
-
-/* The workers take writes at the new epoch once it is saved. */
-static void publish_when_saved(struct rcd_repl *r)
-{
-	if (!r->publish_pending)
-		return;
-	if (!epoch_saved(r)) {
-		/* A disk that does not answer keeps this node from taking
-		 * writes while it says it is primary: say so, loudly. */
-		if (!r->publish_late_logged &&
-		    mono_ns() - r->role_ns >
-			    r->cfg->repl_failover_ms * 1000000ull) {
-			LOG(ERR, "promoted %lu ms ago and the epoch is still "
-			    "not on disk (%s): no writes are taken until it "
-			    "is", (unsigned long)((mono_ns() - r->role_ns) /
-						  1000000),
-			    r->cfg->repl_state_file);
-			r->publish_late_logged = true;
-		}
-		return;
-	}
-	r->publish_late_logged = false;
-	r->publish_pending = false;
-	if (r->role != RC_REPL_PRIMARY || r->handover)
-		return;
-	publish_role(r);
-	announce_vip(r);
-}
-
-static void follow(struct rcd_repl *r, const struct rc_repl_hello *p,
-		   const char *why)
-{
-	bool was_primary = r->role == RC_REPL_PRIMARY;
-
-	if ((r->role == RC_REPL_STANDBY && r->epoch == p->epoch) ||
-	    p->epoch == RC_REPL_EPOCH_MAX)
-		return;
-	r->role = RC_REPL_STANDBY;
-	if (p->epoch > r->epoch) {
-		r->epoch = p->epoch;
-		save_epoch(r);
-		/* A new primary: a yield (repl demote) has done its job. */
-		if (r->prefer == PREFER_YIELD)
-			r->prefer = strcmp(r->cfg->repl_role, "primary") == 0
-					    ? PREFER_PRIMARY : PREFER_STANDBY;
-	}
-	if (was_primary) {
-		r->follow = 0; /* my own writes: the new primary resets me */
-		r->synced_seq = 0;
-		r->st.demotions++;
-		LOG(NOTICE, "DEMOTED to standby at epoch %u: %s", r->epoch,
-		    why);
-	} else {
-		LOG(NOTICE, "standby of the peer at epoch %u: %s", r->epoch,
-		    why);
-	}
-	r->peer_follows = false;
-	r->publish_pending = false;
-	r->handover = false;
-	r->partial_logged = false;
-	r->reset_pending = 0;
-	memset(r->clear_queued, 0, sizeof(r->clear_queued));
-	r->phase = RCD_PHASE_NONE;
-	r->peer_primary_ns = mono_ns();
-	set_why(r, why);
-	publish_role(r);
-	if (r->fd >= 0 && !r->connecting)
-		send_hello(r, RC_REPL_F_HELLO);
-}
-
-/* ---- the connection --------------------------------------------------- */
+/* ---- the connection ----------------------------------------------------- */
 
 static void conn_close(struct rcd_repl *r, const char *why)
 {
-	if (r->fd < 0)
-		return;
-	close(r->fd);
-	r->fd = -1;
-	r->connecting = false;
-	if (r->hello_in) {
-		LOG(WARNING, "peer connection closed: %s", why);
-		r->st.disconnects++;
-	}
-	r->hello_in = false;
-	r->rlen = r->wlen = r->woff = 0;
-	r->head_authed = false;
-	r->bat_off = 0;
-	r->peer_follows = false;
-	if (r->role == RC_REPL_PRIMARY) {
-		r->phase = RCD_PHASE_NONE;
-		for (unsigned i = 0; i < r->nw; i++)
-			r->nd->workers[i]->p.durable_ok = 0;
-	}
+	rc_repl_node_conn_down(r->node, why);
+	sock_close(r);
 }
 
 static void conn_up(struct rcd_repl *r, int fd)
@@ -582,88 +447,7 @@ static void conn_up(struct rcd_repl *r, int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	r->fd = fd;
 	r->connecting = false;
-	r->hello_in = false;
-	r->rlen = r->wlen = r->woff = 0;
-	r->head_authed = false;
-	r->bat_off = 0;
-	r->last_rx_ns = mono_ns();
-	/* An ACK lost with the old connection is sent again (a hand-over
-	 * waits for it). */
-	r->acked_sent = 0;
-	/* The peer's first frame here must be fresh (auth window). */
-	rc_repl_auth_new_conn(&r->auth);
-	send_hello(r, RC_REPL_F_HELLO);
-}
-
-static void send_frame(struct rcd_repl *r, uint8_t type, const void *body,
-		       uint32_t len)
-{
-	const uint32_t tr = r->authed ? RC_REPL_AUTH_LEN : 0;
-	size_t need = r->wlen + RC_REPL_FRAME_HDR + len + tr;
-
-	if (r->fd < 0 || r->connecting)
-		return;
-	if (need > r->wcap) {
-		size_t cap = r->wcap;
-		uint8_t *p;
-
-		while (cap < need)
-			cap *= 2;
-		p = realloc(r->wbuf, cap);
-		if (!p) {
-			conn_close(r, "out of memory");
-			return;
-		}
-		r->wbuf = p;
-		r->wcap = cap;
-	}
-	rc_repl_frame_hdr(r->wbuf + r->wlen, type, len + tr);
-	memcpy(r->wbuf + r->wlen + RC_REPL_FRAME_HDR, body, len);
-	if (r->authed)
-		rc_repl_auth_seal(&r->auth, RC_REPL_CH_STREAM,
-				  r->wbuf + r->wlen, RC_REPL_FRAME_HDR + len,
-				  real_ns());
-	r->wlen += RC_REPL_FRAME_HDR + len + tr;
-}
-
-static void send_hello(struct rcd_repl *r, uint8_t type)
-{
-	struct rc_repl_hello h;
-	uint8_t b[RC_REPL_HELLO_LEN];
-
-	me_hello(r, &h);
-	rc_repl_hello_encode(b, &h);
-	send_frame(r, type, b, sizeof(b));
-	if (type == RC_REPL_F_BEAT)
-		r->st.beats_out++;
-}
-
-static void send_seq(struct rcd_repl *r, uint8_t type, uint64_t seq)
-{
-	uint8_t b[RC_REPL_SEQ_BODY];
-
-	rc_repl_seq_encode(b, seq, r->role == RC_REPL_PRIMARY ? r->stream
-							      : r->follow,
-			   mono_ns());
-	send_frame(r, type, b, sizeof(b));
-}
-
-static void flush_out(struct rcd_repl *r)
-{
-	while (r->fd >= 0 && !r->connecting && r->woff < r->wlen) {
-		ssize_t n = send(r->fd, r->wbuf + r->woff, r->wlen - r->woff,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				conn_close(r, strerror(errno));
-			return;
-		}
-		r->woff += (size_t)n;
-		r->st.bytes_out += (uint64_t)n;
-	}
-	if (r->woff == r->wlen)
-		r->woff = r->wlen = 0;
+	rc_repl_node_conn_up(r->node);
 }
 
 static void dial(struct rcd_repl *r, uint64_t now)
@@ -689,7 +473,7 @@ static void dial(struct rcd_repl *r, uint64_t now)
 	r->connecting = true;
 }
 
-static void accept_peer(struct rcd_repl *r)
+static void accept_peer(struct rcd_repl *r, uint64_t now)
 {
 	struct sockaddr_in from;
 	socklen_t fl = sizeof(from);
@@ -712,9 +496,10 @@ static void accept_peer(struct rcd_repl *r)
 	 * peer's address could otherwise cut it at will. A peer that really
 	 * came back is heard no more on the old one: that one goes silent
 	 * (or is closed by the peer's kernel) and the next dial succeeds. */
-	if (r->authed && r->fd >= 0 && !r->connecting && r->hello_in &&
-	    mono_ns() - r->last_rx_ns < r->cfg->repl_failover_ms * 1000000ull) {
-		r->st.refused_peers++;
+	if (r->authed && rc_repl_node_connected(r->node) &&
+	    now - rc_repl_node_last_rx(r->node) <
+		    r->cfg->repl_failover_ms * 1000000ull) {
+		rc_repl_node_stats(r->node)->refused_peers++;
 		close(fd);
 		return;
 	}
@@ -723,679 +508,84 @@ static void accept_peer(struct rcd_repl *r)
 	conn_up(r, fd);
 }
 
-/* ---- primary: batches -------------------------------------------------- */
-
-/* The standby applied every record up to seq. Held durable replies are
- * released by per-worker counts, which cover every write before them;
- * that is only true of the standby's copy once its snapshot (which
- * carries the writes from before the reset) is applied: below
- * ack_floor nothing is released. */
-static void release_acked(struct rcd_repl *r)
+/* Accept, finish a dial, time one out. */
+static void sockets(struct rcd_repl *r, uint64_t now)
 {
-	const uint64_t seq = r->acked;
-	const struct batch *last = NULL;
+	struct pollfd p[2] = {{.fd = r->lfd, .events = POLLIN},
+			      {.fd = r->fd, .events = POLLIN}};
 
-	if (r->phase == RCD_PHASE_SNAPSHOT && r->snap_known &&
-	    r->acked_since_reset && seq >= r->snap_end) {
-		r->phase = RCD_PHASE_STREAMING;
-		LOG(NOTICE, "the standby is in step: snapshot applied up to "
-		    "record %lu", (unsigned long)r->snap_end);
-	}
-	if (seq < r->ack_floor)
-		return;
-	for (unsigned i = 0; i < r->backlog.n; i++) {
-		const struct batch *b = deq_at(&r->backlog, i);
+	if (r->fd < 0)
+		dial(r, now);
+	p[1].fd = r->fd;
+	if (r->fd >= 0 && r->connecting)
+		p[1].events |= POLLOUT;
+	if (poll(p, r->fd >= 0 ? 2 : 1, 0) > 0) {
+		if (p[0].revents & POLLIN)
+			accept_peer(r, now);
+		if (r->fd >= 0 && r->connecting &&
+		    (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			int err = 0;
+			socklen_t el = sizeof(err);
 
-		if (b->last > seq)
-			break;
-		last = b;
-	}
-	if (!last)
-		return;
-	for (unsigned w = 0; w < r->nw; w++)
-		if (last->cnt[w] > r->nd->workers[w]->acked_wseq)
-			__atomic_store_n(&r->nd->workers[w]->acked_wseq,
-					 last->cnt[w], __ATOMIC_RELEASE);
-}
-
-static void ack_upto(struct rcd_repl *r, uint64_t seq)
-{
-	/* The standby's ACK of the reset's own mark (reset_seq - 1, once
-	 * its CLEAR is applied) or later. */
-	if (seq + 1 >= r->reset_seq)
-		r->acked_since_reset = true;
-	if (seq <= r->acked) {
-		release_acked(r);
-		return;
-	}
-	r->acked = seq;
-	release_acked(r);
-}
-
-static void start_reset(struct rcd_repl *r, const char *why)
-{
-	r->reset_seq = r->seq + 1;
-	r->acked = 0; /* the standby's copy is cleared first */
-	r->acked_since_reset = false;
-	r->ack_floor = UINT64_MAX;
-	r->resume_floor = UINT64_MAX;
-	r->next_send = r->reset_seq;
-	r->unsent_bytes = 0;
-	r->unsent_batches = 0;
-	r->snap_req++;
-	r->snap_running = true;
-	r->snap_end = 0;
-	r->snap_known = false;
-	r->snap_items_total = 0;
-	for (unsigned w = 0; w < r->nw; w++) {
-		struct rcd_worker *wk = r->nd->workers[w];
-
-		r->snap_items_total += wk->stats.store.items;
-		__atomic_store_n(&wk->snap_req, r->snap_req, __ATOMIC_RELEASE);
-	}
-	r->phase = RCD_PHASE_SNAPSHOT;
-	r->st.resets++;
-	send_seq(r, RC_REPL_F_RESET, r->reset_seq);
-	LOG(NOTICE, "full resync of the standby from record %lu: %s",
-	    (unsigned long)r->reset_seq, why);
-}
-
-static void finish_batch(struct rcd_repl *r, uint64_t now)
-{
-	struct batch *b;
-
-	if (!r->cur_n)
-		return;
-	b = malloc(sizeof(*b) + r->nw * sizeof(uint64_t));
-	if (!b) {
-		/* The batch's records are numbered and gone from the logs: a
-		 * hole. Its buffer goes too (a later batch must not be
-		 * written into it at offset 0), and the standby is reset. */
-		free(r->cur);
-		r->cur = NULL;
-		r->cur_n = r->cur_len = 0;
-		r->st.backlog_dropped++;
-		if (r->peer_follows && r->next_send)
-			r->next_send = UINT64_MAX;
-		r->resume_floor = UINT64_MAX;
-		return;
-	}
-	rc_repl_frame_hdr(r->cur, RC_REPL_F_BATCH,
-			  r->cur_len - RC_REPL_FRAME_HDR);
-	rc_repl_batch_hdr(r->cur + RC_REPL_FRAME_HDR, r->cur_first, r->cur_n,
-			  now);
-	b->first = r->cur_first;
-	b->last = r->cur_first + r->cur_n - 1;
-	b->t_ns = now;
-	b->len = r->cur_len;
-	b->frame = r->cur;
-	memcpy(b->cnt, r->drained, r->nw * sizeof(uint64_t));
-	r->cur = NULL;
-	r->cur_n = r->cur_len = 0;
-	/* Bounded: the oldest go, and a standby that still needed them
-	 * will get a full resync. */
-	while (r->backlog.n == r->backlog.cap ||
-	       (r->backlog.n && r->backlog_bytes + b->len > r->cfg->repl_backlog)) {
-		struct batch *o = deq_pop(&r->backlog);
-
-		r->backlog_bytes -= o->len;
-		if (r->peer_follows && r->next_send && o->last >= r->next_send &&
-		    r->next_send != UINT64_MAX) {
-			/* Unsent: flow control (drain_logs) keeps this from
-			 * happening; if it does, the copy has a hole. */
-			r->next_send = UINT64_MAX;
-			r->unsent_bytes = 0;
-			r->unsent_batches = 0;
-		}
-		r->st.backlog_dropped++;
-		free(o->frame);
-		free(o);
-	}
-	deq_push(&r->backlog, b);
-	r->backlog_bytes += b->len;
-	if (r->peer_follows && r->next_send && r->next_send != UINT64_MAX) {
-		r->unsent_bytes += b->len;
-		r->unsent_batches++;
-	}
-}
-
-/* Flow control: while the standby has this much still to be sent, the
- * workers' records stay in their logs (a snapshot pass waits there for
- * room; a client write finds the other half of the log free). Half the
- * backlog, so that what is unsent is never what finish_batch drops. */
-static bool send_window_full(const struct rcd_repl *r)
-{
-	return r->peer_follows && r->next_send &&
-	       r->next_send != UINT64_MAX &&
-	       (r->unsent_bytes >= r->cfg->repl_backlog / 2 ||
-		r->unsent_batches >= r->backlog.cap / 2);
-}
-
-/* Number and batch what the workers logged. */
-static bool drain_logs(struct rcd_repl *r, uint64_t now)
-{
-	bool did = false;
-
-	for (unsigned w = 0; w < r->nw; w++) {
-		struct rc_repl_log *l = &r->rlogs[w];
-		const uint8_t *p;
-		uint32_t len;
-		uint64_t budget = DRAIN_TURN_BYTES / r->nw;
-
-		/* Bounded per turn, each worker its share: heartbeats and
-		 * ACKs are never behind more than a few ms of copying. */
-		while (budget && (r->role != RC_REPL_PRIMARY ||
-				  !send_window_full(r)) &&
-		       (p = rc_repl_log_peek(l, &len)) != NULL) {
-			did = true;
-			budget = budget > len ? budget - len : 0;
-			if (r->role != RC_REPL_PRIMARY) {
-				/* Not ours to send (a demoted node's last
-				 * writes): the new primary resets the copy. */
-				rc_repl_log_release(l, len);
-				r->drained[w]++;
-				continue;
-			}
-			if (r->cur && r->cur_len + len > BATCH_BYTES)
-				finish_batch(r, now);
-			if (!r->cur) {
-				uint32_t cap = BATCH_BYTES > len + 64
-						       ? BATCH_BYTES + 64
-						       : len + 64;
-
-				r->cur = malloc(cap + RC_REPL_FRAME_HDR +
-						RC_REPL_BATCH_HDR);
-				if (!r->cur)
-					return did;
-				r->cur_len = RC_REPL_FRAME_HDR +
-					     RC_REPL_BATCH_HDR;
-				r->cur_first = r->seq + 1;
-			}
-			memcpy(r->cur + r->cur_len, p, len);
-			r->cur_len += len;
-			r->cur_n++;
-			r->seq++;
-			r->drained[w]++;
-			rc_repl_log_release(l, len);
+			getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+			if (err)
+				sock_close(r);
+			else
+				conn_up(r, r->fd);
 		}
 	}
-	finish_batch(r, now);
-	return did;
+	if (r->fd >= 0 && r->connecting &&
+	    now - r->last_dial_ns > 20 * DIAL_EVERY_NS)
+		sock_close(r);
 }
 
-/* Queue backlog batches from next_send, as far as the socket keeps up. */
-static bool feed(struct rcd_repl *r)
+static bool read_in(struct rcd_repl *r)
 {
-	bool did = false;
-
-	if (!r->peer_follows || !r->next_send || r->fd < 0 || r->connecting)
-		return false;
-	if (r->next_send == UINT64_MAX) {
-		start_reset(r, "the backlog no longer holds what it missed");
-		did = true;
-	}
-	for (unsigned i = 0; i < r->backlog.n && r->wlen < WBUF_HIGH; i++) {
-		struct batch *b = deq_at(&r->backlog, i);
-
-		if (b->last < r->next_send)
-			continue;
-		send_frame(r, RC_REPL_F_BATCH, b->frame + RC_REPL_FRAME_HDR,
-			   b->len - RC_REPL_FRAME_HDR);
-		r->next_send = b->last + 1;
-		r->unsent_bytes = r->unsent_bytes > b->len
-					  ? r->unsent_bytes - b->len : 0;
-		r->unsent_batches -= r->unsent_batches != 0;
-		r->st.batches_out++;
-		r->st.records_out += b->last - b->first + 1;
-		did = true;
-	}
-	return did;
-}
-
-/* The snapshot is complete once every worker finished its pass and its
- * last record is numbered. */
-static void check_snapshot(struct rcd_repl *r)
-{
-	if (!r->snap_running)
-		return;
-	for (unsigned w = 0; w < r->nw; w++)
-		if (__atomic_load_n(&r->nd->workers[w]->snap_done,
-				    __ATOMIC_ACQUIRE) != r->snap_req)
-			return;
-	/* Done flags are set after the records are in the logs; the pass
-	 * is numbered once every worker's count reaches where it ended
-	 * (flow control may hold records back for a while). */
-	drain_logs(r, mono_ns());
-	for (unsigned w = 0; w < r->nw; w++)
-		if (r->drained[w] < r->nd->workers[w]->snap_wseq)
-			return;
-	r->snap_running = false;
-	r->snap_end = r->seq;
-	r->snap_known = true;
-	r->ack_floor = r->snap_end;
-	r->resume_floor = r->snap_end;
-	send_seq(r, RC_REPL_F_SNAPSHOT_DONE, r->snap_end);
-	LOG(NOTICE, "snapshot complete: records %lu..%lu",
-	    (unsigned long)r->reset_seq, (unsigned long)r->snap_end);
-	release_acked(r); /* an empty snapshot may be acked already */
-}
-
-/* A standby says hello: resume it from the backlog, or resync it. */
-static void start_feed(struct rcd_repl *r, const struct rc_repl_hello *p)
-{
-	r->peer_follows = true;
-	for (unsigned w = 0; w < r->nw; w++)
-		r->nd->workers[w]->p.durable_ok = 1;
-	/* Same stream, a complete copy, and what it lacks still at hand
-	 * (nothing, or the backlog from its next record on): resume. */
-	if (p->stream == r->stream && p->synced_seq != 0 && p->seq <= r->seq &&
-	    p->seq >= r->resume_floor &&
-	    (p->seq == r->seq ||
-	     (r->backlog.n && deq_at(&r->backlog, 0)->first <= p->seq + 1))) {
-		r->next_send = p->seq + 1;
-		r->unsent_bytes = 0;
-		r->unsent_batches = 0;
-		for (unsigned i = 0; i < r->backlog.n; i++)
-			if (deq_at(&r->backlog, i)->first >= r->next_send) {
-				r->unsent_bytes += deq_at(&r->backlog, i)->len;
-				r->unsent_batches++;
-			}
-		r->phase = RCD_PHASE_STREAMING;
-		r->st.resumes++;
-		LOG(NOTICE, "standby resumes from record %lu",
-		    (unsigned long)r->next_send);
-		return;
-	}
-	start_reset(r, p->stream == r->stream ? "standby too far behind"
-					      : "standby holds another copy");
-}
-
-/* ---- standby: applying batches ------------------------------------------ */
-
-static bool queue_clear(struct rcd_repl *r)
-{
-	for (unsigned w = 0; w < r->nw; w++) {
-		struct rc_repl_rec c = {.type = RC_REPL_CLEAR,
-					.partition = (uint16_t)w};
-		uint32_t n = rc_repl_rec_size(0, 0);
-		uint8_t *p;
-
-		if (r->clear_queued[w])
-			continue;
-		p = rc_repl_log_reserve(&r->alogs[w], n);
-		if (!p)
-			return false;
-		rc_repl_rec_encode(p, &c);
-		rc_repl_log_commit(&r->alogs[w], n);
-		r->pushed[w]++;
-		r->clear_queued[w] = true;
-	}
-	return true;
-}
-
-static bool push_mark(struct rcd_repl *r, uint64_t last, uint64_t now)
-{
-	struct batch *b;
-
-	if (r->pending.n == r->pending.cap)
-		return false;
-	b = malloc(sizeof(*b) + r->nw * sizeof(uint64_t));
-	if (!b)
-		return false;
-	b->first = b->last = last;
-	b->t_ns = now;
-	b->len = 0;
-	b->frame = NULL;
-	memcpy(b->cnt, r->pushed, r->nw * sizeof(uint64_t));
-	deq_push(&r->pending, b);
-	return true;
-}
-
-/* @return 1 done, 0 blocked (logs full: try again), -1 bad batch. */
-static int take_batch(struct rcd_repl *r, const uint8_t *body, uint32_t len,
-		      uint64_t now)
-{
-	uint64_t first, tns;
-	uint32_t count;
-
-	rc_repl_batch_hdr_decode(body, &first, &count, &tns);
-	if (r->reset_pending || r->follow == 0 || r->role != RC_REPL_STANDBY)
-		return r->reset_pending ? 0 : 1; /* not ours to apply */
-	if (r->bat_off == 0) {
-		if (first > r->recv_seq + 1) {
-			LOG(ERR, "stream gap: batch from %lu after %lu",
-			    (unsigned long)first, (unsigned long)r->recv_seq);
-			return -1;
-		}
-		r->bat_off = RC_REPL_BATCH_HDR;
-		r->bat_seq = first;
-	}
-	while (r->bat_off < len) {
-		struct rc_repl_rec rec;
-		uint32_t n = rc_repl_rec_decode(body + r->bat_off,
-						len - r->bat_off, &rec);
-		uint8_t *p;
-
-		if (!n || rec.partition >= r->nw || rec.type == RC_REPL_CLEAR)
-			return -1;
-		if (r->bat_seq > r->recv_seq) {
-			p = rc_repl_log_reserve(&r->alogs[rec.partition], n);
-			if (!p)
-				return 0;
-			memcpy(p, body + r->bat_off, n);
-			rc_repl_log_commit(&r->alogs[rec.partition], n);
-			r->pushed[rec.partition]++;
-			r->recv_seq = r->bat_seq;
-			r->st.records_in++;
-		}
-		r->bat_off += n;
-		r->bat_seq++;
-	}
-	if (r->bat_seq != first + count)
-		return -1;
-	if (!push_mark(r, r->recv_seq, now))
-		return 0;
-	r->bat_off = 0;
-	r->st.batches_in++;
-	return 1;
-}
-
-/* Batches whose every record is applied: acknowledge them. */
-static void check_applied(struct rcd_repl *r)
-{
-	while (r->pending.n) {
-		struct batch *b = deq_at(&r->pending, 0);
-
-		for (unsigned w = 0; w < r->nw; w++)
-			if (__atomic_load_n(&r->nd->workers[w]->applied,
-					    __ATOMIC_ACQUIRE) < b->cnt[w])
-				goto out;
-		r->applied_seq = b->last;
-		r->applied_known = true;
-		free(deq_pop(&r->pending));
-	}
-out:
-	if (r->in_snap_known && r->applied_known &&
-	    r->applied_seq >= r->in_snap_end &&
-	    r->phase == RCD_PHASE_SNAPSHOT) {
-		/* 0 is a record number here (an empty stream); synced_seq
-		 * 0 means "no complete copy" to the primary. */
-		r->synced_seq = r->in_snap_end ? r->in_snap_end : 1;
-		r->phase = RCD_PHASE_STREAMING;
-		r->partial_logged = false;
-		LOG(NOTICE, "in step with the primary: snapshot applied up "
-		    "to record %lu", (unsigned long)r->in_snap_end);
-	}
-	if (r->applied_seq > r->acked_sent && r->fd >= 0 && r->hello_in &&
-	    r->role == RC_REPL_STANDBY) {
-		send_seq(r, RC_REPL_F_ACK, r->applied_seq);
-		r->acked_sent = r->applied_seq;
-		r->st.acks_out++;
-	}
-}
-
-static int take_reset(struct rcd_repl *r, uint64_t seq, uint64_t stream)
-{
-	if (r->role != RC_REPL_STANDBY)
-		return 1;
-	if (r->reset_pending != seq) {
-		memset(r->clear_queued, 0, sizeof(r->clear_queued));
-		r->reset_pending = seq;
-		/* From here the copy is being cleared: not in step, whatever
-		 * happens to the RESET (detect() must not promote it). */
-		r->phase = RCD_PHASE_SNAPSHOT;
-		r->synced_seq = 0;
-		r->in_snap_known = false;
-	}
-	if (!queue_clear(r))
-		return 0;
-	r->reset_pending = 0;
-	r->follow = stream;
-	r->recv_seq = seq - 1;
-	r->in_snap_end = 0;
-	r->in_snap_known = false;
-	r->synced_seq = 0;
-	r->phase = RCD_PHASE_SNAPSHOT;
-	/* Older marks belong to the copy being cleared. */
-	while (r->pending.n)
-		free(deq_pop(&r->pending));
-	r->applied_seq = r->acked_sent = 0;
-	r->applied_known = false;
-	push_mark(r, seq - 1, mono_ns());
-	r->st.resets++;
-	LOG(NOTICE, "primary resets this copy: clearing, snapshot from "
-	    "record %lu", (unsigned long)seq);
-	return 1;
-}
-
-/* ---- frames in ---------------------------------------------------------- */
-
-static void peer_info(struct rcd_repl *r, const struct rc_repl_hello *h,
-		      bool hello)
-{
-	struct rc_repl_hello me;
-	char why[128];
-
-	if (h->version != RC_REPL_VERSION || h->partitions != r->nw) {
-		if (!r->refused_logged)
-			LOG(ERR, "peer refused: version %u, %u partitions (we "
-			    "have %u, %u): configure the same dpdk.workers",
-			    h->version, h->partitions, RC_REPL_VERSION, r->nw);
-		r->refused_logged = true;
-		r->st.refused_peers++;
-		conn_close(r, "incompatible peer");
-		return;
-	}
-	r->peer = *h;
-	if (h->role == RC_REPL_PRIMARY) {
-		r->peer_primary_ns = mono_ns();
-		r->primary_seq = h->seq;
-	}
-	me_hello(r, &me);
-	if (rc_repl_should_follow(&me, h)) {
-		snprintf(why, sizeof(why), "peer is primary at epoch %u",
-			 h->epoch);
-		follow(r, h, why);
-		return;
-	}
-	if (r->role != RC_REPL_PRIMARY && h->role != RC_REPL_PRIMARY &&
-	    rc_repl_should_lead(&me, h)) {
-		promote(r, "elected: neither node was primary");
-		return;
-	}
-	if (r->role == RC_REPL_PRIMARY && hello && h->role == RC_REPL_STANDBY)
-		start_feed(r, h);
-}
-
-/* @return 1 consumed, 0 blocked, -1 bad. */
-static int take_frame(struct rcd_repl *r, uint8_t type, const uint8_t *body,
-		      uint32_t len, uint64_t now)
-{
-	struct rc_repl_hello h;
-	uint64_t seq, stream, tns;
-
-	switch (type) {
-	case RC_REPL_F_HELLO:
-	case RC_REPL_F_BEAT:
-		rc_repl_hello_decode(body, &h);
-		if (type == RC_REPL_F_HELLO)
-			r->hello_in = true;
-		else
-			r->st.beats_in++;
-		if (!r->hello_in)
-			return -1;
-		peer_info(r, &h, type == RC_REPL_F_HELLO);
-		return 1;
-	case RC_REPL_F_BATCH:
-		r->st.bytes_in += len;
-		return take_batch(r, body, len, now);
-	case RC_REPL_F_ACK:
-		rc_repl_seq_decode(body, &seq, &stream, &tns);
-		r->st.acks_in++;
-		if (r->role == RC_REPL_PRIMARY && stream == r->stream)
-			ack_upto(r, seq);
-		return 1;
-	case RC_REPL_F_RESET:
-		rc_repl_seq_decode(body, &seq, &stream, &tns);
-		return seq ? take_reset(r, seq, stream) : -1;
-	case RC_REPL_F_SNAPSHOT_DONE:
-		rc_repl_seq_decode(body, &seq, &stream, &tns);
-		if (stream == r->follow) {
-			r->in_snap_end = seq;
-			r->in_snap_known = true;
-		}
-		return 1;
-	default:
-		return -1;
-	}
-}
-
-/* Log a refused frame or beat, at most once a second. */
-static void auth_log(struct rcd_repl *r, const char *what,
-		     enum rc_repl_auth_verdict v)
-{
-	uint64_t now = mono_ns();
-
-	if (r->auth_logged_ns && now - r->auth_logged_ns < 1000000000ull)
-		return;
-	r->auth_logged_ns = now;
-	LOG(WARNING, "%s dropped: %s (counted in repl_bad_auth / "
-	    "repl_replayed)", what,
-	    v == RC_REPL_AUTH_BAD ? "not authentic (wrong key, forged or "
-				   "no authentication)"
-	    : v == RC_REPL_AUTH_STALE ? "time outside repl.auth_window_ms "
-					"(old capture, or the clocks differ)"
-				      : "replayed (counter or session seen)");
-}
-
-/* Verify one whole stream frame: a frame that is not authentic, or is
- * old, is never acted upon; the connection is closed (the stream after
- * it cannot be trusted to be whole). @return true if it is good. */
-static bool auth_frame(struct rcd_repl *r, const uint8_t *f, size_t n)
-{
-	enum rc_repl_auth_verdict v =
-		rc_repl_auth_open(&r->auth, RC_REPL_CH_STREAM, f, n, real_ns());
-
-	if (v == RC_REPL_AUTH_OK)
-		return true;
-	if (v == RC_REPL_AUTH_BAD)
-		r->st.bad_auth++;
-	else
-		r->st.replayed++;
-	auth_log(r, "replication frame", v);
-	conn_close(r, "frame not authentic");
-	return false;
-}
-
-static bool read_in(struct rcd_repl *r, uint64_t now)
-{
-	bool did = false;
-	size_t off = 0;
+	size_t room;
+	uint8_t *p;
+	ssize_t n;
 
 	if (r->fd < 0 || r->connecting)
 		return false;
-	if (r->rlen < RBUF_CAP) {
-		ssize_t n = recv(r->fd, r->rbuf + r->rlen, RBUF_CAP - r->rlen,
-				 MSG_DONTWAIT);
-
-		if (n == 0) {
-			conn_close(r, "closed by the peer");
-			return true;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+	p = rc_repl_node_rx_room(r->node, &room);
+	if (!p)
+		return false;
+	n = recv(r->fd, p, room, MSG_DONTWAIT);
+	if (n == 0) {
+		conn_close(r, "closed by the peer");
+		return true;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			conn_close(r, strerror(errno));
 			return true;
 		}
-		if (n > 0) {
-			r->rlen += (size_t)n;
-			r->last_rx_ns = now;
-			did = true;
-		}
+		return false;
 	}
-	while (r->fd >= 0) {
-		uint8_t type;
-		const uint8_t *body;
-		uint32_t blen;
-		size_t used;
-		int rc = rc_repl_frame_next(r->rbuf + off, r->rlen - off,
-					    &type, &body, &blen, &used);
-
-		if (rc == 0)
-			break;
-		if (rc > 0 && r->authed) {
-			if (!(off == 0 && r->head_authed) &&
-			    !auth_frame(r, r->rbuf + off, used))
-				return true;
-			blen -= RC_REPL_AUTH_LEN;
-			if (blen < rc_repl_frame_min_body(type))
-				rc = -1;
-		}
-		if (rc > 0)
-			rc = take_frame(r, type, body, blen, now);
-		if (rc < 0) {
-			r->st.bad_frames++;
-			conn_close(r, "malformed frame");
-			return true;
-		}
-		if (rc == 0) {
-			/* Blocked on full apply logs: the primary is alive,
-			 * we are just behind. The frame is verified: it is
-			 * taken again, not verified again (its counter is
-			 * no longer new). */
-			r->head_authed = r->authed;
-			r->last_rx_ns = now;
-			break;
-		}
-		r->head_authed = false;
-		off += used;
-		did = true;
-	}
-	if (r->fd >= 0 && off) {
-		memmove(r->rbuf, r->rbuf + off, r->rlen - off);
-		r->rlen -= off;
-	}
-	return did;
+	rc_repl_node_rx_put(r->node, (size_t)n);
+	return true;
 }
 
-/* ---- heartbeats and failure detection ------------------------------------ */
-
-static void data_beat(struct rcd_repl *r)
+static void flush_out(struct rcd_repl *r)
 {
-	struct rc_net_udp_addr a;
-	struct rc_repl_hello h;
-	uint8_t b[RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN];
-	uint32_t n = RC_REPL_HELLO_LEN;
-	struct rte_mbuf *m;
+	const uint8_t *p;
+	size_t len;
 
-	if (!r->cfg->repl_peer_data_ip)
-		return;
-	m = rte_pktmbuf_alloc(r->nd->pools[0]);
-	if (!m)
-		return;
-	memset(&a, 0, sizeof(a));
-	a.src_mac = r->nd->ifc.mac;
-	if (r->hb_seen)
-		memcpy(&a.dst_mac, r->hb.mac, sizeof(a.dst_mac));
-	else
-		memset(&a.dst_mac, 0xff, sizeof(a.dst_mac)); /* not learnt */
-	a.src_ip = r->nd->ifc.ip;
-	a.dst_ip = r->cfg->repl_peer_data_ip;
-	a.src_port = a.dst_port = (uint16_t)r->cfg->repl_hb_port;
-	me_hello(r, &h);
-	rc_repl_hello_encode(b, &h);
-	if (r->authed) {
-		rc_repl_auth_seal(&r->auth, RC_REPL_CH_DATA, b, n, real_ns());
-		n += RC_REPL_AUTH_LEN;
+	while (r->fd >= 0 && !r->connecting &&
+	       (p = rc_repl_node_tx(r->node, &len)) != NULL) {
+		ssize_t n = send(r->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				conn_close(r, strerror(errno));
+			return;
+		}
+		rc_repl_node_tx_done(r->node, (size_t)n);
 	}
-	if (rc_net_udp_build(m, &a, b, n) != 0) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	ctl_send(r, m);
-	r->st.hb_data_out++;
 }
 
-/* The newest data-network heartbeat, if a new one came. */
+/* The newest data-network heartbeat, if a new one came (the workers
+ * write it under a sequence count: gen is odd while they do). */
 static void read_data_beat(struct rcd_repl *r)
 {
 	uint8_t body[RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN];
@@ -1413,183 +603,19 @@ static void read_data_beat(struct rcd_repl *r)
 	if (g1 != g2 || count == r->hb_seen)
 		return;
 	r->hb_seen = count;
-	if (r->authed) {
-		/* The worker checked the tag; old or seen is ours to tell. */
-		enum rc_repl_auth_verdict v = rc_repl_auth_open(
-			&r->auth, RC_REPL_CH_DATA, body, r->hb.len, real_ns());
-
-		if (v != RC_REPL_AUTH_OK) {
-			if (v == RC_REPL_AUTH_BAD)
-				r->st.bad_auth++;
-			else
-				r->st.replayed++;
-			auth_log(r, "data-network heartbeat", v);
-			return;
-		}
-	}
-	rc_repl_hello_decode(body, &r->hb_peer);
-	if (r->hb_peer.version != RC_REPL_VERSION)
-		return;
-	r->hb_peer_ns = last;
-	if (r->hb_peer.role == RC_REPL_PRIMARY)
-		r->peer_primary_ns = last > r->peer_primary_ns
-					     ? last
-					     : r->peer_primary_ns;
-	/* A primary that hears of a newer primary steps down at once,
-	 * whichever network told it. */
-	if (r->role == RC_REPL_PRIMARY) {
-		struct rc_repl_hello me;
-
-		me_hello(r, &me);
-		if (rc_repl_should_follow(&me, &r->hb_peer)) {
-			char why[128];
-
-			snprintf(why, sizeof(why), "data-network heartbeat: "
-				 "peer is primary at epoch %u",
-				 r->hb_peer.epoch);
-			r->peer = r->hb_peer;
-			follow(r, &r->hb_peer, why);
-		}
-	}
+	rc_repl_node_beat_in(r->node, body, r->hb.len, last);
 }
-
-static void detect(struct rcd_repl *r)
-{
-	/* Fresh: frames handled this turn may be newer than its start. */
-	const uint64_t now = mono_ns();
-	const uint64_t fo = r->cfg->repl_failover_ms * 1000000ull;
-	char why[128];
-
-	/* A connected peer that went quiet is gone. */
-	if (r->fd >= 0 && !r->connecting && r->hello_in &&
-	    now - r->last_rx_ns > fo)
-		conn_close(r, "peer silent");
-	if (r->fd >= 0 && r->connecting &&
-	    now - r->last_dial_ns > 20 * DIAL_EVERY_NS)
-		conn_close(r, "connect timed out");
-	if (r->role == RC_REPL_STANDBY) {
-		uint64_t heard = r->peer_primary_ns;
-
-		if (r->fd >= 0 && r->hello_in && r->last_rx_ns > heard &&
-		    r->peer.role == RC_REPL_PRIMARY)
-			heard = r->last_rx_ns;
-		if (heard < now && now - heard > fo) {
-			if (r->phase != RCD_PHASE_STREAMING) {
-				/* Serving a partial copy would lose what it
-				 * lacks, and the old primary would copy it
-				 * back from us: an operator decides. */
-				if (!r->partial_logged)
-					LOG(ERR, "primary silent for %lu ms, "
-					    "not promoting: this copy is %s "
-					    "(%lu records in); `ringctl repl "
-					    "promote --force` serves it anyway",
-					    (unsigned long)((now - heard) /
-							    1000000),
-					    r->phase == RCD_PHASE_SNAPSHOT
-						    ? "partial (a resync was "
-						      "under way)"
-						    : "not in step with this "
-						      "primary's stream",
-					    (unsigned long)r->st.records_in);
-				r->partial_logged = true;
-				return;
-			}
-			snprintf(why, sizeof(why), "primary silent on both "
-				 "networks for %lu ms",
-				 (unsigned long)((now - heard) / 1000000));
-			promote(r, why);
-		}
-	} else if (r->role == RC_REPL_JOINING) {
-		uint64_t wait = r->cfg->repl_join_ms * 1000000ull;
-
-		if (r->prefer != PREFER_PRIMARY)
-			wait *= 3;
-		if (now - r->start_ns > wait &&
-		    (r->peer_primary_ns > now || now - r->peer_primary_ns > fo) &&
-		    !(r->fd >= 0 && r->hello_in)) {
-			promote(r, "no peer answered at start-up");
-		}
-	}
-}
-
-/* ---- the turn ----------------------------------------------------------- */
 
 static bool repl_turn(struct rcd_repl *r)
 {
 	const uint64_t now = mono_ns();
-	const uint64_t beat = r->cfg->repl_heartbeat_ms * 1000000ull;
-	bool did = false;
+	bool did;
 
-	if (r->role == RC_REPL_STANDALONE)
-		return false;
-	/* Workers that lost records: the standby's copy has a hole. */
-	if (r->role == RC_REPL_PRIMARY) {
-		uint64_t of = 0;
-
-		for (unsigned w = 0; w < r->nw; w++)
-			of += r->nd->workers[w]->stats.srv.repl_overflow;
-		if (of != r->overflow_seen) {
-			r->overflow_seen = of;
-			if (r->peer_follows) {
-				r->st.overflow_resets++;
-				start_reset(r, "a worker's replication log "
-					       "overflowed");
-			} else {
-				/* Nobody to reset now: whoever comes back
-				 * lacks the lost writes and is reset then. */
-				r->resume_floor = UINT64_MAX;
-			}
-		}
-	}
-	publish_when_saved(r);
-	did |= drain_logs(r, now);
-	check_snapshot(r);
-	/* The connection. */
-	if (r->fd < 0)
-		dial(r, now);
-	{
-		struct pollfd p[2] = {{.fd = r->lfd, .events = POLLIN},
-				      {.fd = r->fd, .events = POLLIN}};
-
-		if (r->fd >= 0 && (r->connecting || r->woff < r->wlen))
-			p[1].events |= POLLOUT;
-		if (poll(p, r->fd >= 0 ? 2 : 1, 0) > 0) {
-			if (p[0].revents & POLLIN)
-				accept_peer(r);
-			if (r->fd >= 0 && r->connecting &&
-			    (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-				int err = 0;
-				socklen_t el = sizeof(err);
-
-				getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &err,
-					   &el);
-				if (err) {
-					close(r->fd);
-					r->fd = -1;
-					r->connecting = false;
-				} else {
-					int fd = r->fd;
-
-					r->st.connects++;
-					conn_up(r, fd);
-				}
-			}
-		}
-	}
-	did |= read_in(r, now);
+	sockets(r, now);
+	did = read_in(r);
 	read_data_beat(r);
-	if (r->role == RC_REPL_STANDBY)
-		check_applied(r);
-	did |= feed(r);
-	if (now - r->last_beat_ns >= beat) {
-		r->last_beat_ns = now;
-		if (r->fd >= 0 && !r->connecting && r->hello_in)
-			send_hello(r, RC_REPL_F_BEAT);
-		data_beat(r);
-	}
-	handover_step(r);
+	did |= rc_repl_node_turn(r->node);
 	flush_out(r);
-	detect(r);
 	return did;
 }
 
@@ -1679,6 +705,29 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 {
 	const struct rcd_config *cfg = &nd->cfg;
 	struct rcd_repl *r = calloc(1, sizeof(*r));
+	const struct rc_repl_env env = {
+		.ctx = r, .now_ns = env_now, .real_ns = env_real,
+		.random = env_random, .log = env_log,
+		.publish = env_publish, .workers_role = env_workers_role,
+		.durable_ok = env_durable_ok, .acked = env_acked,
+		.wseq = env_wseq, .role_seen = env_role_seen,
+		.applied = env_applied, .apply_failed = env_apply_failed,
+		.overflows = env_overflows, .snap_start = env_snap_start,
+		.snap_done = env_snap_done, .snap_wseq = env_snap_wseq,
+		.items = env_items, .save_epoch = env_save_epoch,
+		.epoch_saved = env_epoch_saved, .close = env_close,
+		.beat_out = env_beat_out, .announce = env_announce,
+	};
+	struct rc_repl_node_cfg nc = {
+		.workers = nd->n_workers,
+		.epoch = (uint32_t)cfg->epoch,
+		.log_size = cfg->repl_log_size,
+		.backlog = cfg->repl_backlog,
+		.heartbeat_ns = cfg->repl_heartbeat_ms * 1000000ull,
+		.failover_ns = cfg->repl_failover_ms * 1000000ull,
+		.join_ns = cfg->repl_join_ms * 1000000ull,
+	};
+	const char *err;
 	int one = 1;
 
 	if (!r)
@@ -1690,34 +739,35 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 	r->cfg = cfg;
 	r->nw = nd->n_workers;
 	r->fd = r->lfd = -1;
-	r->epoch = (uint32_t)cfg->epoch;
-	r->start_ns = r->role_ns = mono_ns();
-	if (strcmp(cfg->repl_role, "standalone") == 0) {
-		r->role = RC_REPL_STANDALONE;
-		set_why(r, "repl.role = standalone");
-		return r;
-	}
-	{
+	r->standalone = strcmp(cfg->repl_role, "standalone") == 0;
+	nc.standalone = r->standalone;
+	nc.prefer_primary = strcmp(cfg->repl_role, "primary") == 0;
+	if (!r->standalone) {
 		uint32_t saved = load_epoch(cfg);
 
-		if (saved > r->epoch)
-			r->epoch = saved;
-		r->ew_want = r->ew_saved = r->epoch;
+		if (saved > nc.epoch)
+			nc.epoch = saved;
+		r->ew_want = r->ew_saved = nc.epoch;
+		if (auth_setup(r) != 0)
+			goto fail;
+		if (parse_addr(cfg->repl_listen, &r->listen_addr) != 0 ||
+		    parse_addr(cfg->repl_peer, &r->peer_addr) != 0) {
+			LOG(ERR, "repl.listen '%s' / repl.peer '%s': expected "
+			    "IPV4:PORT", cfg->repl_listen, cfg->repl_peer);
+			goto fail;
+		}
+		nc.rank = ntohl(r->listen_addr.sin_addr.s_addr) * 65536u +
+			  ntohs(r->listen_addr.sin_port);
+		nc.auth = r->authed ? &r->auth : NULL;
 	}
-	r->role = RC_REPL_JOINING;
-	r->prefer = strcmp(cfg->repl_role, "primary") == 0 ? PREFER_PRIMARY
-							   : PREFER_STANDBY;
-	set_why(r, "starting: looking for the peer");
-	if (auth_setup(r) != 0)
-		goto fail;
-	if (parse_addr(cfg->repl_listen, &r->listen_addr) != 0 ||
-	    parse_addr(cfg->repl_peer, &r->peer_addr) != 0) {
-		LOG(ERR, "repl.listen '%s' / repl.peer '%s': expected "
-		    "IPV4:PORT", cfg->repl_listen, cfg->repl_peer);
+	r->node = rc_repl_node_new(&nc, &env, &err);
+	if (!r->node) {
+		LOG(ERR, "replication: %s (repl.log_size %lu per worker, "
+		    "twice)", err, (unsigned long)cfg->repl_log_size);
 		goto fail;
 	}
-	r->rank = ntohl(r->listen_addr.sin_addr.s_addr) * 65536u +
-		  ntohs(r->listen_addr.sin_port);
+	if (r->standalone)
+		return r;
 	r->dialer = strcmp(cfg->repl_listen, cfg->repl_peer) < 0;
 	r->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (r->lfd < 0 ||
@@ -1729,36 +779,25 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 		    strerror(errno));
 		goto fail;
 	}
-	r->rlogs = calloc(r->nw, sizeof(*r->rlogs));
-	r->alogs = calloc(r->nw, sizeof(*r->alogs));
-	r->drained = calloc(r->nw, sizeof(uint64_t));
-	r->pushed = calloc(r->nw, sizeof(uint64_t));
-	r->rbuf = malloc(RBUF_CAP);
-	r->wcap = 1 << 20;
-	r->wbuf = malloc(r->wcap);
-	if (!r->rlogs || !r->alogs || !r->drained || !r->pushed || !r->rbuf ||
-	    !r->wbuf || deq_init(&r->backlog, 1u << 16) ||
-	    deq_init(&r->pending, PENDING_MAX))
-		goto nomem;
 	for (unsigned w = 0; w < r->nw; w++) {
 		struct rcd_worker *wk = nd->workers[w];
-		char name[32];
 
-		if (rc_repl_log_init(&r->rlogs[w], cfg->repl_log_size) ||
-		    rc_repl_log_init(&r->alogs[w], cfg->repl_log_size))
-			goto nomem;
-		wk->p.rlog = &r->rlogs[w];
-		wk->alog = &r->alogs[w];
+		wk->p.rlog = rc_repl_node_rlog(r->node, w);
+		wk->alog = rc_repl_node_alog(r->node, w);
 		wk->hb = &r->hb;
 		wk->durable_wait_tsc =
 			wk->tsc_hz / 1000 * cfg->repl_durable_ms;
-		snprintf(name, sizeof(name), "ctl_tx%u", w);
 		if (w == 0) {
-			wk->ctl_tx = rte_ring_create(name, 256, SOCKET_ID_ANY,
+			wk->ctl_tx = rte_ring_create("ctl_tx0", 256,
+						     SOCKET_ID_ANY,
 						     RING_F_SP_ENQ |
 							     RING_F_SC_DEQ);
-			if (!wk->ctl_tx)
-				goto nomem;
+			if (!wk->ctl_tx) {
+				LOG(ERR, "replication: no ring for the "
+				    "data-network heartbeat: %s",
+				    rte_strerror(rte_errno));
+				goto fail;
+			}
 		}
 	}
 	r->hb.peer_ip = ntohl(cfg->repl_peer_data_ip);
@@ -1766,14 +805,11 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 	r->hb.auth = r->authed ? &r->auth : NULL;
 	nd->ifc.extra_port =
 		cfg->repl_peer_data_ip ? (uint16_t)cfg->repl_hb_port : 0;
-	publish_role(r);
+	rc_repl_node_start(r->node);
 	LOG(INFO, "replication: prefers %s, epoch %u, listening on %s, peer "
-	    "%s (%s)", cfg->repl_role, r->epoch, cfg->repl_listen,
+	    "%s (%s)", cfg->repl_role, nc.epoch, cfg->repl_listen,
 	    cfg->repl_peer, r->dialer ? "we dial" : "it dials");
 	return r;
-nomem:
-	LOG(ERR, "replication: out of memory (repl.log_size %lu per worker, "
-	    "twice)", (unsigned long)cfg->repl_log_size);
 fail:
 	rcd_repl_destroy(r);
 	return NULL;
@@ -1811,7 +847,7 @@ int rcd_repl_start(struct rcd_repl *r)
 {
 	int e;
 
-	if (!r || r->role == RC_REPL_STANDALONE)
+	if (!r || r->standalone)
 		return 0;
 	if (r->cfg->repl_state_file[0]) {
 		e = pthread_create(&r->ew_th, NULL, epoch_thread, r);
@@ -1851,177 +887,28 @@ void rcd_repl_destroy(struct rcd_repl *r)
 		pthread_join(r->ew_th, NULL);
 		r->ew_running = false;
 	}
-	conn_close(r, "shutting down");
+	if (r->node)
+		conn_close(r, "shutting down");
+	sock_close(r);
 	if (r->lfd >= 0)
 		close(r->lfd);
-	for (unsigned w = 0; r->rlogs && w < r->nw; w++) {
+	for (unsigned w = 0; r->node && w < r->nw; w++) {
 		r->nd->workers[w]->p.rlog = NULL;
 		r->nd->workers[w]->alog = NULL;
-		rc_repl_log_free(&r->rlogs[w]);
-		rc_repl_log_free(&r->alogs[w]);
 	}
-	while (r->backlog.v && r->backlog.n) {
-		struct batch *b = deq_pop(&r->backlog);
-
-		free(b->frame);
-		free(b);
-	}
-	while (r->pending.v && r->pending.n)
-		free(deq_pop(&r->pending));
-	free(r->backlog.v);
-	free(r->pending.v);
-	free(r->cur);
-	free(r->rlogs);
-	free(r->alogs);
-	free(r->drained);
-	free(r->pushed);
-	free(r->rbuf);
-	free(r->wbuf);
+	rc_repl_node_free(r->node);
 	rc_repl_auth_wipe(&r->auth);
 	free(r);
 }
 
-/* ---- operator ------------------------------------------------------------ */
-
-static int promote_locked(struct rcd_repl *r, bool force, char *err,
-			  size_t errlen)
-{
-	if (r->role == RC_REPL_STANDALONE) {
-		snprintf(err, errlen, "replication is off (repl.role = "
-			 "standalone)");
-		return -1;
-	}
-	if (r->role == RC_REPL_PRIMARY) {
-		snprintf(err, errlen, "already primary at epoch %u", r->epoch);
-		return -1;
-	}
-	if (r->role == RC_REPL_STANDBY && r->phase != RCD_PHASE_STREAMING &&
-	    !force) {
-		snprintf(err, errlen, "this standby's copy is %s: promoting "
-			 "it serves a cache without what it lacks, and resets "
-			 "the old primary from it when it returns; `ringctl "
-			 "repl promote --force` does it anyway",
-			 r->phase == RCD_PHASE_SNAPSHOT ? "partial (resync "
-			 "under way)" : "not in step");
-		return -1;
-	}
-	r->prefer = PREFER_PRIMARY;
-	if (force && r->role == RC_REPL_STANDBY &&
-	    r->phase != RCD_PHASE_STREAMING) {
-		LOG(WARNING, "operator forces the promotion of a %s copy "
-		    "(%lu records in)", r->phase == RCD_PHASE_SNAPSHOT
-		    ? "partial" : "not in step", (unsigned long)r->st.records_in);
-		promote(r, "operator: ringctl repl promote --force");
-	} else {
-		promote(r, "operator: ringctl repl promote");
-	}
-	return 0;
-}
-
-/* Workers' role only (the replication state stays primary during a
- * hand-over: durable replies are still confirmed). */
-static void workers_role(struct rcd_repl *r, enum rc_repl_role role)
-{
-	for (unsigned i = 0; i < r->nw; i++)
-		__atomic_store_n(&r->nd->workers[i]->p.role, (uint8_t)role,
-				 __ATOMIC_RELEASE);
-}
-
-static int demote_locked(struct rcd_repl *r, char *err, size_t errlen)
-{
-	if (r->role != RC_REPL_PRIMARY) {
-		snprintf(err, errlen, "not primary (role %s)",
-			 rc_repl_role_name(r->role));
-		return -1;
-	}
-	if (r->handover) {
-		snprintf(err, errlen, "a hand-over is already under way");
-		return -1;
-	}
-	if (r->publish_pending) {
-		snprintf(err, errlen, "just promoted: the epoch is not on disk "
-			 "yet; try again");
-		return -1;
-	}
-	if (r->fd < 0 || !r->hello_in || !r->peer_follows ||
-	    r->phase != RCD_PHASE_STREAMING) {
-		snprintf(err, errlen, "no standby in step to take over (it "
-			 "would leave no primary): check `ringctl repl "
-			 "status`");
-		return -1;
-	}
-	/* No new write from here; the role goes once the standby has
-	 * applied every write acknowledged so far (handover_step). */
-	r->handover = true;
-	r->handover_deadline =
-		mono_ns() + 10 * r->cfg->repl_failover_ms * 1000000ull;
-	workers_role(r, RC_REPL_STANDBY);
-	LOG(NOTICE, "hand-over: writes refused; the role goes once the "
-	    "standby has every record");
-	return 0;
-}
-
-/* The hand-over, each turn: done when every worker has seen the new
- * role (no write is on its way into a log), every record is numbered
- * and the standby acknowledged the last; abandoned (still primary) if
- * that takes ten failover periods. */
-static void handover_step(struct rcd_repl *r)
-{
-	if (!r->handover)
-		return;
-	if (r->role != RC_REPL_PRIMARY) {
-		r->handover = false;
-		return;
-	}
-	for (unsigned w = 0; w < r->nw; w++) {
-		uint32_t len;
-
-		if (__atomic_load_n(&r->nd->workers[w]->role_seen,
-				    __ATOMIC_ACQUIRE) != RC_REPL_STANDBY ||
-		    rc_repl_log_peek(&r->rlogs[w], &len) != NULL)
-			goto wait;
-	}
-	if (r->cur_n == 0 && r->acked >= r->seq &&
-	    r->phase == RCD_PHASE_STREAMING && r->fd >= 0 && r->hello_in) {
-		r->handover = false;
-		yield_role(r);
-		return;
-	}
-wait:
-	if (mono_ns() > r->handover_deadline) {
-		r->handover = false;
-		workers_role(r, RC_REPL_PRIMARY);
-		LOG(ERR, "hand-over abandoned: the standby acknowledged %lu "
-		    "of %lu records in %lu ms; still primary",
-		    (unsigned long)r->acked, (unsigned long)r->seq,
-		    (unsigned long)(10 * r->cfg->repl_failover_ms));
-	}
-}
-
-/* The standby has everything: yield, and the peer, now the only
- * candidate, promotes itself. */
-static void yield_role(struct rcd_repl *r)
-{
-	r->prefer = PREFER_YIELD;
-	r->synced_seq = 0; /* the peer's copy is the one in step now */
-	r->role = RC_REPL_STANDBY;
-	r->follow = 0;
-	r->peer_follows = false;
-	r->st.demotions++;
-	set_why(r, "operator: ringctl repl demote");
-	publish_role(r);
-	r->peer_primary_ns = mono_ns(); /* give the peer time to promote */
-	LOG(NOTICE, "DEMOTED by the operator at epoch %u (record %lu "
-	    "acknowledged)", r->epoch, (unsigned long)r->acked);
-	send_hello(r, RC_REPL_F_HELLO);
-}
+/* ---- operator, status ------------------------------------------------------ */
 
 int rcd_repl_promote(struct rcd_repl *r, bool force, char *err, size_t errlen)
 {
 	int rc;
 
 	pthread_mutex_lock(&r->mu);
-	rc = promote_locked(r, force, err, errlen);
+	rc = rc_repl_node_promote(r->node, force, err, errlen);
 	pthread_mutex_unlock(&r->mu);
 	return rc;
 }
@@ -2031,156 +918,94 @@ int rcd_repl_demote(struct rcd_repl *r, char *err, size_t errlen)
 	int rc;
 
 	pthread_mutex_lock(&r->mu);
-	rc = demote_locked(r, err, errlen);
+	rc = rc_repl_node_demote(r->node, err, errlen);
 	pthread_mutex_unlock(&r->mu);
 	return rc;
 }
 
 enum rc_repl_role rcd_repl_role(const struct rcd_repl *r)
 {
-	/* One word, written only by the replication thread: a racy read
-	 * sees the old role or the new one. */
-	return __atomic_load_n(&r->role, __ATOMIC_RELAXED);
+	return rc_repl_node_role(r->node);
 }
 
 uint32_t rcd_repl_epoch(const struct rcd_repl *r)
 {
-	return r->epoch;
+	return rc_repl_node_epoch(r->node);
 }
 
-static void gauges_locked(const struct rcd_repl *r, struct rcd_repl_gauges *g,
-			  struct rcd_repl_stats *st)
+/* The node's view and counters, with the beats the workers refused. */
+static void view_locked(const struct rcd_repl *r, struct rc_repl_view *v,
+			struct rc_repl_stats *st)
 {
-	const uint64_t now = mono_ns();
-
-	memset(g, 0, sizeof(*g));
-	*st = r->st;
-	/* Forged heartbeats the workers dropped, before any replay check. */
+	rc_repl_node_view(r->node, v, st);
 	st->bad_auth += __atomic_load_n(&r->hb.bad_auth, __ATOMIC_RELAXED);
 	st->replayed += __atomic_load_n(&r->hb.replayed, __ATOMIC_RELAXED);
-	g->role = r->role;
-	g->phase = r->phase;
-	g->epoch = r->epoch;
-	g->connected = r->fd >= 0 && !r->connecting && r->hello_in;
-	g->peer_alive_data =
-		r->hb_seen && now - r->hb_peer_ns <
-				      r->cfg->repl_failover_ms * 1000000ull;
-	if (r->role == RC_REPL_PRIMARY) {
-		g->seq = r->seq;
-		g->acked = r->acked;
-		if (r->peer_follows) {
-			g->lag_records = r->seq > r->acked ? r->seq - r->acked
-							   : 0;
-			for (unsigned i = 0; i < r->backlog.n; i++) {
-				const struct batch *b = deq_at(&r->backlog, i);
-
-				if (b->last > r->acked) {
-					g->lag_seconds =
-						(double)(now - b->t_ns) / 1e9;
-					break;
-				}
-			}
-		}
-		if (r->phase == RCD_PHASE_SNAPSHOT) {
-			uint64_t done = 0;
-
-			for (unsigned w = 0; w < r->nw; w++)
-				done += r->nd->workers[w]->snap_cur.items;
-			g->snapshot_progress =
-				r->snap_running
-					? (r->snap_items_total
-						   ? (double)done /
-							     (double)r->snap_items_total
-						   : 0.0)
-					: 1.0;
-			if (g->snapshot_progress > 1.0)
-				g->snapshot_progress = 1.0;
-		}
-	} else if (r->role == RC_REPL_STANDBY) {
-		g->seq = r->recv_seq;
-		g->applied = r->applied_seq;
-		g->acked = r->acked_sent;
-		g->lag_records = r->primary_seq > r->applied_seq
-					 ? r->primary_seq - r->applied_seq
-					 : 0;
-		if (r->pending.n)
-			g->lag_seconds =
-				(double)(now - deq_at(&r->pending, 0)->t_ns) /
-				1e9;
-		if (r->phase == RCD_PHASE_SNAPSHOT)
-			g->snapshot_progress =
-				r->in_snap_end
-					? (double)r->applied_seq /
-						  (double)r->in_snap_end
-					: 0.0;
-	}
 }
 
-void rcd_repl_gauges(const struct rcd_repl *r, struct rcd_repl_gauges *g,
-		     struct rcd_repl_stats *st)
+void rcd_repl_gauges(const struct rcd_repl *r, struct rc_repl_view *v,
+		     struct rc_repl_stats *st)
 {
 	pthread_mutex_t *mu = (pthread_mutex_t *)&r->mu;
 
 	pthread_mutex_lock(mu);
-	gauges_locked(r, g, st);
+	view_locked(r, v, st);
 	pthread_mutex_unlock(mu);
 }
 
 static json_t *status_locked(const struct rcd_repl *r)
 {
-	struct rcd_repl_gauges g;
-	struct rcd_repl_stats st;
-	const uint64_t now = mono_ns();
+	struct rc_repl_view v;
+	struct rc_repl_stats st;
 	json_t *o;
 
-	gauges_locked(r, &g, &st);
+	view_locked(r, &v, &st);
 	o = json_pack("{s:s, s:i, s:s, s:s, s:f}", "role",
-		      rc_repl_role_name(r->role), "epoch", (json_int_t)r->epoch,
-		      "phase", rcd_repl_phase_name(r->phase), "reason", r->why,
-		      "role_for_s", (double)(now - r->role_ns) / 1e9);
-	if (r->role == RC_REPL_STANDALONE)
+		      rc_repl_role_name(v.role), "epoch", (json_int_t)v.epoch,
+		      "phase", rc_repl_phase_name(v.phase), "reason", v.why,
+		      "role_for_s", (double)(mono_ns() - v.role_ns) / 1e9);
+	if (v.role == RC_REPL_STANDALONE)
 		return o;
 	json_object_set_new(o, "prefer",
-			    json_string(r->prefer == PREFER_PRIMARY
+			    json_string(v.prefer == RC_REPL_PREFER_PRIMARY
 						? "primary"
-						: r->prefer == PREFER_STANDBY
-							  ? "standby"
-							  : "yield"));
+					: v.prefer == RC_REPL_PREFER_STANDBY
+						? "standby"
+						: "yield"));
 	json_object_set_new(o, "listen", json_string(r->cfg->repl_listen));
 	json_object_set_new(o, "peer", json_string(r->cfg->repl_peer));
-	json_object_set_new(o, "connected", json_boolean(g.connected));
+	json_object_set_new(o, "connected", json_boolean(v.connected));
 	json_object_set_new(o, "peer_role",
-			    json_string(r->hello_in
-						? rc_repl_role_name(r->peer.role)
+			    json_string(v.peer_known
+						? rc_repl_role_name(v.peer.role)
 						: "unknown"));
 	json_object_set_new(o, "peer_epoch",
-			    json_integer((json_int_t)r->peer.epoch));
+			    json_integer((json_int_t)v.peer.epoch));
 	json_object_set_new(o, "peer_alive_data_network",
-			    json_boolean(g.peer_alive_data));
-	json_object_set_new(o, "seq", json_integer((json_int_t)g.seq));
-	json_object_set_new(o, "acked", json_integer((json_int_t)g.acked));
-	if (r->role == RC_REPL_STANDBY) {
+			    json_boolean(v.peer_alive_data));
+	json_object_set_new(o, "seq", json_integer((json_int_t)v.seq));
+	json_object_set_new(o, "acked", json_integer((json_int_t)v.acked));
+	if (v.role == RC_REPL_STANDBY) {
 		json_object_set_new(o, "applied",
-				    json_integer((json_int_t)g.applied));
+				    json_integer((json_int_t)v.applied));
 		json_object_set_new(o, "synced_seq",
-				    json_integer((json_int_t)r->synced_seq));
+				    json_integer((json_int_t)v.synced_seq));
 		json_object_set_new(o, "primary_seq",
-				    json_integer((json_int_t)r->primary_seq));
+				    json_integer((json_int_t)v.primary_seq));
 	}
 	json_object_set_new(o, "lag_records",
-			    json_integer((json_int_t)g.lag_records));
-	json_object_set_new(o, "lag_ms", json_real(g.lag_seconds * 1e3));
+			    json_integer((json_int_t)v.lag_records));
+	json_object_set_new(o, "lag_ms", json_real(v.lag_seconds * 1e3));
 	json_object_set_new(o, "snapshot_progress",
-			    json_real(g.snapshot_progress));
-	if (r->role == RC_REPL_PRIMARY) {
+			    json_real(v.snapshot_progress));
+	if (v.role == RC_REPL_PRIMARY) {
 		json_object_set_new(o, "standby_attached",
-				    json_boolean(r->peer_follows));
+				    json_boolean(v.standby_attached));
 		json_object_set_new(o, "backlog_batches",
-				    json_integer(r->backlog.n));
+				    json_integer(v.backlog_batches));
 		json_object_set_new(o, "backlog_bytes",
-				    json_integer((json_int_t)r->backlog_bytes));
+				    json_integer((json_int_t)v.backlog_bytes));
 		json_object_set_new(o, "snapshot_end",
-				    json_integer((json_int_t)r->snap_end));
+				    json_integer((json_int_t)v.snap_end));
 	}
 	json_object_set_new(
 		o, "counters",
@@ -2204,7 +1029,12 @@ static json_t *status_locked(const struct rcd_repl *r)
 			    json_integer((json_int_t)st.bad_auth));
 	json_object_set_new(json_object_get(o, "counters"), "replayed",
 			    json_integer((json_int_t)st.replayed));
+	json_object_set_new(json_object_get(o, "counters"), "apply_resets",
+			    json_integer((json_int_t)st.apply_resets));
 	json_object_set_new(o, "authenticated", json_boolean(r->authed));
+	json_object_set_new(o, "handover", json_boolean(v.handover));
+	json_object_set_new(o, "epoch_saved",
+			    json_boolean(env_epoch_saved((void *)r, v.epoch)));
 	return o;
 }
 
@@ -2217,12 +1047,10 @@ json_t *rcd_repl_status(const struct rcd_repl *r)
 	o = status_locked(r);
 	json_object_set_new(o, "thread_turn_max_s",
 			    json_real((double)r->turn_max_ns / 1e9));
-	/* The epoch file's thread: its longest write, and whether the
-	 * epoch in use is on disk (a promotion takes writes once it is). */
+	/* The epoch file's thread: its longest write (a promotion takes
+	 * writes once the epoch is on disk). */
 	json_object_set_new(o, "epoch_write_max_s",
 			    json_real((double)r->ew_max_ns / 1e9));
-	json_object_set_new(o, "epoch_saved", json_boolean(epoch_saved(r)));
-	json_object_set_new(o, "handover", json_boolean(r->handover));
 	pthread_mutex_unlock(mu);
 	return o;
 }

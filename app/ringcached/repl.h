@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * Replication, on a thread of its own: the stream to (or from) the peer node
  * over kernel TCP, heartbeats on both networks, roles and epochs,
- * resync, durable-write acknowledgements. Workers are reached only
+ * resync, durable-write acknowledgements. The state machine is lib/repl's
+ * node (rc_repl_node.h); this is its wiring. Workers are reached only
  * through their logs and a few published fields (worker.h). */
 #ifndef RCD_REPL_H
 #define RCD_REPL_H
@@ -13,28 +14,7 @@
 
 #include "node.h"
 #include "rc_repl.h"
-
-enum rcd_repl_phase {
-	RCD_PHASE_NONE = 0,   /* not connected / nothing to do */
-	RCD_PHASE_SNAPSHOT,   /* full resync: snapshot records flowing */
-	RCD_PHASE_STREAMING,  /* in step: only new writes flow */
-};
-
-/* Counters and gauges for metrics and `ringctl repl status`. */
-struct rcd_repl_stats {
-	uint64_t promotions, demotions, connects, disconnects;
-	uint64_t resets, resumes;             /* full resyncs / resumed */
-	uint64_t batches_out, records_out, bytes_out;
-	uint64_t batches_in, records_in, bytes_in;
-	uint64_t acks_in, acks_out;
-	uint64_t beats_in, beats_out, hb_data_out;
-	uint64_t bad_frames;
-	uint64_t backlog_dropped;             /* batches aged out */
-	uint64_t overflow_resets;             /* resyncs after a full log */
-	uint64_t refused_peers;               /* version/partition mismatch */
-	uint64_t bad_auth;                    /* frames/beats not authentic */
-	uint64_t replayed;                    /* authentic, but old or seen */
-};
+#include "rc_repl_node.h"
 
 struct rcd_repl;
 
@@ -73,19 +53,9 @@ uint32_t rcd_repl_epoch(const struct rcd_repl *r);
 /* Everything `ringctl repl status` shows, as JSON. */
 json_t *rcd_repl_status(const struct rcd_repl *r);
 
-/* Metrics: lag and state, filled for the snapshot. */
-struct rcd_repl_gauges {
-	unsigned role, phase;
-	uint32_t epoch;
-	bool connected, peer_alive_data;
-	uint64_t seq, acked, applied;
-	uint64_t lag_records;
-	double lag_seconds;
-	double snapshot_progress;  /* 0..1 */
-};
-void rcd_repl_gauges(const struct rcd_repl *r, struct rcd_repl_gauges *g,
-		     struct rcd_repl_stats *st);
-
-const char *rcd_repl_phase_name(unsigned phase);
+/* Metrics: the node's view (lag, state) and counters, the beats the
+ * workers refused included. */
+void rcd_repl_gauges(const struct rcd_repl *r, struct rc_repl_view *v,
+		     struct rc_repl_stats *st);
 
 #endif

@@ -177,7 +177,9 @@ struct rc_repl_log *rc_repl_node_alog(struct rc_repl_node *n, unsigned w);
  * run). */
 void rc_repl_node_start(struct rc_repl_node *n);
 
-/* The stream: a connection to the peer is up / is gone. */
+/* The stream: a connection to the peer is up / is gone. A new one
+ * replacing a live one: conn_down first (it calls env.close, which
+ * must close the old socket only). */
 void rc_repl_node_conn_up(struct rc_repl_node *n);
 void rc_repl_node_conn_down(struct rc_repl_node *n, const char *why);
 bool rc_repl_node_connected(const struct rc_repl_node *n); /* hello in */
@@ -198,9 +200,8 @@ void rc_repl_node_tx_done(struct rc_repl_node *n, size_t bytes);
  * counted and dropped here. */
 void rc_repl_node_beat_in(struct rc_repl_node *n, const uint8_t *b,
 			  uint32_t len, uint64_t heard_ns);
-/* Beats rejected before they reached the node (counted by workers). */
-void rc_repl_node_count_auth(struct rc_repl_node *n, uint64_t bad,
-			     uint64_t replayed);
+/* Counters the wiring adds to (refused connections, say). */
+struct rc_repl_stats *rc_repl_node_stats(struct rc_repl_node *n);
 
 /* One turn: overflow check, publish, number the workers' records,
  * snapshot completion, frames in, acknowledgements, feed, heartbeats,
