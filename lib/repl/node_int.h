@@ -15,7 +15,6 @@
 
 #define RN_DIAL_EVERY_NS 50000000ull
 #define RN_RBUF_CAP (RC_REPL_MAX_FRAME + 64u)
-#define RN_WBUF_HIGH (4u << 20)      /* stop queueing batches past this */
 #define RN_PENDING_MAX 65536u        /* standby batches being applied */
 
 struct rn_batch {

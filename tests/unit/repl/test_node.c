@@ -121,7 +121,7 @@ static void make(struct fake *f, struct fake *peer, bool primary,
 	const struct rc_repl_node_cfg cfg = {
 		.workers = 1, .prefer_primary = primary, .rank = rank,
 		.log_size = log_size, .backlog = backlog,
-		.batch_bytes = 4096, .heartbeat_ns = 10 * 1000000ull,
+		.batch_bytes = 4096, .send_bytes = 8192, .heartbeat_ns = 10 * 1000000ull,
 		.failover_ns = 100 * 1000000ull, .join_ns = 50 * 1000000ull};
 	const struct rc_repl_env env = env_of(f);
 	const char *err;
@@ -442,12 +442,14 @@ static void test_resync_larger_than_backlog(void)
 		if (i % 64 == 0)
 			step(&a, &b);
 	}
+	bandwidth = 2048; /* the link, not the primary, sets the pace */
 	connect(&a, &b);
 	for (unsigned s = 0; s < 20000 &&
 	     view(&b).phase != RC_REPL_PHASE_STREAMING; s++) {
 		step(&a, &b);
 		CU_ASSERT_TRUE_FATAL(view(&a).backlog_bytes <= backlog + 8192);
 	}
+	bandwidth = 0;
 	run(&a, &b, 100);
 	CU_ASSERT_EQUAL(view(&b).phase, RC_REPL_PHASE_STREAMING);
 	CU_ASSERT_EQUAL(stats(&a).resets, 2); /* the first join, this one */
