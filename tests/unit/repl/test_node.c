@@ -444,7 +444,9 @@ static void test_resync_larger_than_backlog(void)
 	}
 	bandwidth = 2048; /* the link, not the primary, sets the pace */
 	connect(&a, &b);
-	step(&a, &b);
+	for (unsigned s = 0; s < 100 &&
+	     view(&a).phase != RC_REPL_PHASE_SNAPSHOT; s++)
+		step(&a, &b);
 	CU_ASSERT_EQUAL_FATAL(view(&a).phase, RC_REPL_PHASE_SNAPSHOT);
 	for (unsigned s = 0; s < 20000 &&
 	     view(&b).phase != RC_REPL_PHASE_STREAMING; s++) {
