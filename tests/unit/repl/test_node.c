@@ -449,7 +449,7 @@ static void test_resync_larger_than_backlog(void)
 		step(&a, &b);
 	CU_ASSERT_EQUAL_FATAL(view(&a).phase, RC_REPL_PHASE_SNAPSHOT);
 	for (unsigned s = 0; s < 20000 &&
-	     view(&b).phase != RC_REPL_PHASE_STREAMING; s++) {
+	     view(&a).phase != RC_REPL_PHASE_STREAMING; s++) {
 		step(&a, &b);
 		CU_ASSERT_TRUE_FATAL(view(&a).backlog_bytes <= backlog + 8192);
 	}
