@@ -385,6 +385,7 @@ static void env_beat_out(void *ctx, const uint8_t *b, uint32_t n)
 		return;
 	}
 	ctl_send(r, m);
+	rc_repl_node_stats(r->node)->hb_data_out++;
 }
 
 /* Gratuitous ARP: a request for our own address. */

@@ -352,8 +352,7 @@ void rn_beats(struct rc_repl_node *n, uint64_t now)
 				  real_now(n));
 		len += RC_REPL_AUTH_LEN;
 	}
-	n->env.beat_out(n->env.ctx, b, len);
-	n->st.hb_data_out++;
+	n->env.beat_out(n->env.ctx, b, len); /* counts hb_data_out if sent */
 }
 
 void rc_repl_node_beat_in(struct rc_repl_node *n, const uint8_t *b,
