@@ -40,9 +40,14 @@ struct rcd_ctl {
 	struct rcd_node *nd;
 	struct rcd_config *cfg;
 	struct timespec t0;          /* CLOCK_MONOTONIC at start */
-	struct rte_timer tick, stats, scale;
-	/* Latency: cumulative (all series) and one snapshot a second. */
-	struct rc_hist *cur;
+	struct rte_timer tick, scale;
+	/* node.stats_file's writer (a thread: files have no place in a
+	 * control turn). */
+	pthread_t stats_th;
+	bool stats_running, stats_quit;
+	/* Latency: cumulative (all series) and one snapshot a second;
+	 * cur_next is the one the tick fills, swapped in at its end. */
+	struct rc_hist *cur, *cur_next;
 	struct rc_hist *ring[RCD_WIN_MAX + 1];
 	uint64_t ring_gets[RCD_WIN_MAX + 1], ring_hits[RCD_WIN_MAX + 1];
 	uint64_t ring_ops[RCD_WIN_MAX + 1];
@@ -52,6 +57,11 @@ struct rcd_ctl {
 	struct rc_hist win_all;      /* every op over the window */
 	double win_ops_s, win_hit_rate, total_hit_rate;
 	bool win_hit_known;
+	/* The same, computed by the tick's stages, published at its end. */
+	unsigned win_s_next, win_old_next;
+	struct rc_hist win_all_next;
+	double win_ops_s_next, win_hit_rate_next, total_hit_rate_next;
+	bool win_hit_known_next;
 	/* Scaling. */
 	struct rc_scale scale_st;
 	struct rc_sched_eval cal;
@@ -80,7 +90,7 @@ struct rcd_ctl {
 	struct rc_hist turn_hist;     /* every turn (published at each tick) */
 	struct rc_hist turn_cpu_hist; /* the CPU time of each */
 	uint64_t turns_blocked;       /* turns that slept (must be none) */
-	bool tick_due;                /* the tick waits for `mu` */
+	unsigned tick_stage;          /* TICK_* (control.c): one a turn */
 	struct rcd_snapshot tick_snap;
 	/* Control-socket requests waiting on workers (ctl.c). */
 	struct rcd_pend *pend;
