@@ -540,11 +540,19 @@ void rcd_ctl_timers(struct rcd_ctl *c)
 
 static char *render_metrics(void *arg)
 {
+	static __thread bool named;
 	struct rcd_ctl *c = arg;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f;
 
+	/* libmicrohttpd's thread, named so that a trace of the host tells
+	 * it from the control core (both would be "ringcached"). */
+	if (!named) {
+		pthread_setname_np(pthread_self(), "rc-metrics");
+		named = true;
+	}
+	f = open_memstream(&buf, &len);
 	if (!f)
 		return NULL;
 	pthread_mutex_lock(&c->mu);
