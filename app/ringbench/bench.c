@@ -263,8 +263,19 @@ static void *thread_main(void *arg)
 		pthread_barrier_wait(w->start);
 		return NULL;
 	}
-	if (c->preload)
+	if (c->preload) {
+		uint64_t t0 = rb_now_ns(), t;
+
 		w->res.preload_missing = preload(w, io);
+		/* A slow preload is the server's or the host's trouble, and
+		 * the first thing to know when a run ends late. */
+		t = rb_now_ns() - t0;
+		if (t > 2000000000ull)
+			fprintf(stderr, "ringbench: thread %u: preload took "
+				"%.1f s (%llu keys unacknowledged)\n", w->idx,
+				(double)t / 1e9,
+				(unsigned long long)w->res.preload_missing);
+	}
 	/* Everyone starts the schedule together, after every preload. */
 	pthread_barrier_wait(w->start);
 	/* Wake on time: the default 50 us timer slack would smear the
