@@ -1008,6 +1008,7 @@ static json_t *status_locked(const struct rcd_repl *r)
 			    json_integer((json_int_t)st.apply_resets));
 	json_object_set_new(o, "authenticated", json_boolean(r->authed));
 	json_object_set_new(o, "handover", json_boolean(v.handover));
+	json_object_set_new(o, "writes_paused_for_duel", json_boolean(v.duel));
 	json_object_set_new(o, "epoch_saved",
 			    json_boolean(env_epoch_saved((void *)r, v.epoch)));
 	return o;

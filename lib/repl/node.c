@@ -721,6 +721,7 @@ void rc_repl_node_view(const struct rc_repl_node *n, struct rc_repl_view *v,
 	v->peer = n->peer;
 	v->standby_attached = n->peer_follows;
 	v->handover = n->handover;
+	v->duel = n->duel;
 	v->publish_pending = n->publish_pending;
 	v->synced_seq = n->synced_seq;
 	v->primary_seq = n->primary_seq;

@@ -155,6 +155,8 @@ struct rc_repl_view {
 	struct rc_repl_hello peer;
 	bool standby_attached;       /* primary: the peer follows us */
 	bool handover, publish_pending;
+	bool duel;                   /* another primary at our epoch: writes
+				      * paused while the two compare */
 	uint64_t seq, acked, applied;
 	uint64_t synced_seq, primary_seq;
 	uint64_t lag_records;
