@@ -212,10 +212,10 @@ static void eval_alerts(struct rcd_ctl *c)
 	double v[3];
 	bool known[3];
 
-	v[0] = (double)rc_hist_quantile(&c->win_all, 0.99) / 1e6;
-	known[0] = c->win_all.count > 0;
-	v[1] = c->win_hit_rate * 100;
-	known[1] = c->win_hit_known;
+	v[0] = (double)rc_hist_quantile(&c->win.all, 0.99) / 1e6;
+	known[0] = c->win.all.count > 0;
+	v[1] = c->win.hit_rate * 100;
+	known[1] = c->win.hit_known;
 	v[2] = st->bytes_limit ? 100.0 * (double)st->bytes_used /
 					 (double)st->bytes_limit
 			       : 0;
@@ -289,24 +289,24 @@ static void gather_window(struct rcd_ctl *c, const struct rcd_snapshot *s)
 	if (w > c->ring_n - 1)
 		w = c->ring_n - 1;
 	old = (c->ring_pos + RCD_WIN_MAX + 1 - w) % (RCD_WIN_MAX + 1);
-	c->win_s_next = w;
-	c->win_old_next = old;
+	c->win_next.s = w;
+	c->win_next.old = old;
 	base = c->ring[old];
-	memset(&c->win_all_next, 0, sizeof(c->win_all_next));
+	memset(&c->win_next.all, 0, sizeof(c->win_next.all));
 	for (unsigned k = 0; k < RCD_LAT_SERIES; k++) {
 		if (c->cur_next[k].count == base[k].count)
 			continue; /* nothing in the window */
 		rc_hist_diff(&tmp, &c->cur_next[k], &base[k]);
-		rc_hist_merge(&c->win_all_next, &tmp);
+		rc_hist_merge(&c->win_next.all, &tmp);
 	}
 	g = c->ring_gets[c->ring_pos] - c->ring_gets[old];
 	h = c->ring_hits[c->ring_pos] - c->ring_hits[old];
-	c->win_hit_known_next = w > 0 && g >= c->cfg->alert_min_gets;
-	c->win_hit_rate_next = g ? (double)h / (double)g : 0;
-	c->win_ops_s_next = w ? (double)(c->ring_ops[c->ring_pos] -
+	c->win_next.hit_known = w > 0 && g >= c->cfg->alert_min_gets;
+	c->win_next.hit_rate = g ? (double)h / (double)g : 0;
+	c->win_next.ops_s = w ? (double)(c->ring_ops[c->ring_pos] -
 					 c->ring_ops[old]) / w
 			      : 0;
-	c->total_hit_rate_next = s->sum.store.gets
+	c->win_next.total_hit_rate = s->sum.store.gets
 		? (double)s->sum.store.hits / (double)s->sum.store.gets : 0;
 }
 
@@ -317,13 +317,7 @@ static void publish_tick(struct rcd_ctl *c, const struct rcd_snapshot *s)
 
 	c->cur = c->cur_next;
 	c->cur_next = t;
-	c->win_s = c->win_s_next;
-	c->win_old = c->win_old_next;
-	c->win_all = c->win_all_next;
-	c->win_hit_known = c->win_hit_known_next;
-	c->win_hit_rate = c->win_hit_rate_next;
-	c->win_ops_s = c->win_ops_s_next;
-	c->total_hit_rate = c->total_hit_rate_next;
+	c->win = c->win_next;
 	c->snap.sum = s->sum;
 	c->snap.nic = s->nic;
 	c->snap.nic_ok = s->nic_ok;

@@ -36,6 +36,15 @@ struct rcd_pend;
 
 enum rcd_mode { RCD_MODE_AUTO = -1, RCD_MODE_OFF = 0, RCD_MODE_ON = 1 };
 
+/* The alert window: the last alert.window_s seconds of the ring. */
+struct rcd_window {
+	unsigned s, old;             /* its seconds and the ring slot it
+				      * starts from */
+	struct rc_hist all;          /* every op over the window */
+	double ops_s, hit_rate, total_hit_rate;
+	bool hit_known;
+};
+
 struct rcd_ctl {
 	struct rcd_node *nd;
 	struct rcd_config *cfg;
@@ -52,16 +61,8 @@ struct rcd_ctl {
 	uint64_t ring_gets[RCD_WIN_MAX + 1], ring_hits[RCD_WIN_MAX + 1];
 	uint64_t ring_ops[RCD_WIN_MAX + 1];
 	unsigned ring_pos, ring_n;
-	unsigned win_s, win_old;     /* the window's seconds and the ring
-				      * slot it starts from (each tick) */
-	struct rc_hist win_all;      /* every op over the window */
-	double win_ops_s, win_hit_rate, total_hit_rate;
-	bool win_hit_known;
-	/* The same, computed by the tick's stages, published at its end. */
-	unsigned win_s_next, win_old_next;
-	struct rc_hist win_all_next;
-	double win_ops_s_next, win_hit_rate_next, total_hit_rate_next;
-	bool win_hit_known_next;
+	struct rcd_window win;       /* published at each tick's end */
+	struct rcd_window win_next;  /* the tick's stages fill this one */
 	/* Scaling. */
 	struct rc_scale scale_st;
 	struct rc_sched_eval cal;
