@@ -445,36 +445,6 @@ static void on_tick(struct rte_timer *t, void *arg)
  * control turn (a turn that sleeps is counted as blocked). Worker
  * counters are plain words their workers write: any thread may read
  * them, as the control core does. */
-static int print_stats(const struct rcd_snapshot *s,
-		       const struct rc_classes *cl, char **buf, size_t *len)
-{
-	FILE *f = open_memstream(buf, len);
-
-	if (!f)
-		return -errno;
-	rcd_metrics_print(s, cl, f);
-	return fclose(f) == 0 ? 0 : -ENOMEM;
-}
-
-/* path replaced by buf[0..len) at once (a new file, renamed). */
-static int write_atomic(const char *path, const char *buf, size_t len)
-{
-	char tmp[RC_OPT_STR_MAX + 8];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	if (fwrite(buf, 1, len, f) != len) {
-		fclose(f);
-		return -EIO;
-	}
-	if (fclose(f) != 0 || rename(tmp, path) != 0)
-		return -errno;
-	return 0;
-}
-
 static void *stats_thread(void *arg)
 {
 	struct rcd_ctl *c = arg;
@@ -500,10 +470,10 @@ static void *stats_thread(void *arg)
 		 * classes); written outside it. */
 		pthread_mutex_lock(&c->mu);
 		s->g = c->snap.g;
-		rc = print_stats(s, &c->cfg->cl, &buf, &len);
+		rc = rcd_metrics_text(s, &c->cfg->cl, &buf, &len);
 		pthread_mutex_unlock(&c->mu);
 		if (rc == 0)
-			rc = write_atomic(c->cfg->stats_file, buf, len);
+			rc = rcd_file_replace(c->cfg->stats_file, buf, len);
 		free(buf);
 		buf = NULL;
 		if (rc != 0 && !c->stats_warned) {

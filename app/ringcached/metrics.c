@@ -631,8 +631,18 @@ void rcd_metrics_print(const struct rcd_snapshot *s,
 	visit(s, cl, print_one, f);
 }
 
-int rcd_metrics_write_file(const struct rcd_snapshot *s,
-			   const struct rc_classes *cl, const char *path)
+int rcd_metrics_text(const struct rcd_snapshot *s,
+		     const struct rc_classes *cl, char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+
+	if (!f)
+		return -errno;
+	rcd_metrics_print(s, cl, f);
+	return fclose(f) == 0 ? 0 : -ENOMEM;
+}
+
+int rcd_file_replace(const char *path, const char *buf, size_t len)
 {
 	char tmp[RC_OPT_STR_MAX + 8];
 	FILE *f;
@@ -641,10 +651,26 @@ int rcd_metrics_write_file(const struct rcd_snapshot *s,
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	rcd_metrics_print(s, cl, f);
+	if (fwrite(buf, 1, len, f) != len) {
+		fclose(f);
+		return -EIO;
+	}
 	if (fclose(f) != 0 || rename(tmp, path) != 0)
 		return -errno;
 	return 0;
+}
+
+int rcd_metrics_write_file(const struct rcd_snapshot *s,
+			   const struct rc_classes *cl, const char *path)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc = rcd_metrics_text(s, cl, &buf, &len);
+
+	if (rc == 0)
+		rc = rcd_file_replace(path, buf, len);
+	free(buf);
+	return rc;
 }
 
 struct prom_ctx {

@@ -79,6 +79,15 @@ void rcd_stats_sum(struct rcd_worker *const *w, unsigned n,
 void rcd_metrics_print(const struct rcd_snapshot *s,
 		       const struct rc_classes *cl, FILE *f);
 
+/* rcd_metrics_print's lines in a buffer of open_memstream's (free it).
+ * @return 0 or a negative errno. */
+int rcd_metrics_text(const struct rcd_snapshot *s,
+		     const struct rc_classes *cl, char **buf, size_t *len);
+
+/* Replace path by buf[0..len) at once (a new file, renamed over it).
+ * @return 0 or a negative errno. */
+int rcd_file_replace(const char *path, const char *buf, size_t len);
+
 /* Atomically replace path with rcd_metrics_print's lines. */
 int rcd_metrics_write_file(const struct rcd_snapshot *s,
 			   const struct rc_classes *cl, const char *path);
