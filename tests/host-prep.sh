@@ -13,12 +13,8 @@ HP=$SRC/scripts/host-prep
 T=$(mktemp -d "/tmp/rchostprep.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
-expect() { # what got want
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
-}
+# shellcheck source=lib/check.sh
+. "$SRC/tests/lib/check.sh"
 
 # A host as it should be: 1024 2M pages reserved and asked for at boot,
 # dpdk.service enabled, the NIC on vfio-pci and listed, workers 2-4
@@ -159,5 +155,4 @@ for bad in "--bind" "--bind 03:00.0" "--hugepages lots" "--page-size 4M" "--driv
 	expect "usage error: $bad" "$ST" 2
 done
 
-echo "host-prep: $fails failures"
-[ "$fails" -eq 0 ]
+checks_done host-prep

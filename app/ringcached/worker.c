@@ -742,10 +742,11 @@ static void ctl_tx(struct rcd_worker *w)
 
 void rcd_worker_snapshot(struct rcd_worker *w)
 {
-	if (w->reasm)
-		rc_reasm_get_stats(w->reasm, &w->stats.reasm);
+	/* Rate counts: those of buckets a reload replaced, and these. */
 	struct rc_ratelimit_stats rate = w->rate_base, cur;
 
+	if (w->reasm)
+		rc_reasm_get_stats(w->reasm, &w->stats.reasm);
 	if (w->p.rl) {
 		rc_ratelimit_get_stats(w->p.rl, &cur);
 		rc_ratelimit_stats_add(&rate, &cur);

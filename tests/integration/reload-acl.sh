@@ -14,6 +14,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 RC_BIN=$BUILD
 # shellcheck source=../../scripts/lib/netns.sh
 . "$HERE/../../scripts/lib/netns.sh"
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
@@ -24,12 +26,6 @@ trap 'exit 130' INT TERM
 rc_topo_tap "$$"
 NET=198.18.0
 SRV=$NET.2:7711
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
-expect() { # what got want
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi
-}
 
 # The node's settings that this test changes while it runs.
 ALLOW="$NET.0/24"
@@ -82,7 +78,6 @@ CTL() { "$BUILD/app/ringctl/ringctl" -s "$SOCK" "$@"; }
 J() { CTL --json "$@"; }
 CLI() { ip netns exec "$RC_NS_CLI" "$BUILD/tests/integration/rc_cli" "$SRV" "$@"; }
 py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-rc_of() { set +e; "$@" >/dev/null 2>&1; local r=$?; set -e; echo $r; }
 mono_ns() { python3 -c 'import time; print(time.monotonic_ns())'; }
 
 # A counter from the stats file, once it has been written after now (the
@@ -273,5 +268,4 @@ expect "reloading the same file changes nothing" \
 rc_daemon_stop && pass "clean stop (no leak reported)" ||
 	{ fail "stop: status $RC_DAEMON_STATUS"; tail -30 "$WORK/daemon.log"; }
 
-echo "reload-acl: $fails failures"
-[ "$fails" -eq 0 ]
+checks_done reload-acl
