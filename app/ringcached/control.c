@@ -599,7 +599,7 @@ static void reclaim_policies(struct rcd_node *nd)
 
 	if (ns)
 		LOG(NOTICE, "config reload: all %u workers use the new ACL, "
-		    "rate and class tables (%.3f ms after the reload)",
+		    "rate and class tables (seen %.3f ms after the reload)",
 		    nd->n_workers, (double)ns / 1e6);
 }
 

@@ -265,6 +265,8 @@ t2=$(stat rate_throttled_ops)
 expect "every item still present" "$(CLI verify "$WORK/items")" "present 300 missing 0 wrong 0 failed 0"
 expect "reloading the same file changes nothing" \
 	"$(J config reload | py 'd["applied"], d["restart_needed"]')" "[] []"
+# How long the workers took to switch tables, reload by reload.
+grep -o 'workers use the new ACL.*' "$WORK/daemon.log" | sed 's/^/info: /'
 rc_daemon_stop && pass "clean stop (no leak reported)" ||
 	{ fail "stop: status $RC_DAEMON_STATUS"; tail -30 "$WORK/daemon.log"; }
 
