@@ -17,6 +17,7 @@
 #include <rte_log.h>
 
 #include "config.h"
+#include "policy.h"
 #include "worker.h"
 #include "rc_proto.h"
 #include "rc_store.h"
@@ -131,7 +132,7 @@ const struct rc_opt rcd_options[] = {
 	    "Data classes, ids from 0 in this order: name:share%[:protected]; "
 	    "each class's budget is its share of store.memory (protected: "
 	    "memory it borrowed is taken back from it last)"),
-	OPT("store", "class_prefixes", RC_OPT_STR,
+	ORT("store", "class_prefixes", RC_OPT_STR,
 	    "wedding_=wedding_data,vendor_=vendor_responses,"
 	    "guest_=guest_interactions,rsvp_=guest_interactions,"
 	    "thumb_=photo_thumbnails,photo_=photo_thumbnails,sys_=system_cache",
@@ -139,28 +140,28 @@ const struct rc_opt rcd_options[] = {
 	    "prefix=class rules giving a request without an explicit class "
 	    "its class (longest prefix wins); one line of the file holds at "
 	    "most 200 bytes"),
-	OPT("store", "default_class", RC_OPT_STR, "system_cache", 0, 0,
+	ORT("store", "default_class", RC_OPT_STR, "system_cache", 0, 0,
 	    default_class, "Class of keys that no prefix rule matches"),
 	OPT("store", "borrowing", RC_OPT_BOOL, "true", 0, 0, borrowing,
 	    "A class at its budget may use memory other classes leave idle; "
 	    "it is given back (evicted) when they need it"),
 
-	OPT("acl", "allow", RC_OPT_STR,
+	ORT("acl", "allow", RC_OPT_STR,
 	    "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 198.18.0.0/15", 0, 0,
 	    allow,
 	    "Source networks (CIDR list) whose requests are served; others "
 	    "are dropped and counted (drop_acl)"),
-	OPT("acl", "trusted", RC_OPT_STR, "", 0, 0, trusted,
+	ORT("acl", "trusted", RC_OPT_STR, "", 0, 0, trusted,
 	    "Source networks that may get replies larger than their "
 	    "requests; others must pad requests (UDP amplification guard)"),
-	OPT("acl", "rate_limits", RC_OPT_STR, "", 0, 0, rate_limits,
+	ORT("acl", "rate_limits", RC_OPT_STR, "", 0, 0, rate_limits,
 	    "cidr=rate[/burst] rules: operations per second allowed to each "
 	    "client network in cidr (burst default rate/10); the most "
 	    "specific rule wins; excess is answered THROTTLED"),
-	OPT("acl", "rate_network_prefix", RC_OPT_UINT, "24", 0, 32,
+	ORT("acl", "rate_network_prefix", RC_OPT_UINT, "24", 0, 32,
 	    rate_network_prefix,
 	    "A client network for rate_limits is a /this prefix"),
-	OPT("acl", "rate_max_networks", RC_OPT_UINT, "4096", 4, 1 << 20,
+	ORT("acl", "rate_max_networks", RC_OPT_UINT, "4096", 4, 1 << 20,
 	    rate_max_networks,
 	    "Rate buckets per worker; when full the idlest is reused "
 	    "(counted)"),
@@ -636,13 +637,7 @@ int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
 		.max_entries_per_owner = (unsigned)cfg->reasm_src_entries,
 		.max_bytes_per_owner = cfg->reasm_src_bytes,
 	};
-	struct rc_ratelimit_config lc = {
-		.rules = &cfg->rate_l,
-		.network_prefix = (unsigned)cfg->rate_network_prefix,
-		.max_networks = (unsigned)cfg->rate_max_networks,
-		.share = (unsigned)cfg->workers,
-		.hz = rte_get_tsc_hz(),
-	};
+	struct rc_policy *pol;
 
 	w->id = id;
 	w->port_id = (uint16_t)cfg->port_id;
@@ -653,10 +648,7 @@ int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
 	w->p.epoch = (uint32_t)cfg->epoch;
 	w->p.max_key = (uint32_t)cfg->max_key_size;
 	w->p.max_value = (uint32_t)cfg->max_value_size;
-	w->p.classes = &cfg->cl;
 	w->p.st = &w->stats.srv;
-	w->allow = &cfg->allow_l;
-	w->trusted = &cfg->trusted_l;
 	w->idle_sleep_us = cfg->idle_sleep_us;
 	w->idle_spin_us = cfg->idle_spin_us;
 	w->io_only = cfg->io_only;
@@ -670,10 +662,10 @@ int rcd_worker_configure(struct rcd_worker *w, const struct rcd_config *cfg,
 	w->reasm = rc_reasm_create(&rc);
 	if (!w->reasm)
 		return -ENOMEM;
-	if (cfg->rate_l.n) {
-		w->p.rl = rc_ratelimit_create(&lc);
-		if (!w->p.rl)
-			return -ENOMEM;
-	}
+	pol = rcd_policy_build(cfg, &cfg->cl, (unsigned)cfg->workers);
+	if (!pol)
+		return -ENOMEM;
+	rc_pub_init(&w->pub, pol);
+	rcd_worker_use_policy(w, pol);
 	return 0;
 }

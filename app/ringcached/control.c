@@ -24,6 +24,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "control.h"
+#include "policy.h"
 #include "repl.h"
 
 extern int rcd_logtype;
@@ -688,6 +689,18 @@ static void announce_ready(struct rcd_ctl *c)
 		   nd->ifc.base_port + nd->n_workers - 1, nd->n_workers);
 }
 
+/* Free the request tables workers moved past; say when a reload's new
+ * ones are in force everywhere (the reload itself answered at once). */
+static void reclaim_policies(struct rcd_node *nd)
+{
+	uint64_t ns = rcd_policy_reclaim(nd);
+
+	if (ns)
+		LOG(NOTICE, "config reload: all %u workers use the new ACL, "
+		    "rate and class tables (seen %.3f ms after the reload)",
+		    nd->n_workers, (double)ns / 1e6);
+}
+
 /* SIGHUP: the same reload as `ringctl config reload`, on this core. */
 static void reload_on_signal(struct rcd_ctl *c)
 {
@@ -752,6 +765,7 @@ int rcd_control_run(struct rcd_node *nd)
 		rcd_ctl_json(&c);
 		t[1] = now_ns();
 		rcd_ctl_commands(&c);
+		reclaim_policies(nd);
 		t[2] = now_ns();
 		rte_timer_manage();
 		t[3] = now_ns();

@@ -18,6 +18,7 @@
 #include <rte_version.h>
 
 #include "ctl_int.h"
+#include "policy.h"
 #include "repl.h"
 
 extern int rcd_logtype;
@@ -441,18 +442,29 @@ static json_t *do_describe(struct rcd_ctl *c, json_t *req)
 static json_t *do_config_reload(struct rcd_ctl *c, json_t *req)
 {
 	static struct rcd_config nc;
-	json_t *applied = json_array(), *restart = json_array(), *r;
+	static struct rc_policy *staged[RCD_MAX_WORKERS];
+	json_t *applied, *restart, *r;
 	char err[2 * RC_OPT_STR_MAX], a[RC_OPT_STR_MAX], b[RC_OPT_STR_MAX];
 	char name[96];
+	bool policy;
+	int rc;
 
 	(void)req;
-	if (rcd_node_load_config(c->nd->config_path, c->nd->sets,
-				 c->nd->n_sets, &nc, err, sizeof(err)) != 0) {
-		json_decref(applied);
-		json_decref(restart);
+	rc = rcd_node_load_config(c->nd->config_path, c->nd->sets,
+				  c->nd->n_sets, &nc, err, sizeof(err));
+	policy = rc == 0 && rcd_policy_changed(c->cfg, &nc);
+	if (policy)
+		rc = rcd_policy_stage(c->nd, &nc, staged, err, sizeof(err));
+	if (rc != 0) {
 		LOG(WARNING, "config reload refused: %s", err);
-		return rcd_ctl_fail("bad_config", "%s (nothing changed)", err);
+		return rcd_ctl_fail(rc == -EBUSY    ? "busy"
+				    : rc == -ENOMEM ? "server_error"
+						    : "bad_config",
+				    "%s (nothing changed)", err);
 	}
+	/* From here nothing fails: the staged tables will be published. */
+	applied = json_array();
+	restart = json_array();
 	for (size_t i = 0; i < rcd_n_options; i++) {
 		const struct rc_opt *p = &rcd_options[i];
 
@@ -472,6 +484,8 @@ static json_t *do_config_reload(struct rcd_ctl *c, json_t *req)
 	}
 	/* Parsed forms of what changed. Cannot fail: nc parsed the same. */
 	rcd_config_finish_runtime(c->cfg, err, sizeof(err));
+	if (policy)
+		rcd_policy_publish(c->nd, &nc, staged);
 	rte_log_set_level(rcd_logtype, c->cfg->log_level_n);
 	setenv("TZ", c->cfg->timezone, 1);
 	tzset();

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "node.h"
+#include "policy.h"
 #include "repl.h"
 #include "warm.h"
 #include "worker.h"
@@ -344,7 +345,7 @@ static void teardown(struct rcd_node *nd)
 	for (unsigned i = 0; i < RTE_MAX_LCORE; i++) {
 		if (nd->workers[i]) {
 			rc_store_destroy(nd->workers[i]->p.store);
-			rc_ratelimit_destroy(nd->workers[i]->p.rl);
+			rcd_policy_teardown(nd->workers[i]);
 			rc_reasm_destroy(nd->workers[i]->reasm);
 			rte_free(nd->workers[i]->lat);
 			rte_free(nd->workers[i]);

@@ -26,6 +26,9 @@ struct rcd_node {
 	struct rcd_repl *repl;       /* replication (role standalone: off) */
 	volatile int *quit;
 	volatile int *reload;        /* SIGHUP: reload at the next turn */
+	uint64_t policy_published_ns; /* CLOCK_MONOTONIC of a reload's new
+				      * tables until every worker took them
+				      * (0: all did; policy.c) */
 };
 
 /* Load the config as at start-up (file, then --set overrides) into cfg.

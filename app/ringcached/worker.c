@@ -14,6 +14,7 @@
 #include <rte_pause.h>
 #include <rte_prefetch.h>
 
+#include "policy.h"
 #include "worker.h"
 
 void rcd_key_digest(const void *key, size_t len, void *out)
@@ -741,10 +742,16 @@ static void ctl_tx(struct rcd_worker *w)
 
 void rcd_worker_snapshot(struct rcd_worker *w)
 {
+	/* Rate counts: those of buckets a reload replaced, and these. */
+	struct rc_ratelimit_stats rate = w->rate_base, cur;
+
 	if (w->reasm)
 		rc_reasm_get_stats(w->reasm, &w->stats.reasm);
-	if (w->p.rl)
-		rc_ratelimit_get_stats(w->p.rl, &w->stats.rate);
+	if (w->p.rl) {
+		rc_ratelimit_get_stats(w->p.rl, &cur);
+		rc_ratelimit_stats_add(&rate, &cur);
+	}
+	w->stats.rate = rate;
 	rc_store_get_stats(w->p.store, &w->stats.store);
 	for (unsigned c = 0; c < w->p.classes->n; c++)
 		rc_store_get_class_stats(w->p.store, (uint8_t)c,
@@ -756,6 +763,19 @@ void rcd_worker_snapshot(struct rcd_worker *w)
 	__atomic_store_n(&w->published_ns,
 			 (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
 			 __ATOMIC_RELEASE);
+}
+
+/* A reload's new ACL, rate and class tables, taken between bursts where
+ * nothing of the old ones is held; saying so lets the control core free
+ * them. One load and compare when there is nothing new. */
+static inline void take_policy(struct rcd_worker *w)
+{
+	struct rc_policy *pol = rc_pub_fresh(&w->pub);
+
+	if (likely(pol == NULL))
+		return;
+	rcd_worker_use_policy(w, pol);
+	rc_pub_done(&w->pub);
 }
 
 int rcd_worker_main(void *arg)
@@ -786,6 +806,7 @@ int rcd_worker_main(void *arg)
 		uint32_t now = store_clock(w);
 
 		w->now_tsc = now_tsc;
+		take_policy(w);
 		/* Every write of the last burst is in the log: a hand-over
 		 * (repl demote) waits for this to show the new role. */
 		__atomic_store_n(&w->role_seen, w->p.role, __ATOMIC_RELEASE);

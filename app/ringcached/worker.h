@@ -13,7 +13,9 @@
 #include "rc_guard.h"
 #include "rc_hist.h"
 #include "rc_net.h"
+#include "rc_policy.h"
 #include "rc_proto.h"
+#include "rc_pub.h"
 #include "rc_reasm.h"
 #include "rc_repl.h"
 #include "rc_server.h"
@@ -112,7 +114,13 @@ struct rcd_worker {
 	uint16_t port_id;
 	uint16_t burst;
 	uint16_t partitions;
+	/* The request policy in use: allow and trusted point into it, as
+	 * do p.classes and p.rl. A reload hands a new one over through pub
+	 * (taken at the top of a loop turn, policy.h). */
 	const struct rc_cidr_list *allow, *trusted;
+	struct rc_policy *pol;
+	struct rc_pub pub;
+	struct rc_ratelimit_stats rate_base; /* of buckets replaced */
 	struct rc_reasm *reasm;      /* NULL: segmented requests dropped */
 	uint64_t idle_sleep_us;
 	uint64_t idle_spin_us;

@@ -73,7 +73,8 @@ static void usage(FILE *f)
 "  del KEY                        remove one key\n"
 "  config show | reload           effective options; apply runtime ones\n"
 "  describe                       every option: type, default, bounds,\n"
-"                                 whether reload can change it\n"
+"                                 whether reload can change it or it\n"
+"                                 needs a restart\n"
 "  warm FILE                      bulk load JSON lines {\"key\",\"value\"|\n"
 "                                 \"value_hex\",\"ttl\",\"flags\",\"class\"}\n"
 "                                 ('-' reads standard input)\n"
@@ -126,11 +127,14 @@ static const struct {
 	{"config", "config show | reload\n"
 	 "  show: every option's value in force.\n"
 	 "  reload: re-read the -c file (and --set overrides); runtime\n"
-	 "  options take effect, others are listed as needing a restart; a\n"
-	 "  file that does not parse changes nothing (exit 1). kill -HUP does\n"
-	 "  the same.\n"},
+	 "  options take effect (ACLs, rate limits and class prefix rules\n"
+	 "  included, the cache kept), others are listed as needing a\n"
+	 "  restart; a file that does not parse, or a value the running\n"
+	 "  node cannot take, changes nothing (exit 1). kill -HUP does the\n"
+	 "  same.\n"},
 	{"describe", "describe\n"
-	 "  Every option: type, default, bounds, whether reload changes it.\n"},
+	 "  Every option: type, default, bounds, and whether a reload\n"
+	 "  changes it or it needs a restart.\n"},
 	{"warm", "warm FILE\n"
 	 "  Bulk load JSON lines {\"key\", \"value\" | \"value_hex\", \"ttl\",\n"
 	 "  \"flags\", \"class\"} ('-' reads standard input) in chunks of\n"
@@ -555,21 +559,30 @@ static void h_reload(json_t *r)
 static void h_describe(json_t *r)
 {
 	json_t *o;
-	size_t i;
+	size_t i, n_restart = 0;
 	char name[128];
 
-	printf("%-30s %-7s %-8s %-22s %s\n", "option", "type", "runtime",
+	/* "change": how a new value takes effect, reload (ringctl config
+	 * reload, SIGHUP) or restart (which empties the cache unless
+	 * store.save_file is set). */
+	printf("%-30s %-7s %-8s %-22s %s\n", "option", "type", "change",
 	       "bounds", "default");
 	json_array_foreach(json_object_get(r, "options"), i, o) {
+		int rt = json_is_true(json_object_get(o, "runtime"));
+
+		n_restart += !rt;
 		snprintf(name, sizeof(name), "%s.%s", S(o, "section"),
 			 S(o, "name"));
 		printf("%-30s %-7s %-8s %-22s %s\n    %s\n", name, S(o, "type"),
-		       json_is_true(json_object_get(o, "runtime")) ? "yes"
-								   : "no",
+		       rt ? "reload" : "restart",
 		       *S(o, "bounds") ? S(o, "bounds") : "-",
 		       *S(o, "default") ? S(o, "default") : "\"\"",
 		       S(o, "description"));
 	}
+	printf("\n%zu of %zu options need a restart to change; `ringctl "
+	       "config reload` (or SIGHUP) applies the others and keeps the "
+	       "cache\n", n_restart,
+	       json_array_size(json_object_get(r, "options")));
 }
 
 /* "90s", "30m", "6h", "2d" or plain seconds. */

@@ -273,3 +273,11 @@ void rc_ratelimit_get_stats(const struct rc_ratelimit *rl,
 {
 	*st = rl->st;
 }
+
+void rc_ratelimit_stats_add(struct rc_ratelimit_stats *acc,
+			    const struct rc_ratelimit_stats *st)
+{
+	acc->admitted += st->admitted;
+	acc->throttled += st->throttled;
+	acc->reused += st->reused;
+}

@@ -86,4 +86,9 @@ bool rc_ratelimit_admit(struct rc_ratelimit *rl, uint32_t src, unsigned ops,
 void rc_ratelimit_get_stats(const struct rc_ratelimit *rl,
 			    struct rc_ratelimit_stats *st);
 
+/* acc += st: a worker whose buckets a reload replaced keeps counting
+ * from where the old ones stopped. */
+void rc_ratelimit_stats_add(struct rc_ratelimit_stats *acc,
+			    const struct rc_ratelimit_stats *st);
+
 #endif

@@ -5,6 +5,10 @@
  *   rc_cli SERVER gets KEY N PAUSE_US   -> N GETs, "hits H misses M"
  *   rc_cli SERVER mgets KEY K N         -> N multi-gets of KEY.0..KEY.K-1,
  *                                          "answered A" (keys with a status)
+ *   rc_cli SERVER verify FILE           -> GET every "KEY VALUE" line of
+ *                                          FILE: "present P missing M
+ *                                          wrong W failed F" (no answer);
+ *                                          exit 1 unless all present
  * Exit 0 on OK, 1 on a server answer other than OK, 2 on misuse. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +16,39 @@
 #include <unistd.h>
 
 #include "ringcache.h"
+
+/* Every "KEY VALUE" line of path read back with its value. */
+static int verify(rc_client *c, const char *path)
+{
+	char line[1024], key[256], val[768], buf[1024];
+	long present = 0, missing = 0, wrong = 0, failed = 0;
+	size_t len;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		perror(path);
+		return 2;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		int e;
+
+		if (sscanf(line, "%255s %767s", key, val) != 2)
+			continue;
+		e = rc_get(c, key, strlen(key), buf, sizeof(buf), &len, NULL);
+		if (e == RC_ENOTFOUND)
+			missing++;
+		else if (e != RC_OK)
+			failed++;
+		else if (len != strlen(val) || memcmp(buf, val, len))
+			wrong++;
+		else
+			present++;
+	}
+	fclose(f);
+	printf("present %ld missing %ld wrong %ld failed %ld\n", present,
+	       missing, wrong, failed);
+	return missing || wrong || failed ? RC_ENOTFOUND : RC_OK;
+}
 
 int main(int argc, char **argv)
 {
@@ -90,6 +127,8 @@ int main(int argc, char **argv)
 		}
 		printf("answered %ld\n", answered);
 		err = RC_OK;
+	} else if (!strcmp(argv[2], "verify")) {
+		err = verify(c, argv[3]);
 	} else {
 		fprintf(stderr, "rc_cli: bad command\n");
 		err = 2;
