@@ -104,6 +104,46 @@ rc_topo_tap_up() { # client-ip/prefix
 	ip netns exec "$RC_NS_CLI" ip link set "$RC_TAP_IF" up
 }
 
+# A small test node's config on stdout (198.18.0.2, 64 MiB in 64 KiB
+# segments, the /24 trusted, no calendar): a test appends the sections it
+# needs; a key given again later wins.
+rc_node_conf() { # workers
+	cat <<CONF
+[node]
+ip = 198.18.0.2
+
+[dpdk]
+workers = $1
+mbufs = 4095
+idle_sleep_us = 20
+
+[store]
+memory = 64M
+memory_cap = 64M
+max_items = 65536
+segment_size = 64K
+max_value_size = 4K
+
+[acl]
+trusted = 198.18.0.0/24
+
+[scaling]
+rules =
+CONF
+}
+
+# Start ringcached on the tap topology (rc_topo_tap) at 198.18.0.2, give
+# the kernel side 198.18.0.1, and wait until it answers. Sets what
+# rc_daemon_start sets (RC_CTL_SOCK, RC_DAEMON_PID, ...).
+rc_tap_node_up() { # config log workers
+	# shellcheck disable=SC2046
+	rc_daemon_start "$RC_NS_SRV" "$1" "$2" $(rc_eal_lcores "$3") \
+		--no-pci --no-huge -m 512 --vdev "$RC_EAL_VDEV"
+	rc_topo_tap_up 198.18.0.1/24
+	ip netns exec "$RC_NS_CLI" "$RC_BIN/app/ringdemo/ringdemo" \
+		-s 198.18.0.2:7711 --wait-ready 60 >/dev/null
+}
+
 # Topology "veth": daemon on one end of a veth pair (net_af_packet),
 # client in a second namespace on the other end.
 rc_topo_veth() { # id client-ip/prefix qpairs

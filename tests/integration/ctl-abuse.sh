@@ -27,6 +27,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 RC_BIN=$BUILD
 # shellcheck source=../../scripts/lib/netns.sh
 . "$HERE/../../scripts/lib/netns.sh"
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
@@ -45,9 +47,6 @@ PROBE_MAX_MS=${PROBE_MAX_MS:-2000}
 MAX_LINE=$((4 << 20))
 rc_topo_tap "$$"
 NET=198.18.0
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
 py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 write_conf() { # extra [dpdk] lines

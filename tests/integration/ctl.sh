@@ -13,6 +13,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 RC_BIN=$BUILD
 # shellcheck source=../../scripts/lib/netns.sh
 . "$HERE/../../scripts/lib/netns.sh"
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
@@ -23,9 +25,6 @@ trap 'exit 130' INT TERM
 rc_topo_tap "$$"
 NET=198.18.0
 SRV=$NET.2:7711
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
 
 write_conf() { # min_gets
 	cat >"$WORK/ctl.conf" <<CONF
@@ -69,10 +68,7 @@ CONF
 }
 write_conf 20
 
-# shellcheck disable=SC2046
-rc_daemon_start "$RC_NS_SRV" "$WORK/ctl.conf" "$WORK/daemon.log" \
-	$(rc_eal_lcores 2) --no-pci --no-huge -m 512 --vdev "$RC_EAL_VDEV"
-rc_topo_tap_up $NET.1/24
+rc_tap_node_up "$WORK/ctl.conf" "$WORK/daemon.log" 2
 SOCK=$RC_CTL_SOCK
 CTL() { "$BUILD/app/ringctl/ringctl" -s "$SOCK" "$@"; }
 J() { CTL --json "$@"; }
@@ -98,7 +94,6 @@ eventually() {
 }
 alert_level() { J status | py "[a['level'] for a in d['alerts'] if a['name']=='$1'][0]"; }
 
-ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" -s "$SRV" --wait-ready 60
 
 # --- the CLI's own contract -------------------------------------------------
 expect "ringctl --help exits 0" "$(rc_of CTL --help)" 0

@@ -16,6 +16,8 @@ SRC=$(cd "$HERE/../.." && pwd)
 RC_BIN=$BUILD
 # shellcheck source=../../scripts/lib/netns.sh
 . "$SRC/scripts/lib/netns.sh"
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 command -v promtool >/dev/null || {
@@ -29,44 +31,11 @@ trap 'exit 130' INT TERM
 
 rc_topo_tap "$$"
 NET=198.18.0
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
 
-cat >"$WORK/m.conf" <<CONF
-[node]
-ip = $NET.2
-
-[dpdk]
-workers = 2
-mbufs = 4095
-idle_sleep_us = 20
-
-[store]
-memory = 64M
-memory_cap = 64M
-max_items = 65536
-segment_size = 64K
-max_value_size = 4K
-
-[acl]
-trusted = $NET.0/24
-
-[scaling]
-rules =
-
-[alerts]
-window_s = 2
-min_gets = 20
-CONF
+{ rc_node_conf 2; printf '[alerts]\nwindow_s = 2\nmin_gets = 20\n'; } >"$WORK/m.conf"
 
 T0=$(date +%s)
-# shellcheck disable=SC2046
-rc_daemon_start "$RC_NS_SRV" "$WORK/m.conf" "$WORK/daemon.log" \
-	$(rc_eal_lcores 2) --no-pci --no-huge -m 512 --vdev "$RC_EAL_VDEV"
-rc_topo_tap_up $NET.1/24
-ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" -s "$NET.2:7711" \
-	--wait-ready 60 >/dev/null
+rc_tap_node_up "$WORK/m.conf" "$WORK/daemon.log" 2
 
 # One namespace (tap): the client and the scraper run side by side.
 ip netns exec "$RC_NS_SRV" python3 - "$BUILD" "$NET.2:7711" "$T0" \

@@ -69,10 +69,7 @@ CONF
 }
 write_conf
 
-# shellcheck disable=SC2046
-rc_daemon_start "$RC_NS_SRV" "$WORK/rc.conf" "$WORK/daemon.log" \
-	$(rc_eal_lcores 2) --no-pci --no-huge -m 512 --vdev "$RC_EAL_VDEV"
-rc_topo_tap_up $NET.1/24
+rc_tap_node_up "$WORK/rc.conf" "$WORK/daemon.log" 2
 SOCK=$RC_CTL_SOCK
 CTL() { "$BUILD/app/ringctl/ringctl" -s "$SOCK" "$@"; }
 J() { CTL --json "$@"; }
@@ -144,7 +141,6 @@ print(n)
 PY
 }
 
-ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" -s "$SRV" --wait-ready 60 >/dev/null
 
 # --- data: 300 items through the control socket ------------------------------
 python3 - "$WORK/warm.jsonl" "$WORK/items" <<'PY'

@@ -13,6 +13,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 RC_BIN=$BUILD
 # shellcheck source=../../scripts/lib/netns.sh
 . "$HERE/../../scripts/lib/netns.sh"
+# shellcheck source=../lib/check.sh
+. "$HERE/../lib/check.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
@@ -25,43 +27,12 @@ NET=198.18.0
 SRV=$NET.2:7711
 SAVE=$WORK/store.save
 N=200
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-pass() { echo "ok: $*"; }
-expect() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }
 CLI() { ip netns exec "$RC_NS_CLI" "$BUILD/tests/integration/rc_cli" "$SRV" "$@"; }
 
 start() { # workers log
-	cat >"$WORK/w.conf" <<CONF
-[node]
-ip = $NET.2
-
-[dpdk]
-workers = $1
-mbufs = 4095
-idle_sleep_us = 20
-
-[store]
-memory = 64M
-memory_cap = 64M
-max_items = 65536
-segment_size = 64K
-max_value_size = 4K
-save_file = $SAVE
-
-[acl]
-trusted = $NET.0/24
-
-[scaling]
-rules =
-CONF
-	# shellcheck disable=SC2046
-	rc_daemon_start "$RC_NS_SRV" "$WORK/w.conf" "$2" \
-		$(rc_eal_lcores "$1") --no-pci --no-huge -m 512 \
-		--vdev "$RC_EAL_VDEV"
-	rc_topo_tap_up $NET.1/24
-	ip netns exec "$RC_NS_CLI" "$BUILD/app/ringdemo/ringdemo" -s "$SRV" \
-		--wait-ready 60 >/dev/null
+	{ rc_node_conf "$1"; printf '[store]\nsave_file = %s\n' "$SAVE"; } \
+		>"$WORK/w.conf"
+	rc_tap_node_up "$WORK/w.conf" "$2" "$1"
 }
 all_back() { # how many of k0..k(N-1) read back with their values
 	local i ok=0 got
