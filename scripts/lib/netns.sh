@@ -104,6 +104,20 @@ rc_topo_tap_up() { # client-ip/prefix
 	ip netns exec "$RC_NS_CLI" ip link set "$RC_TAP_IF" up
 }
 
+# The start of a test on one tap node: root or skip (77), $WORK (a
+# directory removed on exit, with every namespace and daemon rc_* made,
+# failure or not), and the topology (rc_topo_tap).
+rc_tap_test() { # name (of the work directory)
+	[ "$(id -u)" -eq 0 ] || {
+		echo "integration tests need root (netns, DPDK)"
+		exit 77
+	}
+	WORK=$(mktemp -d "/tmp/rc$1.XXXXXX")
+	trap 'rc_cleanup; rm -rf "$WORK"' EXIT
+	trap 'exit 130' INT TERM
+	rc_topo_tap "$$"
+}
+
 # A small test node's config on stdout (198.18.0.2, 64 MiB in 64 KiB
 # segments, the /24 trusted, no calendar): a test appends the sections it
 # needs; a key given again later wins.

@@ -16,13 +16,9 @@ RC_BIN=$BUILD
 # shellcheck source=../lib/check.sh
 . "$HERE/../lib/check.sh"
 
-[ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
-WORK=$(mktemp -d "/tmp/rcctl.XXXXXX")
-trap 'rc_cleanup; rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM
 
-rc_topo_tap "$$"
+rc_tap_test ctl
 NET=198.18.0
 SRV=$NET.2:7711
 

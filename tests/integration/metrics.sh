@@ -19,17 +19,13 @@ RC_BIN=$BUILD
 # shellcheck source=../lib/check.sh
 . "$HERE/../lib/check.sh"
 
-[ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 command -v promtool >/dev/null || {
 	echo "FAIL: promtool missing (Debian package prometheus; scripts/deps installs it)"
 	exit 1
 }
 
-WORK=$(mktemp -d "/tmp/rcmetrics.XXXXXX")
-trap 'rc_cleanup; rm -rf "$WORK"' EXIT
-trap 'exit 130' INT TERM
 
-rc_topo_tap "$$"
+rc_tap_test metrics
 NET=198.18.0
 
 { rc_node_conf 2; printf '[alerts]\nwindow_s = 2\nmin_gets = 20\n'; } >"$WORK/m.conf"
