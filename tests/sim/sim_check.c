@@ -50,10 +50,13 @@ static void observe(struct sim *s, struct sim_node *nd)
 				st.promotions - nd->last_st.promotions;
 	}
 	/* A standby is whole once in step with a whole primary, and not
-	 * while a resync clears it; a primary keeps what it had. */
-	if (v.role == RC_REPL_STANDBY)
-		nd->whole = v.phase == RC_REPL_PHASE_STREAMING && peer->alive &&
-			    peer->whole;
+	 * while a resync clears it; a primary keeps what it had, and so
+	 * does a standby whose primary just died. */
+	if (v.role == RC_REPL_STANDBY && v.phase != RC_REPL_PHASE_STREAMING)
+		nd->whole = false;
+	else if (v.role == RC_REPL_STANDBY && peer->alive &&
+		 peer->last_view.role == RC_REPL_PRIMARY)
+		nd->whole = peer->whole;
 	nd->last_view = v;
 	nd->last_st = st;
 }
@@ -182,8 +185,15 @@ void sim_check_heir(struct sim *s)
 		    x->epoch != s->inv5_epoch || !x->logged || seen[x->key])
 			continue;
 		seen[x->key] = 1;
-		if (y->ver[x->key] < id)
-			lost++;
+		/* A DEL is had by an absent key (a resync leaves no
+		 * tombstone). */
+		if (y->ver[x->key] >= id || (x->del && !y->present[x->key]))
+			continue;
+		lost++;
+		sim_trace(s, "failover lost write #%u (key %u, +%lu ms); the "
+			  "heir has #%u", id, x->key,
+			  (unsigned long)((x->t_try - s->t0) / MS),
+			  y->ver[x->key]);
 	}
 	s->st.lost_async += lost;
 	if (lost > s->inv5_lag)
