@@ -292,7 +292,7 @@ void rn_follow(struct rc_repl_node *n, const struct rc_repl_hello *p,
 {
 	bool was_primary = n->role == RC_REPL_PRIMARY;
 
-	if ((n->role == RC_REPL_STANDBY && n->epoch == p->epoch) ||
+	if ((n->role == RC_REPL_STANDBY && n->epoch >= p->epoch) ||
 	    p->epoch == RC_REPL_EPOCH_MAX)
 		return;
 	n->role = RC_REPL_STANDBY;
