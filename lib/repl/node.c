@@ -104,6 +104,8 @@ struct rc_repl_node *rc_repl_node_new(const struct rc_repl_node_cfg *cfg,
 		n->cfg.batch_bytes = 256u << 10;
 	if (!n->cfg.turn_bytes)
 		n->cfg.turn_bytes = 4u << 20;
+	if (!n->cfg.send_bytes)
+		n->cfg.send_bytes = 4u << 20;
 	n->nw = cfg->workers;
 	n->auth = cfg->auth;
 	n->epoch = cfg->epoch;

@@ -52,6 +52,7 @@ void rc_repl_node_conn_up(struct rc_repl_node *n)
 	/* An ACK lost with the old connection is sent again (a hand-over
 	 * waits for it). */
 	n->acked_sent = 0;
+	n->ack_sent_known = false;
 	/* The peer's first frame here must be fresh (auth window). */
 	if (n->auth)
 		rc_repl_auth_new_conn(n->auth);

@@ -15,7 +15,6 @@
 
 #define RN_DIAL_EVERY_NS 50000000ull
 #define RN_RBUF_CAP (RC_REPL_MAX_FRAME + 64u)
-#define RN_WBUF_HIGH (4u << 20)      /* stop queueing batches past this */
 #define RN_PENDING_MAX 65536u        /* standby batches being applied */
 
 struct rn_batch {
@@ -109,6 +108,8 @@ struct rc_repl_node {
 	uint64_t follow;             /* stream followed (0: none) */
 	uint64_t recv_seq;           /* last record queued */
 	uint64_t applied_seq, acked_sent;
+	bool ack_sent_known;         /* acked_sent went on this connection
+				      * since the last reset */
 	uint64_t in_snap_end;        /* SNAPSHOT_DONE's seq */
 	bool in_snap_known;          /* SNAPSHOT_DONE came */
 	bool applied_known;          /* applied_seq is past the last RESET's

@@ -236,7 +236,7 @@ bool rn_feed(struct rc_repl_node *n)
 		start_reset(n, "the backlog no longer holds what it missed");
 		did = true;
 	}
-	for (unsigned i = 0; i < n->backlog.n && n->wlen < RN_WBUF_HIGH; i++) {
+	for (unsigned i = 0; i < n->backlog.n && n->wlen < n->cfg.send_bytes; i++) {
 		struct rn_batch *b = rn_deq_at(&n->backlog, i);
 
 		if (b->last < n->next_send)

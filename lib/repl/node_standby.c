@@ -149,10 +149,15 @@ out:
 		       "snapshot applied up to record %lu",
 		       (unsigned long)n->in_snap_end);
 	}
-	if (n->applied_seq > n->acked_sent && n->hello_in &&
-	    n->role == RC_REPL_STANDBY) {
+	/* The first ACK after a reset or a reconnect goes even at record
+	 * 0: a primary with an empty stream learns only so that this copy
+	 * is cleared and in step (else it stays in phase snapshot, and a
+	 * hand-over is refused, until its first write). */
+	if (n->hello_in && n->role == RC_REPL_STANDBY && n->applied_known &&
+	    (n->applied_seq > n->acked_sent || !n->ack_sent_known)) {
 		rn_send_seq(n, RC_REPL_F_ACK, n->applied_seq);
 		n->acked_sent = n->applied_seq;
+		n->ack_sent_known = true;
 		n->st.acks_out++;
 	}
 }
@@ -184,6 +189,7 @@ int rn_take_reset(struct rc_repl_node *n, uint64_t seq, uint64_t stream)
 		free(rn_deq_pop(&n->pending));
 	n->applied_seq = n->acked_sent = 0;
 	n->applied_known = false;
+	n->ack_sent_known = false;
 	push_mark(n, seq - 1, rn_now(n));
 	n->st.resets++;
 	rn_log(n, RC_REPL_LOG_NOTICE, "primary resets this copy: clearing, "

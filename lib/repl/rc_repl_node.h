@@ -114,6 +114,8 @@ struct rc_repl_node_cfg {
 	uint32_t backlog_batches;    /* and at most this many (0: 65536) */
 	uint32_t batch_bytes;        /* a batch is cut here (0: 256 KiB) */
 	uint32_t turn_bytes;         /* records numbered per turn (0: 4 MiB) */
+	uint32_t send_bytes;         /* batches queued for the socket beyond
+				      * what it took (0: 4 MiB) */
 	uint64_t heartbeat_ns, failover_ns, join_ns;
 	struct rc_repl_auth *auth;   /* NULL: insecure */
 };
