@@ -29,6 +29,7 @@ static void plan_node(struct sim *s, struct sim_node *nd, bool big)
 							    : sim_range(r, 64, 256));
 	c->batch_bytes = sim_chance(r, 400) ? (uint32_t)sim_range(r, 4, 64) << 10 : 0;
 	c->turn_bytes = sim_chance(r, 300) ? (uint32_t)sim_range(r, 64, 512) << 10 : 0;
+	c->send_bytes = sim_chance(r, 500) ? (uint32_t)sim_range(r, 8, 1024) << 10 : 0;
 	nd->wall_skew = (int64_t)sim_range(r, 0, 100 * MS) - (int64_t)(50 * MS);
 	nd->rng = sim_next(r);
 }
