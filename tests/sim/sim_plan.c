@@ -128,7 +128,7 @@ int sim_plan(struct sim *s)
 		      : (uint32_t)sim_range(r, 50, 2000);
 	s->vmin = big ? 64 : 8;
 	s->vmax = big ? 400 : (uint32_t)sim_range(r, 8, 200);
-	s->write_rate = sim_range(r, 200, 6000);
+	s->write_rate = sim_range(r, 100, 4000);
 	s->durable_pm = (unsigned)sim_range(r, 0, 600);
 	s->durable_ns = sim_range(r, 50, 100) * MS;
 	s->apply_rate = sim_range(r, 200000, 2000000);
@@ -136,7 +136,7 @@ int sim_plan(struct sim *s)
 	s->now = s->t0 = sim_range(r, 1, 1000) * SEC;
 	s->fill_until = big ? s->now + 3 * SEC : 0;
 	s->wall0 = 1700000000ull * SEC + sim_below(r, 1000 * SEC);
-	s->fault_end = s->now + sim_range(r, 8, 30) * SEC;
+	s->fault_end = s->now + sim_range(r, big ? 8 : 4, 20) * SEC;
 	s->settle_limit = s->fault_end + 90 * SEC;
 	for (unsigned i = 0; i < RC_REPL_KEY_LEN; i++)
 		s->key[i] = (uint8_t)sim_next(r);

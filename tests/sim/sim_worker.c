@@ -44,8 +44,8 @@ uint32_t sim_value(const struct sim *s, uint32_t k, uint32_t id, uint8_t *out)
 
 	memcpy(out, &k, 4);
 	memcpy(out + 4, &id, 4);
-	for (uint32_t i = 8; i < len; i++)
-		out[i] = (uint8_t)(h >> (8 * (i % 8))) ^ (uint8_t)i;
+	for (uint32_t i = 8; i < len; i += 8, h = h * 0x9E3779B97F4A7C15ull + 1)
+		memcpy(out + i, &h, len - i < 8 ? len - i : 8);
 	return len;
 }
 
