@@ -84,6 +84,13 @@ struct sim_held {
 	uint64_t wseq, t;
 };
 
+/* A record a worker put in its rlog: which write (or which item, for a
+ * snapshot record) it carries. */
+struct sim_rec {
+	uint32_t id, key;
+	uint8_t del;
+};
+
 struct sim_worker {
 	uint8_t role, role_seen;
 	uint32_t epoch;
@@ -98,6 +105,9 @@ struct sim_worker {
 	uint32_t snap_cur, snap_seen;
 	uint64_t snap_wseq;
 	uint32_t items;
+	struct sim_rec *recs;        /* recs[i]: the record at wseq i + 1 */
+	uint64_t recs_cap;
+	uint64_t checked;            /* acked() checked up to this wseq */
 	struct sim_held held[SIM_HELD];
 	unsigned held_head, held_n;
 	struct rc_repl_log *rlog, *alog;
@@ -117,6 +127,7 @@ struct sim_node {
 	int64_t wall_skew;           /* its wall clock against the sim's */
 	/* The process. */
 	bool alive;
+	uint64_t boot_t;             /* this incarnation started then */
 	uint64_t restart_t;          /* killed: comes back then */
 	struct rc_repl_node *n;
 	struct rc_repl_env env;
@@ -178,6 +189,7 @@ struct sim_capture {
 
 struct sim_net {
 	bool conn;                   /* a genuine connection exists */
+	uint64_t conn_t;             /* made then */
 	bool broken;                 /* cut: it delivers nothing more */
 	struct sim_pipe pipe[SIM_NODES];   /* pipe[i]: from node i */
 	uint64_t last_dial;
@@ -236,6 +248,7 @@ struct sim {
 	uint32_t part_n[SIM_MAX_WORKERS];
 	uint8_t *key_part;
 	uint8_t *scratch;            /* one byte per key */
+	uint32_t *last_del;          /* per key: the last DEL taken */
 	uint32_t vmin, vmax;         /* value sizes */
 	uint64_t write_rate;         /* writes per simulated second */
 	uint64_t fill_until;         /* a faster client until then */
@@ -276,6 +289,8 @@ void sim_workers_turn(struct sim_node *nd);
 void sim_workers_after(struct sim_node *nd);
 bool sim_catching_up(const struct sim_node *nd, unsigned w);
 void sim_write(struct sim_node *nd, uint32_t id);
+void sim_workers_free(struct sim_node *nd);
+void sim_check_acked(struct sim_node *nd, unsigned w, uint64_t cnt);
 unsigned sim_held_total(const struct sim_node *nd);
 
 /* sim_env.c */

@@ -11,7 +11,6 @@
  *  4. once settled, the standby's store equals the primary's;
  *  5. what an asynchronous failover loses is within the lag the old
  *     primary reported just before it died. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "sim.h"
@@ -239,17 +238,44 @@ bool sim_settled(struct sim *s)
 	return true;
 }
 
+/* Invariant 1, as it happens: acked(w, cnt) says the standby has
+ * applied every record of worker w up to cnt; each must be on it (or
+ * something later of its key). Not when the standby is not the one the
+ * acknowledgement came from (it died, or restarted since). */
+void sim_check_acked(struct sim_node *nd, unsigned w, uint64_t cnt)
+{
+	struct sim *s = nd->sim;
+	struct sim_worker *wk = &nd->w[w];
+	const struct sim_node *q = &s->node[1 - nd->id];
+
+	if (cnt <= wk->checked)
+		return;
+	if (!q->alive || q->boot_t > s->net.conn_t) {
+		wk->checked = cnt;
+		return;
+	}
+	for (; wk->checked < cnt && !s->failed; wk->checked++) {
+		const struct sim_rec *r = &wk->recs[wk->checked];
+
+		s->st.checks[1]++;
+		/* Absent: deleted, or cleared by a resync whose snapshot
+		 * found it deleted. */
+		if (q->ver[r->key] >= r->id ||
+		    (!q->present[r->key] &&
+		     (r->del || s->last_del[r->key] > r->id)))
+			continue;
+		sim_fail(s, "invariant 1: node %u acked(%u, %lu): record %lu "
+			 "(%s #%u of key %u) is not on standby node %u, which "
+			 "has %s #%u", nd->id, w, (unsigned long)cnt,
+			 (unsigned long)wk->checked + 1, r->del ? "DEL" : "SET",
+			 r->id, r->key, q->id, q->present[r->key] ? "SET" : "nothing, last",
+			 q->ver[r->key]);
+	}
+}
+
 /* Invariant 1 on the primary p: every durable OK, or something later. */
 static void check_durable(struct sim *s, const struct sim_node *p)
 {
-	uint32_t *last_del = calloc(s->keys, sizeof(*last_del));
-
-	if (!last_del)
-		abort();
-	/* The last DEL taken of each key: what may have removed a SET. */
-	for (uint32_t id = 1; id < s->n_led; id++)
-		if (s->led[id].del)
-			last_del[s->led[id].key] = id;
 	for (uint32_t id = 1; id < s->n_led && !s->failed; id++) {
 		const struct sim_write *x = &s->led[id];
 		const uint32_t k = x->key;
@@ -262,8 +288,8 @@ static void check_durable(struct sim *s, const struct sim_node *p)
 			ok = !p->present[k] || p->ver[k] > id;
 		else if (p->present[k])
 			ok = p->ver[k] >= id;
-		else
-			ok = last_del[k] > id;
+		else /* gone: a later DEL must have been taken */
+			ok = s->last_del[k] > id;
 		if (!ok)
 			sim_fail(s, "invariant 1: durable %s #%u of key %u "
 				 "(OK at +%lu ms on node %u, epoch %u) is not on "
@@ -274,7 +300,6 @@ static void check_durable(struct sim *s, const struct sim_node *p)
 				 p->present[k] ? "SET" : "nothing, last",
 				 p->ver[k]);
 	}
-	free(last_del);
 }
 
 /* Invariant 4: the same items, the same writes. */

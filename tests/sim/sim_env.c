@@ -49,6 +49,10 @@ static void e_publish(void *ctx, enum rc_repl_role role, uint32_t epoch)
 	sim_trace(nd->sim, "node %u: workers publish %s at epoch %u", nd->id,
 		  rc_repl_role_name(role), epoch);
 	for (unsigned w = 0; w < nd->sim->nw; w++) {
+		/* What it logged before this term is not what the standby
+		 * of this term is acknowledging. */
+		if (role == RC_REPL_PRIMARY)
+			nd->w[w].checked = nd->w[w].wseq;
 		nd->w[w].role = (uint8_t)role;
 		nd->w[w].epoch = epoch;
 		if (role != RC_REPL_PRIMARY)
@@ -86,6 +90,7 @@ static void e_acked(void *ctx, unsigned w, uint64_t cnt)
 			 w < nd->sim->nw ? (unsigned long)nd->w[w].wseq : 0ul);
 		return;
 	}
+	sim_check_acked(nd, w, cnt);
 	nd->w[w].acked = cnt;
 }
 
@@ -223,7 +228,7 @@ int sim_node_boot(struct sim_node *nd)
 	struct sim *s = nd->sim;
 	const char *err = "";
 
-	memset(nd->w, 0, sizeof(nd->w));
+	sim_workers_free(nd);
 	memset(nd->ver, 0, s->keys * sizeof(*nd->ver));
 	memset(nd->present, 0, s->keys);
 	memset(nd->applied_id, 0, s->cap_led);
@@ -247,6 +252,7 @@ int sim_node_boot(struct sim_node *nd)
 		nd->w[w].alog = rc_repl_node_alog(nd->n, w);
 	}
 	nd->alive = true;
+	nd->boot_t = s->now;
 	nd->sock_open = nd->sock_attacker = false;
 	nd->down_t = 0;
 	nd->stall_until = nd->slow_until = 0;
@@ -266,5 +272,5 @@ void sim_node_kill(struct sim_node *nd)
 	rc_repl_auth_wipe(&nd->auth);
 	nd->alive = false;
 	nd->disk_done_t = 0;
-	memset(nd->w, 0, sizeof(nd->w));
+	sim_workers_free(nd);
 }

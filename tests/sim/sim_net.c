@@ -268,6 +268,7 @@ static void connect_pair(struct sim *s)
 	s->net.last_dial = s->now;
 	conn_free(s);
 	s->net.conn = true;
+	s->net.conn_t = s->now;
 	a->sock_open = b->sock_open = true;
 	s->st.connects++;
 	if (s->settling)

@@ -163,7 +163,8 @@ int sim_plan(struct sim *s)
 	s->led = calloc(s->cap_led, sizeof(*s->led));
 	s->key_part = malloc(s->keys);
 	s->scratch = malloc(s->keys);
-	if (!s->led || !s->key_part || !s->scratch)
+	s->last_del = calloc(s->keys, sizeof(*s->last_del));
+	if (!s->led || !s->key_part || !s->scratch || !s->last_del)
 		return -1;
 	for (unsigned w = 0; w < s->nw; w++)
 		if (!(s->part_keys[w] = malloc(s->keys * sizeof(uint32_t))))

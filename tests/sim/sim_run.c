@@ -92,6 +92,7 @@ static void free_sim(struct sim *s)
 
 		if (nd->alive)
 			rc_repl_node_free(nd->n);
+		sim_workers_free(nd);
 		free(nd->ver);
 		free(nd->present);
 		free(nd->applied_id);
@@ -101,6 +102,7 @@ static void free_sim(struct sim *s)
 		free(s->part_keys[w]);
 	free(s->key_part);
 	free(s->scratch);
+	free(s->last_del);
 	free(s->led);
 	free(s);
 }

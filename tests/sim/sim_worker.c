@@ -8,6 +8,7 @@
  * whether it is live. A value is derived from (key, id), so a record
  * that carries a wrong value is caught where it is applied. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim.h"
@@ -86,8 +87,25 @@ static bool emit(struct sim_node *nd, unsigned w, uint8_t type, uint32_t k,
 	}
 	rc_repl_rec_encode(b, &r);
 	rc_repl_log_commit(wk->rlog, n);
-	wk->wseq++;
+	if (wk->wseq == wk->recs_cap) {
+		uint64_t cap = wk->recs_cap ? 2 * wk->recs_cap : 4096;
+		struct sim_rec *v = realloc(wk->recs, cap * sizeof(*v));
+
+		if (!v)
+			abort();
+		wk->recs = v;
+		wk->recs_cap = cap;
+	}
+	wk->recs[wk->wseq++] = (struct sim_rec){.id = id, .key = k,
+						.del = type == RC_REPL_DEL};
 	return true;
+}
+
+void sim_workers_free(struct sim_node *nd)
+{
+	for (unsigned w = 0; w < SIM_MAX_WORKERS; w++)
+		free(nd->w[w].recs);
+	memset(nd->w, 0, sizeof(nd->w));
 }
 
 static void store_set(struct sim_node *nd, unsigned w, uint32_t k, uint32_t id)
@@ -121,10 +139,12 @@ void sim_write(struct sim_node *nd, uint32_t id)
 	}
 	x->node = (uint8_t)nd->id;
 	x->epoch = wk->epoch;
-	if (x->del)
+	if (x->del) {
 		store_del(nd, w, x->key, id);
-	else
+		s->last_del[x->key] = id;
+	} else {
 		store_set(nd, w, x->key, id);
+	}
 	lost = !emit(nd, w, x->del ? RC_REPL_DEL : RC_REPL_SET, x->key, id,
 		     false);
 	x->logged = !lost;
