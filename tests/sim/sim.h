@@ -209,7 +209,7 @@ struct sim_net {
 enum sim_fault {
 	F_CUT_STREAM, F_CUT_DATA, F_CUT_BOTH, F_KILL, F_STALL, F_SLOW,
 	F_DISK_HANG, F_PROMOTE, F_PROMOTE_FORCE, F_DEMOTE, F_ATTACK,
-	F_LOSSY, F__COUNT
+	F_LOSSY, F_BURST, F__COUNT
 };
 
 struct sim_event {
@@ -230,6 +230,7 @@ struct sim_stats {
 	uint64_t lost_async;         /* writes lost on failovers (inv. 5) */
 	uint64_t forged, replayed;   /* the attacker's */
 	uint64_t lag_underreports;   /* lost > lag, but not > lag + unnumbered */
+	uint64_t same_epoch;         /* two writers at one epoch (partitioned) */
 	uint64_t unforced_partial;   /* operator promotions of a partial copy
 				      * that needed no --force */
 };
@@ -252,6 +253,7 @@ struct sim {
 	uint32_t vmin, vmax;         /* value sizes */
 	uint64_t write_rate;         /* writes per simulated second */
 	uint64_t fill_until;         /* a faster client until then */
+	uint64_t burst_until;        /* a burst of writes until then */
 	uint64_t durable_ns;         /* the durable wait */
 	unsigned durable_pm;         /* share of durable writes, per mille */
 	uint64_t apply_rate, snap_rate; /* records / items per second */
@@ -269,6 +271,7 @@ struct sim {
 	bool double_fault;
 	uint64_t joined_since;       /* a network has joined them since */
 	uint64_t two_since;          /* two primaries since */
+	uint64_t same_since;         /* two writers at one epoch since */
 	struct sim_write *led;
 	uint32_t n_led, cap_led;
 	double write_acc;            /* fractional writes carried over */

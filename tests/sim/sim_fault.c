@@ -8,6 +8,7 @@
 static const char *const fault_names[F__COUNT] = {
 	"cut-stream", "cut-data", "cut-both", "kill", "stall", "slow",
 	"disk-hang", "promote", "promote-force", "demote", "attack", "lossy",
+	"burst",
 };
 
 const char *sim_fault_name(unsigned f)
@@ -80,6 +81,9 @@ static void apply_event(struct sim *s, const struct sim_event *e)
 	case F_ATTACK:
 		s->attack = true;
 		s->attack_until = s->now + e->dur;
+		break;
+	case F_BURST:
+		s->burst_until = s->now + e->dur;
 		break;
 	case F_LOSSY:
 		s->net.loss = (unsigned)sim_range(&s->rng, 200, 600);

@@ -58,6 +58,10 @@ static void summary(const struct sim_stats *t, unsigned fails, double cpu)
 	for (unsigned f = 0; f < F__COUNT; f++)
 		printf(" %s %lu", sim_fault_name(f), (unsigned long)t->faults[f]);
 	printf("\n");
+	if (t->same_epoch)
+		printf("sim-repl: note: %lu times two nodes took writes at one "
+		       "epoch, both networks cut (allowed: no quorum)\n",
+		       (unsigned long)t->same_epoch);
 	if (t->unforced_partial)
 		printf("sim-repl: note: %lu operator promotions of a copy that "
 		       "was not whole went through without --force\n",

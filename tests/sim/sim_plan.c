@@ -75,8 +75,11 @@ static uint64_t fault_dur(struct sim *s, unsigned type)
 		return sim_range(r, 100 * MS, 8 * SEC);
 	case F_KILL: /* until it restarts */
 		return sim_range(r, 200 * MS, 5 * SEC);
-	case F_STALL:
-		return sim_range(r, 100 * MS, 4 * SEC);
+	case F_STALL: /* a pause (shorter than a failover), or a hang */
+		return sim_chance(r, 500) ? sim_range(r, 10 * MS, 200 * MS)
+					  : sim_range(r, 200 * MS, 4 * SEC);
+	case F_BURST:
+		return sim_range(r, 100 * MS, 1 * SEC);
 	case F_SLOW: case F_ATTACK: case F_LOSSY:
 		return sim_range(r, 500 * MS, 10 * SEC);
 	case F_DISK_HANG:
@@ -160,6 +163,9 @@ int sim_plan(struct sim *s)
 	s->cap_led = (uint32_t)((s->fault_end - s->now) / SEC *
 				(s->write_rate + 1) + 8) +
 		     (big ? 3 * 30000u : 0);
+	for (unsigned i = 0; i < s->n_ev; i++)
+		if (s->ev[i].type == F_BURST)
+			s->cap_led += (uint32_t)(30000 * s->ev[i].dur / SEC + 1);
 	s->led = calloc(s->cap_led, sizeof(*s->led));
 	s->key_part = malloc(s->keys);
 	s->scratch = malloc(s->keys);

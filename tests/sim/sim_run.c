@@ -129,6 +129,7 @@ static void add_stats(struct sim_stats *t, const struct sim *s)
 	t->replayed += a->replayed;
 	t->lag_underreports += a->lag_underreports;
 	t->unforced_partial += a->unforced_partial;
+	t->same_epoch += a->same_epoch;
 	for (uint32_t id = 1; id < s->n_led; id++) {
 		t->durable_ok += s->led[id].state == W_OK;
 		t->not_repl += s->led[id].state == W_NOT_REPL;
