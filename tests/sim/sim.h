@@ -225,6 +225,7 @@ struct sim_stats {
 	uint64_t faults[F__COUNT];
 	uint64_t resets, promotions, connects;
 	uint64_t writes, refused, durable_ok, not_repl;
+	uint64_t overflows;          /* writes whose record found no room */
 	uint64_t checks[8];          /* per invariant (1..5) */
 	uint64_t double_faults;      /* seeds where invariant 1 is skipped */
 	uint64_t lost_async;         /* writes lost on failovers (inv. 5) */

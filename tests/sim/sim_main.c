@@ -46,10 +46,11 @@ static void summary(const struct sim_stats *t, unsigned fails, double cpu)
 	       (unsigned long)t->checks[4], (unsigned long)t->checks[5],
 	       (unsigned long)t->lost_async,
 	       (unsigned long)t->lag_underreports);
-	printf("sim-repl: writes %lu (refused %lu, durable OK %lu, "
-	       "NOT_REPLICATED %lu); resets %lu, promotions %lu, "
+	printf("sim-repl: writes %lu (refused %lu, log full %lu, durable OK "
+	       "%lu, NOT_REPLICATED %lu); resets %lu, promotions %lu, "
 	       "connections %lu; attacker: %lu forged, %lu replayed\n",
 	       (unsigned long)t->writes, (unsigned long)t->refused,
+	       (unsigned long)t->overflows,
 	       (unsigned long)t->durable_ok, (unsigned long)t->not_repl,
 	       (unsigned long)t->resets, (unsigned long)t->promotions,
 	       (unsigned long)t->connects, (unsigned long)t->forged,

@@ -113,7 +113,12 @@ static void plan_faults(struct sim *s)
 			continue;
 		e->type = (uint8_t)f;
 		e->node = (uint8_t)sim_below(r, SIM_NODES);
+		/* Half of them close behind another: faults that overlap
+		 * are where the bugs are. */
 		e->t = sim_range(r, 300 * MS, s->fault_end - 200 * MS);
+		if (s->n_ev && sim_chance(r, 500))
+			e->t = s->ev[sim_below(r, s->n_ev)].t +
+			       sim_range(r, 0, 1 * SEC);
 		e->dur = fault_dur(s, f);
 		s->n_ev++;
 	}

@@ -123,6 +123,7 @@ static void add_stats(struct sim_stats *t, const struct sim *s)
 	t->connects += a->connects;
 	t->writes += a->writes;
 	t->refused += a->refused;
+	t->overflows += a->overflows;
 	t->double_faults += a->double_faults;
 	t->lost_async += a->lost_async;
 	t->forged += a->forged;

@@ -148,6 +148,7 @@ void sim_write(struct sim_node *nd, uint32_t id)
 	lost = !emit(nd, w, x->del ? RC_REPL_DEL : RC_REPL_SET, x->key, id,
 		     false);
 	x->logged = !lost;
+	s->st.overflows += lost;
 	if (!x->durable) {
 		x->state = W_ASYNC;
 		x->t_done = s->now;
