@@ -140,6 +140,9 @@ struct sim_node {
 	uint8_t *applied_id;         /* per ledger id: applied from the alog */
 	/* Faults on it. */
 	uint64_t stall_until;        /* control loop not turned */
+	uint64_t slowctl_until;      /* control loop turned only ... */
+	uint64_t slowctl_every;      /* ... this often */
+	uint64_t last_turn;
 	uint64_t slow_until;         /* workers apply a few records a step */
 	bool whole;                  /* its copy holds every write acked */
 	/* The stream, as its socket sees it. */
@@ -209,7 +212,7 @@ struct sim_net {
 enum sim_fault {
 	F_CUT_STREAM, F_CUT_DATA, F_CUT_BOTH, F_KILL, F_STALL, F_SLOW,
 	F_DISK_HANG, F_PROMOTE, F_PROMOTE_FORCE, F_DEMOTE, F_ATTACK,
-	F_LOSSY, F_BURST, F__COUNT
+	F_LOSSY, F_BURST, F_SLOW_CTL, F__COUNT
 };
 
 struct sim_event {

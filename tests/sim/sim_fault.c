@@ -8,7 +8,7 @@
 static const char *const fault_names[F__COUNT] = {
 	"cut-stream", "cut-data", "cut-both", "kill", "stall", "slow",
 	"disk-hang", "promote", "promote-force", "demote", "attack", "lossy",
-	"burst",
+	"burst", "slow-control",
 };
 
 const char *sim_fault_name(unsigned f)
@@ -85,6 +85,10 @@ static void apply_event(struct sim *s, const struct sim_event *e)
 	case F_BURST:
 		s->burst_until = s->now + e->dur;
 		break;
+	case F_SLOW_CTL:
+		nd->slowctl_until = s->now + e->dur;
+		nd->slowctl_every = sim_range(&s->rng, 2 * MS, 20 * MS);
+		break;
 	case F_LOSSY:
 		s->net.loss = (unsigned)sim_range(&s->rng, 200, 600);
 		s->net.dup = (unsigned)sim_range(&s->rng, 0, 100);
@@ -140,6 +144,7 @@ void sim_heal_all(struct sim *s)
 		struct sim_node *nd = &s->node[i];
 
 		nd->stall_until = nd->slow_until = nd->hang_until = 0;
+		nd->slowctl_until = 0;
 		nd->restart_t = s->now;
 	}
 }

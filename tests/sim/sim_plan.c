@@ -80,7 +80,7 @@ static uint64_t fault_dur(struct sim *s, unsigned type)
 					  : sim_range(r, 200 * MS, 4 * SEC);
 	case F_BURST:
 		return sim_range(r, 100 * MS, 1 * SEC);
-	case F_SLOW: case F_ATTACK: case F_LOSSY:
+	case F_SLOW: case F_ATTACK: case F_LOSSY: case F_SLOW_CTL:
 		return sim_range(r, 500 * MS, 10 * SEC);
 	case F_DISK_HANG:
 		return sim_range(r, 1 * SEC, 10 * SEC);

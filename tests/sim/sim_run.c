@@ -44,8 +44,11 @@ static void control(struct sim_node *nd)
 {
 	struct sim *s = nd->sim;
 
-	if (!nd->alive || s->now < nd->stall_until)
+	if (!nd->alive || s->now < nd->stall_until ||
+	    (s->now < nd->slowctl_until &&
+	     s->now - nd->last_turn < nd->slowctl_every))
 		return;
+	nd->last_turn = s->now;
 	for (unsigned i = 0; i < TURNS_PER_STEP && !s->failed; i++) {
 		bool did = rc_repl_node_turn(nd->n);
 
