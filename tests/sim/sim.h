@@ -19,6 +19,7 @@
 #define SIM_KEY_LEN 8u             /* "k" and 7 digits */
 #define SIM_HELD 1024u             /* as RCD_HELD */
 #define SIM_CAPTURES 32u           /* genuine frames/beats kept to replay */
+#define SIM_FILL_RATE 30000u       /* writes/s filling a big data set */
 #define MS 1000000ull
 #define SEC 1000000000ull
 
@@ -226,7 +227,7 @@ struct sim_event {
 struct sim_stats {
 	uint64_t seeds, steps, sim_ns;
 	uint64_t faults[F__COUNT];
-	uint64_t resets, promotions, connects;
+	uint64_t resets, promotions, connects, overflow_resets;
 	uint64_t writes, refused, durable_ok, not_repl;
 	uint64_t overflows;          /* writes whose record found no room */
 	uint64_t checks[8];          /* per invariant (1..5) */
@@ -258,6 +259,7 @@ struct sim {
 	uint64_t write_rate;         /* writes per simulated second */
 	uint64_t fill_until;         /* a faster client until then */
 	uint64_t burst_until;        /* a burst of writes until then */
+	uint64_t burst_rate;         /* writes/s then */
 	uint64_t durable_ns;         /* the durable wait */
 	unsigned durable_pm;         /* share of durable writes, per mille */
 	uint64_t apply_rate, snap_rate; /* records / items per second */

@@ -42,6 +42,9 @@ static void observe(struct sim *s, struct sim_node *nd)
 		if (s->settling)
 			s->settle_resets += st.resets - nd->last_st.resets;
 	}
+	if (st.overflow_resets >= nd->last_st.overflow_resets)
+		s->st.overflow_resets +=
+			st.overflow_resets - nd->last_st.overflow_resets;
 	if (st.promotions >= nd->last_st.promotions) {
 		s->st.promotions += st.promotions - nd->last_st.promotions;
 		if (s->settling)
@@ -341,7 +344,18 @@ void sim_check_end(struct sim *s)
 	p = s->node[0].last_view.role == RC_REPL_PRIMARY ? &s->node[0]
 							  : &s->node[1];
 	q = &s->node[1 - p->id];
+	/* A resync per connection, per log overflow and per new primary
+	 * (a new stream: even a hand-over resyncs the old primary); both
+	 * sides count it. More is a loop. */
 	s->st.checks[3]++;
+	if (s->st.resets > 2 * (s->st.connects + s->st.overflow_resets +
+				s->st.promotions) + 4)
+		sim_fail(s, "invariant 3: %lu resync counts for %lu connections, "
+			 "%lu log overflows and %lu promotions (a loop?)",
+			 (unsigned long)s->st.resets,
+			 (unsigned long)s->st.connects,
+			 (unsigned long)s->st.overflow_resets,
+			 (unsigned long)s->st.promotions);
 	if (s->settle_resets > SETTLE_RESETS ||
 	    s->settle_promotions > SETTLE_PROMOTIONS)
 		sim_fail(s, "invariant 3: %lu resyncs and %lu promotions after "

@@ -51,8 +51,8 @@ static void one_write(struct sim *s)
 
 void sim_clients_turn(struct sim *s, uint64_t dt)
 {
-	uint64_t rate = s->now < s->fill_until || s->now < s->burst_until
-				? 30000 : s->write_rate;
+	uint64_t rate = s->now < s->burst_until ? s->burst_rate
+			: s->now < s->fill_until ? SIM_FILL_RATE : s->write_rate;
 
 	if (s->settling)
 		return;

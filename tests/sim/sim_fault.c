@@ -87,7 +87,7 @@ static void apply_event(struct sim *s, const struct sim_event *e)
 		break;
 	case F_SLOW_CTL:
 		nd->slowctl_until = s->now + e->dur;
-		nd->slowctl_every = sim_range(&s->rng, 2 * MS, 20 * MS);
+		nd->slowctl_every = sim_range(&s->rng, 2 * MS, 40 * MS);
 		break;
 	case F_LOSSY:
 		s->net.loss = (unsigned)sim_range(&s->rng, 200, 600);

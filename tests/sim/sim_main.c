@@ -12,7 +12,7 @@
 
 #include "sim.h"
 
-#define DEFAULT_SEEDS 300u
+#define DEFAULT_SEEDS 500u
 #define MAX_FAILS 20u
 
 static uint64_t env_u64(const char *name, uint64_t def)

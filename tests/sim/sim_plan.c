@@ -143,6 +143,7 @@ int sim_plan(struct sim *s)
 	s->snap_rate = sim_range(r, 500000, 4000000);
 	s->now = s->t0 = sim_range(r, 1, 1000) * SEC;
 	s->fill_until = big ? s->now + 3 * SEC : 0;
+	s->burst_rate = sim_range(r, 20000, 100000);
 	s->wall0 = 1700000000ull * SEC + sim_below(r, 1000 * SEC);
 	s->fault_end = s->now + sim_range(r, big ? 8 : 4, 20) * SEC;
 	s->settle_limit = s->fault_end + 90 * SEC;
@@ -167,10 +168,11 @@ int sim_plan(struct sim *s)
 	}
 	s->cap_led = (uint32_t)((s->fault_end - s->now) / SEC *
 				(s->write_rate + 1) + 8) +
-		     (big ? 3 * 30000u : 0);
+		     (big ? 3 * SIM_FILL_RATE : 0);
 	for (unsigned i = 0; i < s->n_ev; i++)
 		if (s->ev[i].type == F_BURST)
-			s->cap_led += (uint32_t)(30000 * s->ev[i].dur / SEC + 1);
+			s->cap_led += (uint32_t)(s->burst_rate * s->ev[i].dur /
+						 SEC + 1);
 	s->led = calloc(s->cap_led, sizeof(*s->led));
 	s->key_part = malloc(s->keys);
 	s->scratch = malloc(s->keys);

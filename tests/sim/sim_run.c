@@ -124,6 +124,7 @@ static void add_stats(struct sim_stats *t, const struct sim *s)
 	t->resets += a->resets;
 	t->promotions += a->promotions;
 	t->connects += a->connects;
+	t->overflow_resets += a->overflow_resets;
 	t->writes += a->writes;
 	t->refused += a->refused;
 	t->overflows += a->overflows;
