@@ -149,6 +149,7 @@ struct sim_node {
 	/* The stream, as its socket sees it. */
 	bool sock_open;
 	bool sock_attacker;          /* the connection is the attacker's */
+	uint64_t att_until;          /* which closes then */
 	uint64_t down_t;             /* a cut: conn_down comes then (0: none) */
 	/* The newest data-network beat, held while the control loop
 	 * stalls (the daemon's workers publish only the newest). */
@@ -199,8 +200,6 @@ struct sim_net {
 	uint64_t last_dial;
 	uint64_t latency, bw;        /* ns one way; bytes per second */
 	uint64_t sndbuf;
-	uint64_t att_until;          /* attacker connection closes then */
-	unsigned att_to;
 	bool cut_stream, cut_data;
 	unsigned loss, dup, reorder; /* data network, per mille */
 	uint64_t dlat;               /* data network latency */
@@ -286,7 +285,7 @@ struct sim {
 	unsigned inv5_dead;
 	uint32_t inv5_epoch, inv5_to;
 	uint64_t inv5_lag, inv5_unnumbered;
-	uint64_t settle_resets, settle_promotions, settle_connects;
+	uint64_t settle_resets, settle_promotions;
 	struct sim_stats st;
 };
 

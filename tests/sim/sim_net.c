@@ -251,8 +251,7 @@ void sim_net_attacker_conn(struct sim *s, unsigned to, uint64_t until)
 	struct sim_node *nd = &s->node[to];
 
 	nd->sock_open = nd->sock_attacker = true;
-	s->net.att_until = until;
-	s->net.att_to = to;
+	nd->att_until = until;
 	sim_trace(s, "attacker: connects to node %u", to);
 	rc_repl_node_conn_up(nd->n);
 }
@@ -271,8 +270,6 @@ static void connect_pair(struct sim *s)
 	s->net.conn_t = s->now;
 	a->sock_open = b->sock_open = true;
 	s->st.connects++;
-	if (s->settling)
-		s->settle_connects++;
 	sim_trace(s, "net: connection up");
 	/* The dialer (lower rank) learns first; one way later the other. */
 	rc_repl_node_conn_up(a->cfg.rank < b->cfg.rank ? a->n : b->n);
@@ -292,7 +289,7 @@ void sim_net_turn(struct sim *s)
 					     nd->hb_t);
 			nd->hb_len = 0;
 		}
-		if (nd->sock_attacker && s->now >= s->net.att_until) {
+		if (nd->sock_attacker && s->now >= nd->att_until) {
 			down(nd, "closed by the peer");
 			continue;
 		}
