@@ -28,8 +28,8 @@ static bool takes_writes(const struct sim_node *nd)
 	return true;
 }
 
-/* Per node: the view, counters added up (a restarted node's start from
- * zero), and whether its copy is whole. */
+/* Per node: the view, counters added up, and whether its copy is
+ * whole. */
 static void observe(struct sim *s, struct sim_node *nd)
 {
 	struct rc_repl_view v;
@@ -37,19 +37,12 @@ static void observe(struct sim *s, struct sim_node *nd)
 	const struct sim_node *peer = &s->node[1 - nd->id];
 
 	rc_repl_node_view(nd->n, &v, &st);
-	if (st.resets >= nd->last_st.resets) {
-		s->st.resets += st.resets - nd->last_st.resets;
-		if (s->settling)
-			s->settle_resets += st.resets - nd->last_st.resets;
-	}
-	if (st.overflow_resets >= nd->last_st.overflow_resets)
-		s->st.overflow_resets +=
-			st.overflow_resets - nd->last_st.overflow_resets;
-	if (st.promotions >= nd->last_st.promotions) {
-		s->st.promotions += st.promotions - nd->last_st.promotions;
-		if (s->settling)
-			s->settle_promotions +=
-				st.promotions - nd->last_st.promotions;
+	s->st.resets += st.resets - nd->last_st.resets;
+	s->st.overflow_resets += st.overflow_resets - nd->last_st.overflow_resets;
+	s->st.promotions += st.promotions - nd->last_st.promotions;
+	if (s->settling) {
+		s->settle_resets += st.resets - nd->last_st.resets;
+		s->settle_promotions += st.promotions - nd->last_st.promotions;
 	}
 	/* A standby is whole once in step with a whole primary, and not
 	 * while a resync clears it; a primary keeps what it had, and so

@@ -253,6 +253,9 @@ int sim_node_boot(struct sim_node *nd)
 	}
 	nd->alive = true;
 	nd->boot_t = s->now;
+	/* Its counters start again from zero. */
+	memset(&nd->last_st, 0, sizeof(nd->last_st));
+	memset(&nd->last_view, 0, sizeof(nd->last_view));
 	nd->sock_open = nd->sock_attacker = false;
 	nd->down_t = 0;
 	nd->stall_until = nd->slow_until = 0;
