@@ -145,6 +145,14 @@ static unsigned receive(struct worker *w, struct rb_io *io, struct slot *win,
 	return total;
 }
 
+/* A preload burst: a reply lost on a loaded host (a starved server's
+ * full ring) is sent again after this long, up to PRELOAD_TRIES times,
+ * rather than waited for a whole --timeout-ms (a 2,000-key preload with
+ * a dozen lost replies took a minute). SETs of the same value are
+ * idempotent, and a late reply to an earlier try counts. */
+#define PRELOAD_RETRY_MS 200u
+#define PRELOAD_TRIES 10u
+
 /* Closed-loop SET of this thread's share of the keys, BURST at a time.
  * @return keys not acknowledged. */
 static uint64_t preload(struct worker *w, struct rb_io *io)
@@ -186,25 +194,41 @@ static uint64_t preload(struct worker *w, struct rb_io *io)
 		}
 		if (n == 0)
 			break;
-		if (c->io->send(io, bp, lens, offs, n) != 0)
-			return missing + n;
 		left = n;
-		stop = rb_now_ns() + (uint64_t)c->timeout_ms * 1000000ull;
-		while (left && rb_now_ns() < stop) {
-			struct rb_rx rx[BURST];
-			unsigned got = c->io->recv(io, rx, BURST);
+		for (unsigned t = 0; left && t < PRELOAD_TRIES; t++) {
+			const unsigned wait_ms = c->timeout_ms < PRELOAD_RETRY_MS
+							 ? c->timeout_ms
+							 : PRELOAD_RETRY_MS;
+			uint8_t *rp[BURST];
+			size_t rl[BURST];
+			unsigned ro[BURST], r = 0;
 
-			for (unsigned i = 0; i < got; i++) {
-				unsigned h = 0, m = 0, e = 0;
-				uint32_t rid, off;
+			for (unsigned i = 0; i < n; i++)
+				if (!acked[i]) {
+					rp[r] = bp[i];
+					rl[r] = lens[i];
+					ro[r++] = offs[i];
+				}
+			if (c->io->send(io, rp, rl, ro, r) != 0)
+				return missing + left;
+			stop = rb_now_ns() + (uint64_t)wait_ms * 1000000ull;
+			while (left && rb_now_ns() < stop) {
+				struct rb_rx rx[BURST];
+				unsigned got = c->io->recv(io, rx, BURST);
 
-				if (c->proto->decode(rx[i].data, rx[i].len,
-						     &rid, &h, &m, &e))
-					continue;
-				off = (rid - id) & c->proto->id_mask;
-				if (off < n && !acked[off] && e == 0) {
-					acked[off] = true;
-					left--;
+				for (unsigned i = 0; i < got; i++) {
+					unsigned h = 0, m = 0, e = 0;
+					uint32_t rid, off;
+
+					if (c->proto->decode(rx[i].data,
+							     rx[i].len, &rid,
+							     &h, &m, &e))
+						continue;
+					off = (rid - id) & c->proto->id_mask;
+					if (off < n && !acked[off] && e == 0) {
+						acked[off] = true;
+						left--;
+					}
 				}
 			}
 		}
@@ -239,8 +263,19 @@ static void *thread_main(void *arg)
 		pthread_barrier_wait(w->start);
 		return NULL;
 	}
-	if (c->preload)
+	if (c->preload) {
+		uint64_t t0 = rb_now_ns(), t;
+
 		w->res.preload_missing = preload(w, io);
+		/* A slow preload is the server's or the host's trouble, and
+		 * the first thing to know when a run ends late. */
+		t = rb_now_ns() - t0;
+		if (t > 2000000000ull)
+			fprintf(stderr, "ringbench: thread %u: preload took "
+				"%.1f s (%llu keys unacknowledged)\n", w->idx,
+				(double)t / 1e9,
+				(unsigned long long)w->res.preload_missing);
+	}
 	/* Everyone starts the schedule together, after every preload. */
 	pthread_barrier_wait(w->start);
 	/* Wake on time: the default 50 us timer slack would smear the

@@ -212,10 +212,10 @@ static void eval_alerts(struct rcd_ctl *c)
 	double v[3];
 	bool known[3];
 
-	v[0] = (double)rc_hist_quantile(&c->win_all, 0.99) / 1e6;
-	known[0] = c->win_all.count > 0;
-	v[1] = c->win_hit_rate * 100;
-	known[1] = c->win_hit_known;
+	v[0] = (double)rc_hist_quantile(&c->win.all, 0.99) / 1e6;
+	known[0] = c->win.all.count > 0;
+	v[1] = c->win.hit_rate * 100;
+	known[1] = c->win.hit_known;
 	v[2] = st->bytes_limit ? 100.0 * (double)st->bytes_used /
 					 (double)st->bytes_limit
 			       : 0;
@@ -237,65 +237,96 @@ static void eval_alerts(struct rcd_ctl *c)
 
 /* ---- the one-second tick ------------------------------------------------ */
 
-static void gather_latency(struct rcd_ctl *c)
+/* The tick, in stages: each control turn runs one, so that no turn
+ * holds its CPU long (the whole tick took up to 0.6 ms, on a CPU the
+ * clients' generator may share: issue 16). The metrics thread reads
+ * `snap` and `cur` under `mu`; everything else here is the control
+ * core's own. */
+enum { TICK_IDLE = 0, TICK_WORKERS, TICK_HOST, TICK_LATENCY, TICK_WINDOW,
+       TICK_PUBLISH };
+
+/* Every series any worker used, summed into cur_next; ring slot. */
+static void gather_latency(struct rcd_ctl *c, const struct rcd_snapshot *s)
 {
 	struct rcd_node *nd = c->nd;
-	unsigned w = (unsigned)c->cfg->alert_window_s;
-	unsigned old;
-	const struct rc_hist *base;
-	struct rc_hist tmp;
 
 	/* Only series that ever saw an op are summed and copied: a node
 	 * uses a few of the RCD_LAT_SERIES, and the whole set is ~340 KB
 	 * to walk each second on a CPU that serves clients too. A series
 	 * never used has count 0 in every worker and in every snapshot. */
 	c->ring_pos = (c->ring_pos + 1) % (RCD_WIN_MAX + 1);
-	for (unsigned s = 0; s < RCD_LAT_SERIES; s++) {
+	for (unsigned k = 0; k < RCD_LAT_SERIES; k++) {
 		bool used = false;
 
 		for (unsigned i = 0; i < nd->n_workers && !used; i++)
-			used = nd->workers[i]->lat[s].count != 0;
+			used = nd->workers[i]->lat[k].count != 0;
 		if (!used)
 			continue;
-		memset(&c->cur[s], 0, sizeof(c->cur[s]));
+		memset(&c->cur_next[k], 0, sizeof(c->cur_next[k]));
 		for (unsigned i = 0; i < nd->n_workers; i++)
-			rc_hist_merge(&c->cur[s], &nd->workers[i]->lat[s]);
-		c->ring[c->ring_pos][s] = c->cur[s];
+			rc_hist_merge(&c->cur_next[k], &nd->workers[i]->lat[k]);
+		c->ring[c->ring_pos][k] = c->cur_next[k];
 	}
-	c->ring_gets[c->ring_pos] = c->snap.sum.store.gets;
-	c->ring_hits[c->ring_pos] = c->snap.sum.store.hits;
+	c->ring_gets[c->ring_pos] = s->sum.store.gets;
+	c->ring_hits[c->ring_pos] = s->sum.store.hits;
 	/* Operations, not datagrams: a multi-get of 8 keys is 8. */
 	c->ring_ops[c->ring_pos] = 0;
 	for (unsigned o = 0; o < RC_OP__COUNT; o++)
-		c->ring_ops[c->ring_pos] += c->snap.sum.srv.ops[o];
+		c->ring_ops[c->ring_pos] += s->sum.srv.ops[o];
 	if (c->ring_n < RCD_WIN_MAX + 1)
 		c->ring_n++;
+}
+
+/* The alert window over cur_next, into the *_next fields (ctl.c reads
+ * the published ones, with `cur`, until the publish stage). */
+static void gather_window(struct rcd_ctl *c, const struct rcd_snapshot *s)
+{
+	unsigned w = (unsigned)c->cfg->alert_window_s, old;
+	const struct rc_hist *base;
+	struct rc_hist tmp;
+	uint64_t g, h;
+
 	if (w > c->ring_n - 1)
 		w = c->ring_n - 1;
 	old = (c->ring_pos + RCD_WIN_MAX + 1 - w) % (RCD_WIN_MAX + 1);
-	c->win_s = w;
-	c->win_old = old;
+	c->win_next.s = w;
+	c->win_next.old = old;
 	base = c->ring[old];
-	memset(&c->win_all, 0, sizeof(c->win_all));
-	for (unsigned s = 0; s < RCD_LAT_SERIES; s++) {
-		if (c->cur[s].count == base[s].count)
+	memset(&c->win_next.all, 0, sizeof(c->win_next.all));
+	for (unsigned k = 0; k < RCD_LAT_SERIES; k++) {
+		if (c->cur_next[k].count == base[k].count)
 			continue; /* nothing in the window */
-		rc_hist_diff(&tmp, &c->cur[s], &base[s]);
-		rc_hist_merge(&c->win_all, &tmp);
+		rc_hist_diff(&tmp, &c->cur_next[k], &base[k]);
+		rc_hist_merge(&c->win_next.all, &tmp);
 	}
-	{
-		uint64_t g = c->ring_gets[c->ring_pos] - c->ring_gets[old];
-		uint64_t h = c->ring_hits[c->ring_pos] - c->ring_hits[old];
+	g = c->ring_gets[c->ring_pos] - c->ring_gets[old];
+	h = c->ring_hits[c->ring_pos] - c->ring_hits[old];
+	c->win_next.hit_known = w > 0 && g >= c->cfg->alert_min_gets;
+	c->win_next.hit_rate = g ? (double)h / (double)g : 0;
+	c->win_next.ops_s = w ? (double)(c->ring_ops[c->ring_pos] -
+					 c->ring_ops[old]) / w
+			      : 0;
+	c->win_next.total_hit_rate = s->sum.store.gets
+		? (double)s->sum.store.hits / (double)s->sum.store.gets : 0;
+}
 
-		c->win_hit_known = w > 0 && g >= c->cfg->alert_min_gets;
-		c->win_hit_rate = g ? (double)h / (double)g : 0;
-		c->win_ops_s = w ? (double)(c->ring_ops[c->ring_pos] -
-					    c->ring_ops[old]) / w
-				 : 0;
-	}
-	c->total_hit_rate = c->snap.sum.store.gets
-		? (double)c->snap.sum.store.hits /
-		  (double)c->snap.sum.store.gets : 0;
+/* What the stages gathered becomes what everyone reads. */
+static void publish_tick(struct rcd_ctl *c, const struct rcd_snapshot *s)
+{
+	struct rc_hist *t = c->cur;
+
+	c->cur = c->cur_next;
+	c->cur_next = t;
+	c->win = c->win_next;
+	c->snap.sum = s->sum;
+	c->snap.nic = s->nic;
+	c->snap.nic_ok = s->nic_ok;
+	c->snap.published_ns = s->published_ns;
+	c->snap.n_workers = s->n_workers;
+	memcpy(c->snap.wk, s->wk, s->n_workers * sizeof(s->wk[0]));
+	c->snap.proc = s->proc;
+	c->snap.ctl_turn = c->turn_hist;
+	c->snap.ctl_turn_cpu = c->turn_cpu_hist;
 }
 
 static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
@@ -362,53 +393,127 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	}
 }
 
-/* Gather and publish. The metrics thread holds `mu` while it prints a
- * scrape (milliseconds): the control loop never waits for it, it tries
- * again at its next turn (c->tick_due). */
-static void tick(struct rcd_ctl *c)
+/* One stage of the tick (see TICK_*). The metrics thread holds `mu`
+ * while it prints a scrape (milliseconds): the control loop never
+ * waits for it; the publish stage tries again at its next turn. */
+static void tick_step(struct rcd_ctl *c)
 {
 	struct rcd_snapshot *s = &c->tick_snap;
 
-	if (pthread_mutex_trylock(&c->mu) != 0) {
-		c->tick_due = true;
+	switch (c->tick_stage) {
+	case TICK_WORKERS:
+		rcd_snapshot_workers(s, c->nd->workers, c->nd->n_workers);
+		break;
+	case TICK_HOST:
+		rcd_snapshot_host(s, (uint16_t)c->cfg->port_id);
+		break;
+	case TICK_LATENCY:
+		gather_latency(c, s);
+		break;
+	case TICK_WINDOW:
+		gather_window(c, s);
+		break;
+	case TICK_PUBLISH:
+		if (pthread_mutex_trylock(&c->mu) != 0)
+			return;
+		publish_tick(c, s);
+		eval_alerts(c);
+		fill_gauges(c, &c->snap.g);
+		pthread_mutex_unlock(&c->mu);
+		reap_hooks(c);
+		c->tick_stage = TICK_IDLE;
+		return;
+	default:
 		return;
 	}
-	c->tick_due = false;
-	rcd_snapshot_take(s, c->nd->workers, c->nd->n_workers,
-			  (uint16_t)c->cfg->port_id);
-	s->g = c->snap.g;
-	c->snap = *s;
-	c->snap.ctl_turn = c->turn_hist;
-	c->snap.ctl_turn_cpu = c->turn_cpu_hist;
-	gather_latency(c);
-	eval_alerts(c);
-	fill_gauges(c, &c->snap.g);
-	pthread_mutex_unlock(&c->mu);
-	reap_hooks(c);
+	c->tick_stage++;
 }
 
 static void on_tick(struct rte_timer *t, void *arg)
 {
+	struct rcd_ctl *c = arg;
+
 	(void)t;
-	tick(arg);
+	/* A tick still running (mu held for seconds by a stalled scrape)
+	 * is not started over. */
+	if (c->tick_stage == TICK_IDLE)
+		c->tick_stage = TICK_WORKERS;
 }
 
-static void on_stats(struct rte_timer *t, void *arg)
+/* node.stats_file, every stats_interval_ms, on a thread of its own:
+ * gathering and writing a file (a rename, a disk) has no place in a
+ * control turn (a turn that sleeps is counted as blocked). Worker
+ * counters are plain words their workers write: any thread may read
+ * them, as the control core does. */
+static int print_stats(const struct rcd_snapshot *s,
+		       const struct rc_classes *cl, char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+
+	if (!f)
+		return -errno;
+	rcd_metrics_print(s, cl, f);
+	return fclose(f) == 0 ? 0 : -ENOMEM;
+}
+
+/* path replaced by buf[0..len) at once (a new file, renamed). */
+static int write_atomic(const char *path, const char *buf, size_t len)
+{
+	char tmp[RC_OPT_STR_MAX + 8];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	if (fwrite(buf, 1, len, f) != len) {
+		fclose(f);
+		return -EIO;
+	}
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return -errno;
+	return 0;
+}
+
+static void *stats_thread(void *arg)
 {
 	struct rcd_ctl *c = arg;
-	struct rcd_snapshot s;
+	struct rcd_snapshot *s = malloc(sizeof(*s));
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
 
-	(void)t;
-	if (!c->cfg->stats_file[0])
-		return;
-	rcd_snapshot_take(&s, c->nd->workers, c->nd->n_workers,
-			  (uint16_t)c->cfg->port_id);
-	s.g = c->snap.g;
-	if (rcd_metrics_write_file(&s, &c->cfg->cl, c->cfg->stats_file) != 0 &&
-	    !c->stats_warned) {
-		LOG(WARNING, "cannot write %s", c->cfg->stats_file);
-		c->stats_warned = true;
+	if (!s) {
+		LOG(ERR, "stats file: out of memory; not written");
+		return NULL;
 	}
+	while (!__atomic_load_n(&c->stats_quit, __ATOMIC_ACQUIRE)) {
+		uint64_t ms = __atomic_load_n(&c->cfg->stats_interval_ms,
+					      __ATOMIC_RELAXED);
+		struct timespec d = {(time_t)(ms / 1000),
+				     (long)(ms % 1000) * 1000000};
+
+		nanosleep(&d, NULL);
+		rcd_snapshot_take(s, c->nd->workers, c->nd->n_workers,
+				  (uint16_t)c->cfg->port_id);
+		/* Printed under `mu`, as a scrape is (the gauges, the
+		 * classes); written outside it. */
+		pthread_mutex_lock(&c->mu);
+		s->g = c->snap.g;
+		rc = print_stats(s, &c->cfg->cl, &buf, &len);
+		pthread_mutex_unlock(&c->mu);
+		if (rc == 0)
+			rc = write_atomic(c->cfg->stats_file, buf, len);
+		free(buf);
+		buf = NULL;
+		if (rc != 0 && !c->stats_warned) {
+			LOG(WARNING, "cannot write %s: %s", c->cfg->stats_file,
+			    strerror(-rc));
+			c->stats_warned = true;
+		}
+	}
+	free(s);
+	return NULL;
 }
 
 static void on_scale(struct rte_timer *t, void *arg)
@@ -423,19 +528,25 @@ void rcd_ctl_timers(struct rcd_ctl *c)
 	const unsigned me = rte_lcore_id();
 
 	rte_timer_reset_sync(&c->tick, hz, PERIODICAL, me, on_tick, c);
-	rte_timer_reset_sync(&c->stats, hz / 1000 * c->cfg->stats_interval_ms,
-			     PERIODICAL, me, on_stats, c);
 	rte_timer_reset_sync(&c->scale, hz * c->cfg->scaling_interval_s,
 			     PERIODICAL, me, on_scale, c);
 }
 
 static char *render_metrics(void *arg)
 {
+	static __thread bool named;
 	struct rcd_ctl *c = arg;
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f;
 
+	/* libmicrohttpd's thread, named so that a trace of the host tells
+	 * it from the control core (both would be "ringcached"). */
+	if (!named) {
+		pthread_setname_np(pthread_self(), "rc-metrics");
+		named = true;
+	}
+	f = open_memstream(&buf, &len);
 	if (!f)
 		return NULL;
 	pthread_mutex_lock(&c->mu);
@@ -454,12 +565,13 @@ static int setup(struct rcd_ctl *c)
 	char err[256];
 
 	c->cur = calloc(RCD_LAT_SERIES, sizeof(struct rc_hist));
+	c->cur_next = calloc(RCD_LAT_SERIES, sizeof(struct rc_hist));
 	for (unsigned i = 0; i <= RCD_WIN_MAX; i++)
 		c->ring[i] = calloc(RCD_LAT_SERIES, sizeof(struct rc_hist));
 	for (unsigned i = 0; i <= RCD_WIN_MAX; i++)
 		if (!c->ring[i])
 			return -ENOMEM;
-	if (!c->cur)
+	if (!c->cur || !c->cur_next)
 		return -ENOMEM;
 	pthread_mutex_init(&c->mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
@@ -526,18 +638,33 @@ static int setup(struct rcd_ctl *c)
 		LOG(INFO, "metrics at http://%s/metrics", cfg->metrics_listen);
 	}
 	rte_timer_init(&c->tick);
-	rte_timer_init(&c->stats);
 	rte_timer_init(&c->scale);
 	rcd_ctl_timers(c);
+	/* The first snapshot, whole, before "ready". */
 	on_tick(&c->tick, c);
+	while (c->tick_stage != TICK_IDLE)
+		tick_step(c);
+	if (cfg->stats_file[0]) {
+		int e = pthread_create(&c->stats_th, NULL, stats_thread, c);
+
+		if (e != 0) {
+			LOG(ERR, "stats file: no thread: %s", strerror(e));
+			return -e;
+		}
+		pthread_setname_np(c->stats_th, "rc-stats");
+		c->stats_running = true;
+	}
 	return 0;
 }
 
 static void cleanup(struct rcd_ctl *c)
 {
 	rte_timer_stop_sync(&c->tick);
-	rte_timer_stop_sync(&c->stats);
 	rte_timer_stop_sync(&c->scale);
+	if (c->stats_running) {
+		__atomic_store_n(&c->stats_quit, true, __ATOMIC_RELEASE);
+		pthread_join(c->stats_th, NULL);
+	}
 	rc_http_stop(c->http);
 	rcd_ctl_commands_abandon(c);
 	rc_jsonq_destroy(c->jq);
@@ -547,6 +674,7 @@ static void cleanup(struct rcd_ctl *c)
 	while (c->hooks_running && wait(NULL) > 0)
 		c->hooks_running--;
 	free(c->cur);
+	free(c->cur_next);
 	for (unsigned i = 0; i <= RCD_WIN_MAX; i++)
 		free(c->ring[i]);
 }
@@ -626,10 +754,13 @@ int rcd_control_run(struct rcd_node *nd)
 	 * a heartbeat. It never waits inside a turn: a request that needs
 	 * workers is parked (ctl.c) and answered by a later turn; each turn
 	 * is timed (ringcache_control_turn_seconds). While requests are
-	 * parked it looks for their answers every 100 us. */
+	 * parked, or a tick is in its stages, it turns every 100 us; idle,
+	 * every 20 ms (a request wakes it at once; its timers need no
+	 * finer grain, and each wake-up costs the CPU it shares). */
 	while (rc == 0 && !*nd->quit) {
-		const long nap_us = c.n_pend || (c.jq && rc_jsonq_in_flight(c.jq))
-				    ? 100 : 5000;
+		const long nap_us = c.n_pend || c.tick_stage != TICK_IDLE ||
+					    (c.jq && rc_jsonq_in_flight(c.jq))
+				    ? 100 : 20000;
 		uint64_t t0;
 
 		if (c.cs)
@@ -638,8 +769,8 @@ int rcd_control_run(struct rcd_node *nd)
 			usleep((useconds_t)nap_us);
 		t0 = now_ns();
 		getrusage(RUSAGE_THREAD, &ru0);
-		if (c.tick_due)
-			tick(&c);
+		if (c.tick_stage != TICK_IDLE)
+			tick_step(&c);
 		if (*nd->reload) {
 			*nd->reload = 0;
 			reload_on_signal(&c);

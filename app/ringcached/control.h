@@ -36,22 +36,33 @@ struct rcd_pend;
 
 enum rcd_mode { RCD_MODE_AUTO = -1, RCD_MODE_OFF = 0, RCD_MODE_ON = 1 };
 
+/* The alert window: the last alert.window_s seconds of the ring. */
+struct rcd_window {
+	unsigned s, old;             /* its seconds and the ring slot it
+				      * starts from */
+	struct rc_hist all;          /* every op over the window */
+	double ops_s, hit_rate, total_hit_rate;
+	bool hit_known;
+};
+
 struct rcd_ctl {
 	struct rcd_node *nd;
 	struct rcd_config *cfg;
 	struct timespec t0;          /* CLOCK_MONOTONIC at start */
-	struct rte_timer tick, stats, scale;
-	/* Latency: cumulative (all series) and one snapshot a second. */
-	struct rc_hist *cur;
+	struct rte_timer tick, scale;
+	/* node.stats_file's writer (a thread: files have no place in a
+	 * control turn). */
+	pthread_t stats_th;
+	bool stats_running, stats_quit;
+	/* Latency: cumulative (all series) and one snapshot a second;
+	 * cur_next is the one the tick fills, swapped in at its end. */
+	struct rc_hist *cur, *cur_next;
 	struct rc_hist *ring[RCD_WIN_MAX + 1];
 	uint64_t ring_gets[RCD_WIN_MAX + 1], ring_hits[RCD_WIN_MAX + 1];
 	uint64_t ring_ops[RCD_WIN_MAX + 1];
 	unsigned ring_pos, ring_n;
-	unsigned win_s, win_old;     /* the window's seconds and the ring
-				      * slot it starts from (each tick) */
-	struct rc_hist win_all;      /* every op over the window */
-	double win_ops_s, win_hit_rate, total_hit_rate;
-	bool win_hit_known;
+	struct rcd_window win;       /* published at each tick's end */
+	struct rcd_window win_next;  /* the tick's stages fill this one */
 	/* Scaling. */
 	struct rc_scale scale_st;
 	struct rc_sched_eval cal;
@@ -80,7 +91,7 @@ struct rcd_ctl {
 	struct rc_hist turn_hist;     /* every turn (published at each tick) */
 	struct rc_hist turn_cpu_hist; /* the CPU time of each */
 	uint64_t turns_blocked;       /* turns that slept (must be none) */
-	bool tick_due;                /* the tick waits for `mu` */
+	unsigned tick_stage;          /* TICK_* (control.c): one a turn */
 	struct rcd_snapshot tick_snap;
 	/* Control-socket requests waiting on workers (ctl.c). */
 	struct rcd_pend *pend;

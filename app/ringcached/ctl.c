@@ -158,8 +158,8 @@ static json_t *do_status(struct rcd_ctl *c, json_t *req)
 		      rc_repl_role_name(rcd_repl_role(c->nd->repl)),
 		      "version", RC_VERSION, "uptime_s",
 		      rcd_ctl_uptime(c), "workers", (json_int_t)c->nd->n_workers,
-		      "ops_per_s", c->win_ops_s, "hit_rate_window",
-		      c->win_hit_rate, "hit_rate_total", c->total_hit_rate);
+		      "ops_per_s", c->win.ops_s, "hit_rate_window",
+		      c->win.hit_rate, "hit_rate_total", c->win.total_hit_rate);
 	json_object_set_new(r, "window_s",
 			    json_integer((json_int_t)c->cfg->alert_window_s));
 	json_object_set_new(r, "memory",
@@ -173,7 +173,7 @@ static json_t *do_status(struct rcd_ctl *c, json_t *req)
 	json_object_set_new(r, "multiplier", multiplier_json(c));
 	json_object_set_new(r, "modes", modes_json(c));
 	json_object_set_new(r, "alerts", alerts_json(c));
-	json_object_set_new(r, "latency_window", latency_json(&c->win_all));
+	json_object_set_new(r, "latency_window", latency_json(&c->win.all));
 	json_object_set_new(r, "repl", rcd_repl_status(c->nd->repl));
 	return r;
 }
@@ -209,7 +209,7 @@ static json_t *do_repl(struct rcd_ctl *c, json_t *req)
 /* Latency per (op, class): over the window and since start. */
 static json_t *latency_table(struct rcd_ctl *c)
 {
-	const struct rc_hist *base = c->ring[c->win_old]; /* tick's window */
+	const struct rc_hist *base = c->ring[c->win.old]; /* tick's window */
 	json_t *a = json_array();
 
 	for (unsigned op = 0; op < RC_OP__COUNT; op++)

@@ -567,8 +567,8 @@ void rcd_stats_sum(struct rcd_worker *const *w, unsigned n,
 	}
 }
 
-void rcd_snapshot_take(struct rcd_snapshot *s, struct rcd_worker *const *w,
-		       unsigned n, uint16_t port_id)
+void rcd_snapshot_workers(struct rcd_snapshot *s,
+			  struct rcd_worker *const *w, unsigned n)
 {
 	uint64_t oldest = UINT64_MAX;
 
@@ -597,8 +597,19 @@ void rcd_snapshot_take(struct rcd_snapshot *s, struct rcd_worker *const *w,
 		for (unsigned o = 0; o < RC_OP__COUNT; o++)
 			b->ops[o] = (double)ws->srv.ops[o];
 	}
+}
+
+void rcd_snapshot_host(struct rcd_snapshot *s, uint16_t port_id)
+{
 	rc_proc_read(&s->proc);
 	s->nic_ok = rte_eth_stats_get(port_id, &s->nic) == 0;
+}
+
+void rcd_snapshot_take(struct rcd_snapshot *s, struct rcd_worker *const *w,
+		       unsigned n, uint16_t port_id)
+{
+	rcd_snapshot_workers(s, w, n);
+	rcd_snapshot_host(s, port_id);
 }
 
 static void print_one(void *arg, const struct metric *m, const char *stat,

@@ -64,9 +64,12 @@ struct rcd_snapshot {
 };
 
 /* Sum the workers' counters, copy each one's own series, read the
- * NIC's counters and the process's figures. */
+ * NIC's counters and the process's figures: the two halves below. */
 void rcd_snapshot_take(struct rcd_snapshot *s, struct rcd_worker *const *w,
 		       unsigned n, uint16_t port_id);
+void rcd_snapshot_workers(struct rcd_snapshot *s,
+			  struct rcd_worker *const *w, unsigned n);
+void rcd_snapshot_host(struct rcd_snapshot *s, uint16_t port_id);
 
 /* Sum of all workers' counters. */
 void rcd_stats_sum(struct rcd_worker *const *w, unsigned n,

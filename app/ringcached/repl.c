@@ -268,48 +268,36 @@ static void env_acked(void *ctx, unsigned w, uint64_t cnt)
 	__atomic_store_n(&r->nd->workers[w]->acked_wseq, cnt, __ATOMIC_RELEASE);
 }
 
-static uint64_t env_wseq(void *ctx, unsigned w)
-{
-	struct rcd_repl *r = ctx;
+/* A worker's published field, read with acquire. */
+#define WORKER_FIELD(fn, type, field)                                       \
+	static type fn(void *ctx, unsigned w)                               \
+	{                                                                   \
+		const struct rcd_repl *r = ctx;                             \
+									    \
+		return __atomic_load_n(&r->nd->workers[w]->field,           \
+				       __ATOMIC_ACQUIRE);                   \
+	}
 
-	return __atomic_load_n(&r->nd->workers[w]->p.wseq, __ATOMIC_ACQUIRE);
-}
+/* A counter summed over the workers (each written by its worker only). */
+#define WORKERS_SUM(fn, field)                                              \
+	static uint64_t fn(void *ctx)                                       \
+	{                                                                   \
+		const struct rcd_repl *r = ctx;                             \
+		uint64_t n = 0;                                             \
+									    \
+		for (unsigned w = 0; w < r->nw; w++)                        \
+			n += __atomic_load_n(&r->nd->workers[w]->field,     \
+					     __ATOMIC_RELAXED);             \
+		return n;                                                   \
+	}
 
-static uint8_t env_role_seen(void *ctx, unsigned w)
-{
-	struct rcd_repl *r = ctx;
-
-	return __atomic_load_n(&r->nd->workers[w]->role_seen, __ATOMIC_ACQUIRE);
-}
-
-static uint64_t env_applied(void *ctx, unsigned w)
-{
-	struct rcd_repl *r = ctx;
-
-	return __atomic_load_n(&r->nd->workers[w]->applied, __ATOMIC_ACQUIRE);
-}
-
-static uint64_t env_apply_failed(void *ctx)
-{
-	struct rcd_repl *r = ctx;
-	uint64_t n = 0;
-
-	for (unsigned w = 0; w < r->nw; w++)
-		n += __atomic_load_n(&r->nd->workers[w]->stats.srv.repl_apply_failed,
-				     __ATOMIC_RELAXED);
-	return n;
-}
-
-static uint64_t env_overflows(void *ctx)
-{
-	struct rcd_repl *r = ctx;
-	uint64_t n = 0;
-
-	for (unsigned w = 0; w < r->nw; w++)
-		n += __atomic_load_n(&r->nd->workers[w]->stats.srv.repl_overflow,
-				     __ATOMIC_RELAXED);
-	return n;
-}
+WORKER_FIELD(env_wseq, uint64_t, p.wseq)
+WORKER_FIELD(env_role_seen, uint8_t, role_seen)
+WORKER_FIELD(env_applied, uint64_t, applied)
+WORKER_FIELD(env_snap_done, uint32_t, snap_done)
+WORKER_FIELD(env_snap_wseq, uint64_t, snap_wseq)
+WORKERS_SUM(env_apply_failed, stats.srv.repl_apply_failed)
+WORKERS_SUM(env_overflows, stats.srv.repl_overflow)
 
 static void env_snap_start(void *ctx, uint32_t req)
 {
@@ -318,20 +306,6 @@ static void env_snap_start(void *ctx, uint32_t req)
 	for (unsigned w = 0; w < r->nw; w++)
 		__atomic_store_n(&r->nd->workers[w]->snap_req, req,
 				 __ATOMIC_RELEASE);
-}
-
-static uint32_t env_snap_done(void *ctx, unsigned w)
-{
-	struct rcd_repl *r = ctx;
-
-	return __atomic_load_n(&r->nd->workers[w]->snap_done, __ATOMIC_ACQUIRE);
-}
-
-static uint64_t env_snap_wseq(void *ctx, unsigned w)
-{
-	struct rcd_repl *r = ctx;
-
-	return __atomic_load_n(&r->nd->workers[w]->snap_wseq, __ATOMIC_ACQUIRE);
 }
 
 static uint64_t env_items(void *ctx, unsigned w, bool in_pass)
@@ -411,6 +385,7 @@ static void env_beat_out(void *ctx, const uint8_t *b, uint32_t n)
 		return;
 	}
 	ctl_send(r, m);
+	rc_repl_node_stats(r->node)->hb_data_out++;
 }
 
 /* Gratuitous ARP: a request for our own address. */
@@ -1033,6 +1008,7 @@ static json_t *status_locked(const struct rcd_repl *r)
 			    json_integer((json_int_t)st.apply_resets));
 	json_object_set_new(o, "authenticated", json_boolean(r->authed));
 	json_object_set_new(o, "handover", json_boolean(v.handover));
+	json_object_set_new(o, "writes_paused_for_duel", json_boolean(v.duel));
 	json_object_set_new(o, "epoch_saved",
 			    json_boolean(env_epoch_saved((void *)r, v.epoch)));
 	return o;

@@ -225,6 +225,7 @@ void rn_promote(struct rc_repl_node *n, const char *why)
 	n->snap_end = 0;
 	n->snap_known = false;
 	n->handover = false;
+	n->duel = false;
 	n->reset_pending = 0;
 	memset(n->clear_queued, 0, sizeof(n->clear_queued));
 	n->phase = RC_REPL_PHASE_NONE;
@@ -318,6 +319,7 @@ void rn_follow(struct rc_repl_node *n, const struct rc_repl_hello *p,
 	n->peer_follows = false;
 	n->publish_pending = false;
 	n->handover = false;
+	n->duel = false;
 	n->partial_logged = false;
 	n->reset_pending = 0;
 	n->apply_failed_seen = n->env.apply_failed(n->env.ctx);
@@ -382,6 +384,105 @@ static void detect(struct rc_repl_node *n)
 		    !n->hello_in)
 			rn_promote(n, "no peer answered at start-up");
 	}
+}
+
+/* ---- two primaries at one epoch --------------------------------------------- */
+
+/* Our workers took no write since they saw the pause, and every record
+ * they made is numbered: our count stands still. */
+static bool settled(struct rc_repl_node *n)
+{
+	for (unsigned w = 0; w < n->nw; w++) {
+		uint32_t len;
+
+		if (n->env.role_seen(n->env.ctx, w) != RC_REPL_STANDBY ||
+		    rc_repl_log_peek(&n->rlogs[w], &len) != NULL)
+			return false;
+	}
+	return n->cur_n == 0;
+}
+
+static void duel_end(struct rc_repl_node *n, const char *why)
+{
+	n->duel = false;
+	if (n->role == RC_REPL_PRIMARY && !n->publish_pending && !n->handover)
+		n->env.workers_role(n->env.ctx, RC_REPL_PRIMARY);
+	rn_log(n, RC_REPL_LOG_NOTICE, "writes resume at epoch %u: %s",
+	       n->epoch, why);
+}
+
+/* Two primaries at one epoch (each promoted alone while they could not
+ * hear each other) keep the one with more records, then the higher
+ * rank; the other is reset from it. But each side's count moves while
+ * it takes writes, and each compares its own count now with the
+ * peer's of a moment ago: both could see themselves ahead and stay
+ * primary (L4). So both first stop taking writes (as a hand-over
+ * does); once our count stands still and the peer's has been the same
+ * in two words in a row, both compare the same two numbers. After ten
+ * failover periods without that (a peer that never pauses), rank alone
+ * decides. p: the peer's last word, on either network. */
+void rn_duel(struct rc_repl_node *n, const struct rc_repl_hello *p)
+{
+	const uint64_t now = rn_now(n);
+	struct rc_repl_hello me;
+	char why[160];
+
+	if (!n->duel) {
+		n->duel = true;
+		n->duel_since = now;
+		n->duel_peer_seq = p->seq;
+		n->duel_same = 0;
+		n->env.workers_role(n->env.ctx, RC_REPL_STANDBY);
+		rn_log(n, RC_REPL_LOG_WARNING, "another primary at epoch %u "
+		       "(%lu records; we have %lu): writes paused while we "
+		       "compare", n->epoch, (unsigned long)p->seq,
+		       (unsigned long)n->seq);
+		return;
+	}
+	if (p->seq == n->duel_peer_seq) {
+		n->duel_same++;
+	} else {
+		n->duel_peer_seq = p->seq;
+		n->duel_same = 0;
+	}
+	rn_me_hello(n, &me);
+	if (now - n->duel_since > 10 * n->cfg.failover_ns) {
+		me.seq = p->seq; /* rank alone */
+	} else if (!settled(n) || n->duel_same < 1) {
+		return;
+	}
+	if (!rc_repl_should_follow(&me, p))
+		return; /* we keep our writes; the peer follows, then we
+			 * resume (rc_repl_node_turn) */
+	snprintf(why, sizeof(why), "another primary at epoch %u has more "
+		 "records (%lu; we have %lu) or, as many, the higher rank",
+		 p->epoch, (unsigned long)p->seq, (unsigned long)n->seq);
+	n->duel = false;
+	rn_follow(n, p, why);
+}
+
+/* Each turn of a duel: resume once the peer is no longer primary, or
+ * has been silent for a failover period. */
+static void duel_step(struct rc_repl_node *n)
+{
+	const uint64_t now = rn_now(n);
+	const bool peer_primary =
+		(n->hello_in && n->peer.role == RC_REPL_PRIMARY &&
+		 n->peer.epoch == n->epoch) ||
+		(n->hb_seen && n->hb_peer.role == RC_REPL_PRIMARY &&
+		 n->hb_peer.epoch == n->epoch &&
+		 now - n->hb_peer_ns <= n->cfg.failover_ns);
+
+	if (!n->duel)
+		return;
+	if (n->role != RC_REPL_PRIMARY) {
+		n->duel = false;
+		return;
+	}
+	if (!peer_primary)
+		duel_end(n, "the other primary stepped down");
+	else if (now - n->peer_primary_ns > n->cfg.failover_ns)
+		duel_end(n, "the other primary went silent");
 }
 
 /* The standby has everything: yield, and the peer, now the only
@@ -459,6 +560,7 @@ bool rc_repl_node_turn(struct rc_repl_node *n)
 	did |= rn_feed(n);
 	rn_beats(n, now);
 	handover_step(n);
+	duel_step(n);
 	detect(n);
 	return did;
 }
@@ -619,6 +721,7 @@ void rc_repl_node_view(const struct rc_repl_node *n, struct rc_repl_view *v,
 	v->peer = n->peer;
 	v->standby_attached = n->peer_follows;
 	v->handover = n->handover;
+	v->duel = n->duel;
 	v->publish_pending = n->publish_pending;
 	v->synced_seq = n->synced_seq;
 	v->primary_seq = n->primary_seq;

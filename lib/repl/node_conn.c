@@ -181,6 +181,11 @@ static void peer_info(struct rc_repl_node *n, const struct rc_repl_hello *h,
 		n->peer_primary_ns = rn_now(n);
 		n->primary_seq = h->seq;
 	}
+	if (n->role == RC_REPL_PRIMARY && h->role == RC_REPL_PRIMARY &&
+	    h->epoch == n->epoch) {
+		rn_duel(n, h);
+		return;
+	}
 	rn_me_hello(n, &me);
 	if (rc_repl_should_follow(&me, h)) {
 		snprintf(why, sizeof(why), "peer is primary at epoch %u",
@@ -352,8 +357,7 @@ void rn_beats(struct rc_repl_node *n, uint64_t now)
 				  real_now(n));
 		len += RC_REPL_AUTH_LEN;
 	}
-	n->env.beat_out(n->env.ctx, b, len);
-	n->st.hb_data_out++;
+	n->env.beat_out(n->env.ctx, b, len); /* counts hb_data_out if sent */
 }
 
 void rc_repl_node_beat_in(struct rc_repl_node *n, const uint8_t *b,
@@ -386,8 +390,11 @@ void rc_repl_node_beat_in(struct rc_repl_node *n, const uint8_t *b,
 	if (h.role == RC_REPL_PRIMARY && heard_ns > n->peer_primary_ns)
 		n->peer_primary_ns = heard_ns;
 	/* A primary that hears of a newer primary steps down at once,
-	 * whichever network told it. */
-	if (n->role == RC_REPL_PRIMARY) {
+	 * whichever network told it; one at its own epoch is a duel. */
+	if (n->role == RC_REPL_PRIMARY && h.role == RC_REPL_PRIMARY &&
+	    h.epoch == n->epoch) {
+		rn_duel(n, &h);
+	} else if (n->role == RC_REPL_PRIMARY) {
 		struct rc_repl_hello me;
 
 		rn_me_hello(n, &me);

@@ -91,6 +91,11 @@ struct rc_repl_node {
 				      * standby is given what it lacks
 				      * before the role goes */
 	uint64_t handover_deadline;
+	bool duel;                   /* another primary at our epoch: our
+				      * writes paused until one yields */
+	uint64_t duel_since;
+	uint64_t duel_peer_seq;      /* its count in its last word */
+	unsigned duel_same;          /* words in a row with that count */
 	bool publish_pending;        /* promoted: the workers take writes
 				      * once the epoch is on disk */
 	bool publish_late_logged;
@@ -159,6 +164,7 @@ void rn_follow(struct rc_repl_node *n, const struct rc_repl_hello *p,
 	       const char *why);
 void rn_me_hello(const struct rc_repl_node *n, struct rc_repl_hello *h);
 void rn_free_batches(struct rn_deq *d);
+void rn_duel(struct rc_repl_node *n, const struct rc_repl_hello *p);
 
 /* node_conn.c */
 void rn_conn_close(struct rc_repl_node *n, const char *why);

@@ -97,7 +97,8 @@ struct rc_repl_env {
 
 	/* The stream connection is gone for the node: close the socket. */
 	void (*close)(void *ctx);
-	/* A data-network heartbeat to send (body and auth trailer). */
+	/* A data-network heartbeat to send (body and auth trailer); the
+	 * wiring counts hb_data_out (rc_repl_node_stats) when one goes. */
 	void (*beat_out)(void *ctx, const uint8_t *b, uint32_t n);
 	/* The node became a primary taking writes (gratuitous ARP). */
 	void (*announce)(void *ctx);
@@ -154,6 +155,8 @@ struct rc_repl_view {
 	struct rc_repl_hello peer;
 	bool standby_attached;       /* primary: the peer follows us */
 	bool handover, publish_pending;
+	bool duel;                   /* another primary at our epoch: writes
+				      * paused while the two compare */
 	uint64_t seq, acked, applied;
 	uint64_t synced_seq, primary_seq;
 	uint64_t lag_records;

@@ -9,7 +9,8 @@
 # Before sourcing: BUILD (build dir), TAG (one letter, unique per test
 # script: names of namespaces, links and DPDK prefixes), optionally
 # PAIR_FLOOD=1 (the bridge learns nothing and floods every frame, so the
-# client namespace sees the nodes' heartbeats).
+# client namespace sees the nodes' heartbeats) and PAIR_FAILOVER_MS
+# (repl.failover_ms, 1000 unless a test measures client failover).
 # Then: pair_up; pair_conf; pair_start a|b [--set k=v]...; ctl, rstat,
 # is, wait_for, cli, load, jget, pass, fail; pair_stop a|b; stop_all
 # (also run on exit).
@@ -110,7 +111,7 @@ rules =
 # node can miss its CPU for hundreds of ms, and a standby that hears
 # neither network that long promotes; a test that measures promotion
 # reports the time.
-failover_ms = 1000
+failover_ms = ${PAIR_FAILOVER_MS:-1000}
 role = $2
 listen = $3
 peer = $4

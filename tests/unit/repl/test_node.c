@@ -35,6 +35,9 @@ struct fake {
 	unsigned snap_pos;       /* next key of a running pass */
 	bool snap_running, clearing;
 	bool fail_next;          /* the next applied record fails */
+	uint8_t beat[2][RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN];
+	uint32_t beat_len[2];    /* beats on their way: [0] sent in this
+				  * step, [1] in the last (delivered now) */
 	unsigned apply_per_step; /* 0: all */
 	uint32_t saved;
 	uint32_t val[KEYS];      /* 0: absent */
@@ -95,8 +98,20 @@ static void e_beat_out(void *c, const uint8_t *b, uint32_t n)
 {
 	struct fake *f = c;
 
-	if (f->beats && f->peer->n && f->peer->up)
-		rc_repl_node_beat_in(f->peer->n, b, n, clk);
+	memcpy(f->beat[0], b, n);
+	f->beat_len[0] = n;
+}
+
+/* A data-network beat arrives at the end of the step after the one it
+ * was sent in (both nodes have moved on by then). */
+static void deliver_beat(struct fake *f)
+{
+	if (f->beat_len[1] && f->beats && f->peer->n && f->peer->up)
+		rc_repl_node_beat_in(f->peer->n, f->beat[1], f->beat_len[1],
+				     clk);
+	memcpy(f->beat[1], f->beat[0], f->beat_len[0]);
+	f->beat_len[1] = f->beat_len[0];
+	f->beat_len[0] = 0;
 }
 static void e_announce(void *c) { (void)c; }
 
@@ -263,6 +278,8 @@ static void step(struct fake *a, struct fake *b)
 		carry(a, b);
 		carry(b, a);
 	}
+	deliver_beat(a);
+	deliver_beat(b);
 	clk += STEP_NS;
 }
 
@@ -461,6 +478,49 @@ static void test_resync_larger_than_backlog(void)
 	done(&a, &b);
 }
 
+/* L4/M5: two primaries at one epoch (both started during a partition,
+ * each promoted alone) meet while both keep taking writes. Comparing
+ * moving record counts, each saw itself ahead of the peer's last word
+ * and both stayed primary. Exactly one must remain, soon: the one with
+ * more records (b_extra: writes b took alone), else the higher rank. */
+static void two_primaries(unsigned b_extra, bool a_wins)
+{
+	static struct fake a, b;
+	unsigned both = 0;
+
+	make(&a, &b, true, 2, 1 << 20, 1 << 16);
+	make(&b, &a, true, 1, 1 << 20, 1 << 16);
+	a.beats = b.beats = false;
+	run(&a, &b, 3000); /* both alone: each promotes itself */
+	CU_ASSERT_EQUAL_FATAL(a.role, RC_REPL_PRIMARY);
+	CU_ASSERT_EQUAL_FATAL(b.role, RC_REPL_PRIMARY);
+	CU_ASSERT_EQUAL_FATAL(a.epoch, b.epoch);
+	for (unsigned i = 0; i < b_extra; i++)
+		write_key(&b, (i + 100) % KEYS, 5);
+	a.beats = b.beats = true;
+	connect(&a, &b);
+	for (unsigned s = 0; s < 3000; s++) {
+		/* The same pace on both: a write each per step. */
+		write_key(&a, s % KEYS, s + 1);
+		write_key(&b, (s + 7) % KEYS, s + 2);
+		step(&a, &b);
+		both += a.role == RC_REPL_PRIMARY && b.role == RC_REPL_PRIMARY;
+	}
+	CU_ASSERT_FALSE(a.role == RC_REPL_PRIMARY && b.role == RC_REPL_PRIMARY);
+	CU_ASSERT_EQUAL((a_wins ? a.role : b.role), RC_REPL_PRIMARY);
+	CU_ASSERT_TRUE(both < 100); /* resolved within 10 ms */
+	/* The loser was reset from the winner: one copy again. */
+	run(&a, &b, 200);
+	CU_ASSERT_EQUAL(memcmp(a.val, b.val, sizeof(a.val)), 0);
+	done(&a, &b);
+}
+
+static void test_two_primaries_one_epoch(void)
+{
+	two_primaries(0, true);    /* as many records: rank */
+	two_primaries(50, false);  /* b has more: data over rank */
+}
+
 int main(void)
 {
 	static const struct rc_test_case cases[] = {
@@ -473,6 +533,8 @@ int main(void)
 		 test_no_release_before_snapshot_end},
 		{"C1: a resync larger than the backlog",
 		 test_resync_larger_than_backlog},
+		{"L4: two primaries at one epoch, both writing",
+		 test_two_primaries_one_epoch},
 		{NULL, NULL},
 	};
 
