@@ -295,7 +295,7 @@ void rn_follow(struct rc_repl_node *n, const struct rc_repl_hello *p,
 {
 	bool was_primary = n->role == RC_REPL_PRIMARY;
 
-	if ((n->role == RC_REPL_STANDBY && n->epoch == p->epoch) ||
+	if ((n->role == RC_REPL_STANDBY && n->epoch >= p->epoch) ||
 	    p->epoch == RC_REPL_EPOCH_MAX)
 		return;
 	n->role = RC_REPL_STANDBY;
@@ -658,8 +658,8 @@ static void view_primary(const struct rc_repl_node *n, struct rc_repl_view *v,
 	v->backlog_batches = n->backlog.n;
 	v->backlog_bytes = n->backlog_bytes;
 	v->snap_end = n->snap_end;
+	v->lag_records = n->seq > n->acked ? n->seq - n->acked : 0;
 	if (n->peer_follows) {
-		v->lag_records = n->seq > n->acked ? n->seq - n->acked : 0;
 		for (unsigned i = 0; i < n->backlog.n; i++) {
 			const struct rn_batch *b = rn_deq_at(&n->backlog, i);
 
