@@ -284,7 +284,8 @@ static void publish_when_saved(struct rc_repl_node *n)
 	}
 	n->publish_late_logged = false;
 	n->publish_pending = false;
-	if (n->role != RC_REPL_PRIMARY || n->handover)
+	/* A hand-over or a duel keeps writes paused; its end publishes. */
+	if (n->role != RC_REPL_PRIMARY || n->handover || n->duel)
 		return;
 	publish(n);
 	n->env.announce(n->env.ctx);
@@ -405,8 +406,12 @@ static bool settled(struct rc_repl_node *n)
 static void duel_end(struct rc_repl_node *n, const char *why)
 {
 	n->duel = false;
-	if (n->role == RC_REPL_PRIMARY && !n->publish_pending && !n->handover)
-		n->env.workers_role(n->env.ctx, RC_REPL_PRIMARY);
+	/* The whole publish (role and epoch): the workers may never have
+	 * taken this epoch (the duel began before it was on disk). */
+	if (n->role == RC_REPL_PRIMARY && !n->publish_pending && !n->handover) {
+		publish(n);
+		n->env.announce(n->env.ctx);
+	}
 	rn_log(n, RC_REPL_LOG_NOTICE, "writes resume at epoch %u: %s",
 	       n->epoch, why);
 }
