@@ -72,7 +72,11 @@ void rn_me_hello(const struct rc_repl_node *n, struct rc_repl_hello *h)
 	h->stream = n->role == RC_REPL_PRIMARY ? n->stream : n->follow;
 	h->seq = n->role == RC_REPL_PRIMARY ? n->seq : n->recv_seq;
 	h->time_ns = rn_now(n);
-	h->synced_seq = n->synced_seq;
+	/* A primary's: whether its term began with the data (1) or not
+	 * (0), for rc_repl_should_follow. */
+	h->synced_seq = n->role != RC_REPL_PRIMARY ? n->synced_seq
+			: n->blind			 ? 0
+							 : 1;
 }
 
 static void publish(struct rc_repl_node *n)
@@ -214,6 +218,7 @@ void rn_promote(struct rc_repl_node *n, const char *why)
 	n->epoch = e + 1;
 	n->env.save_epoch(n->env.ctx, n->epoch);
 	n->role = RC_REPL_PRIMARY;
+	n->blind = false; /* detect() says when it is */
 	n->stream = n->env.random(n->env.ctx) | 1;
 	n->seq = 0;
 	n->acked = n->ack_floor = n->resume_floor = 0;
@@ -295,6 +300,11 @@ void rn_follow(struct rc_repl_node *n, const struct rc_repl_hello *p,
 	       const char *why)
 {
 	bool was_primary = n->role == RC_REPL_PRIMARY;
+	/* A standby in step with this very stream stays so when its
+	 * primary only moved to a higher epoch (rn_primary_peer). */
+	const bool in_step = n->role == RC_REPL_STANDBY && n->synced_seq &&
+			     n->follow && p->stream == n->follow &&
+			     n->phase == RC_REPL_PHASE_STREAMING;
 
 	if ((n->role == RC_REPL_STANDBY && n->epoch >= p->epoch) ||
 	    p->epoch == RC_REPL_EPOCH_MAX)
@@ -325,7 +335,8 @@ void rn_follow(struct rc_repl_node *n, const struct rc_repl_hello *p,
 	n->reset_pending = 0;
 	n->apply_failed_seen = n->env.apply_failed(n->env.ctx);
 	memset(n->clear_queued, 0, sizeof(n->clear_queued));
-	n->phase = RC_REPL_PHASE_NONE;
+	if (!in_step)
+		n->phase = RC_REPL_PHASE_NONE;
 	n->peer_primary_ns = rn_now(n);
 	set_why(n, why);
 	publish(n);
@@ -382,9 +393,55 @@ static void detect(struct rc_repl_node *n)
 			wait *= 3;
 		if (now - n->start_ns > wait &&
 		    (n->peer_primary_ns > now || now - n->peer_primary_ns > fo) &&
-		    !n->hello_in)
+		    !n->hello_in) {
+			/* Without a copy, and the peer may hold the data:
+			 * its term is blind (rc_repl_should_follow). */
 			rn_promote(n, "no peer answered at start-up");
+			n->blind = n->role == RC_REPL_PRIMARY;
+		}
 	}
+}
+
+/* ---- two primaries ------------------------------------------------------------ */
+
+/* We are primary and so is the peer (its word came `via` a network).
+ * One that began its term blind follows one that did not, whatever the
+ * epochs; the one that stays takes an epoch above the other's, so that
+ * epochs still only grow. At one epoch, a duel. @return true if it was
+ * settled here (the caller does nothing more). */
+bool rn_primary_peer(struct rc_repl_node *n, const struct rc_repl_hello *p,
+		     const char *via)
+{
+	const bool peer_blind = p->synced_seq == 0;
+	char why[160];
+
+	if (n->blind != peer_blind) {
+		if (n->blind) {
+			snprintf(why, sizeof(why), "%s: the peer is primary "
+				 "with the data (epoch %u); this node promoted "
+				 "alone, empty, at start-up", via, p->epoch);
+			n->blind = false;
+			rn_follow(n, p, why);
+		} else if (p->epoch >= n->epoch && !n->publish_pending &&
+			   p->epoch < RC_REPL_EPOCH_MAX - 1) {
+			n->epoch = p->epoch + 1;
+			n->env.save_epoch(n->env.ctx, n->epoch);
+			n->publish_pending = true; /* the new epoch, once on
+						    * disk (writes go on) */
+			rn_log(n, RC_REPL_LOG_WARNING, "%s: the peer promoted "
+			       "alone at start-up without the data (epoch "
+			       "%u): it follows us; we move to epoch %u",
+			       via, p->epoch, n->epoch);
+		}
+		return true;
+	}
+	/* Both blind: each holds only its own term's writes; the epochs
+	 * say nothing of which has more. */
+	if (p->epoch == n->epoch || (n->blind && peer_blind)) {
+		rn_duel(n, p);
+		return true;
+	}
+	return false;
 }
 
 /* ---- two primaries at one epoch --------------------------------------------- */
@@ -451,14 +508,23 @@ void rn_duel(struct rc_repl_node *n, const struct rc_repl_hello *p)
 		n->duel_same = 0;
 	}
 	rn_me_hello(n, &me);
+	me.epoch = p->epoch; /* records, then rank: not the epochs */
 	if (now - n->duel_since > 10 * n->cfg.failover_ns) {
 		me.seq = p->seq; /* rank alone */
 	} else if (!settled(n) || n->duel_same < 1) {
 		return;
 	}
-	if (!rc_repl_should_follow(&me, p))
-		return; /* we keep our writes; the peer follows, then we
-			 * resume (rc_repl_node_turn) */
+	if (!rc_repl_should_follow(&me, p)) {
+		/* We keep our writes; the peer follows, then we resume
+		 * (duel_step), at an epoch above its own. */
+		if (p->epoch >= n->epoch && !n->publish_pending &&
+		    p->epoch < RC_REPL_EPOCH_MAX - 1) {
+			n->epoch = p->epoch + 1;
+			n->env.save_epoch(n->env.ctx, n->epoch);
+			n->publish_pending = true;
+		}
+		return;
+	}
 	snprintf(why, sizeof(why), "another primary at epoch %u has more "
 		 "records (%lu; we have %lu) or, as many, the higher rank",
 		 p->epoch, (unsigned long)p->seq, (unsigned long)n->seq);

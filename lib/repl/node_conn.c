@@ -182,10 +182,8 @@ static void peer_info(struct rc_repl_node *n, const struct rc_repl_hello *h,
 		n->primary_seq = h->seq;
 	}
 	if (n->role == RC_REPL_PRIMARY && h->role == RC_REPL_PRIMARY &&
-	    h->epoch == n->epoch) {
-		rn_duel(n, h);
+	    rn_primary_peer(n, h, "replication stream"))
 		return;
-	}
 	rn_me_hello(n, &me);
 	if (rc_repl_should_follow(&me, h)) {
 		snprintf(why, sizeof(why), "peer is primary at epoch %u",
@@ -392,8 +390,8 @@ void rc_repl_node_beat_in(struct rc_repl_node *n, const uint8_t *b,
 	/* A primary that hears of a newer primary steps down at once,
 	 * whichever network told it; one at its own epoch is a duel. */
 	if (n->role == RC_REPL_PRIMARY && h.role == RC_REPL_PRIMARY &&
-	    h.epoch == n->epoch) {
-		rn_duel(n, &h);
+	    rn_primary_peer(n, &h, "data-network heartbeat")) {
+		return;
 	} else if (n->role == RC_REPL_PRIMARY) {
 		struct rc_repl_hello me;
 

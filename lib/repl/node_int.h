@@ -91,6 +91,8 @@ struct rc_repl_node {
 				      * standby is given what it lacks
 				      * before the role goes */
 	uint64_t handover_deadline;
+	bool blind;                  /* primary: promoted alone at start-up,
+				      * without a copy (no peer answered) */
 	bool duel;                   /* another primary at our epoch: our
 				      * writes paused until one yields */
 	uint64_t duel_since;
@@ -165,6 +167,8 @@ void rn_follow(struct rc_repl_node *n, const struct rc_repl_hello *p,
 void rn_me_hello(const struct rc_repl_node *n, struct rc_repl_hello *h);
 void rn_free_batches(struct rn_deq *d);
 void rn_duel(struct rc_repl_node *n, const struct rc_repl_hello *p);
+bool rn_primary_peer(struct rc_repl_node *n, const struct rc_repl_hello *p,
+		     const char *via);
 
 /* node_conn.c */
 void rn_conn_close(struct rc_repl_node *n, const char *why);

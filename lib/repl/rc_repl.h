@@ -127,7 +127,9 @@ struct rc_repl_hello {
 	uint64_t stream;       /* the stream it holds or sends (0: none) */
 	uint64_t seq;          /* primary: last numbered; standby: applied */
 	uint64_t time_ns;      /* sender's CLOCK_MONOTONIC, echoed in ACKs */
-	uint64_t synced_seq;   /* standby: snapshot complete up to here */
+	uint64_t synced_seq;   /* standby: snapshot complete up to here;
+				* primary: 0 if its term began without a
+				* copy (it promoted alone at start-up) */
 };
 #define RC_REPL_HELLO_LEN 48u
 
@@ -250,8 +252,10 @@ uint32_t rc_repl_frame_min_body(uint8_t type);
 
 /* Two nodes that have just heard each other: should I (me) step down
  * and follow the peer? True when the peer is primary and I am not, or
- * both are primary and the peer's epoch is higher (equal epochs: the
- * one with more records in its stream, then the higher rank, wins).
+ * both are primary and: only I began my term without a copy (a
+ * primary's synced_seq is 0 then), or the peer's epoch is higher (equal
+ * epochs: the one with more records in its stream, then the higher
+ * rank, wins).
  * Never a peer at RC_REPL_EPOCH_MAX. A node never follows a peer at a
  * lower epoch than its own while it is primary. */
 bool rc_repl_should_follow(const struct rc_repl_hello *me,

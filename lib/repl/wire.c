@@ -197,6 +197,12 @@ bool rc_repl_should_follow(const struct rc_repl_hello *me,
 		return false;
 	if (me->role != RC_REPL_PRIMARY)
 		return true;
+	/* A primary that began its term without a copy (synced_seq 0:
+	 * promoted alone at start-up, empty) follows one that has the
+	 * data, whatever the epochs: else a node restarted empty during a
+	 * partition wipes the pair's data when they meet. */
+	if ((me->synced_seq == 0) != (peer->synced_seq == 0))
+		return me->synced_seq == 0;
 	if (peer->epoch != me->epoch)
 		return peer->epoch > me->epoch;
 	/* Two primaries at one epoch: the one with fewer writes of its

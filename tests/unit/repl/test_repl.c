@@ -179,6 +179,18 @@ static void test_roles(void)
 	peer.rank = 2;
 	CU_ASSERT_TRUE(rc_repl_should_follow(&me, &peer));
 	CU_ASSERT_FALSE(rc_repl_should_follow(&peer, &me));
+	/* A primary that began its term blind (promoted alone at start-up,
+	 * empty: synced_seq 0) follows one with the data, whatever the
+	 * epochs (sim-repl seeds 138, 274: the empty one wiped the pair). */
+	me.synced_seq = 1;
+	peer.synced_seq = 0;
+	peer.epoch = 9;
+	CU_ASSERT_FALSE(rc_repl_should_follow(&me, &peer));
+	CU_ASSERT_TRUE(rc_repl_should_follow(&peer, &me));
+	peer.synced_seq = 1; /* both with data: the epoch again */
+	CU_ASSERT_TRUE(rc_repl_should_follow(&me, &peer));
+	me.synced_seq = peer.synced_seq = 0;
+	peer.epoch = 3;
 	/* A primary never follows a standby, even one at a higher epoch. */
 	peer.role = RC_REPL_STANDBY;
 	peer.epoch = 9;
