@@ -731,14 +731,10 @@ static void view_primary(const struct rc_repl_node *n, struct rc_repl_view *v,
 	v->snap_end = n->snap_end;
 	v->lag_records = n->seq > n->acked ? n->seq - n->acked : 0;
 	if (n->peer_follows) {
-		for (unsigned i = 0; i < n->backlog.n; i++) {
-			const struct rn_batch *b = rn_deq_at(&n->backlog, i);
+		uint64_t t = rn_oldest_unacked_ns(n);
 
-			if (b->last > n->acked) {
-				v->lag_seconds = (double)(now - b->t_ns) / 1e9;
-				break;
-			}
-		}
+		if (t)
+			v->lag_seconds = (double)(now - t) / 1e9;
 	}
 	if (n->phase == RC_REPL_PHASE_SNAPSHOT) {
 		uint64_t done = 0;

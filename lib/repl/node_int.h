@@ -186,6 +186,9 @@ void rn_check_snapshot(struct rc_repl_node *n);
 bool rn_feed(struct rc_repl_node *n);
 void rn_ack_upto(struct rc_repl_node *n, uint64_t seq);
 void rn_start_feed(struct rc_repl_node *n, const struct rc_repl_hello *p);
+/* When the oldest batch the standby has not acknowledged was made (0:
+ * none). */
+uint64_t rn_oldest_unacked_ns(const struct rc_repl_node *n);
 
 /* node_standby.c */
 int rn_take_batch(struct rc_repl_node *n, const uint8_t *body, uint32_t len,

@@ -8,6 +8,31 @@
 
 #include "node_int.h"
 
+/* The first backlog batch whose last record is at or past seq
+ * (backlog.n when none): batches are in record order, and the backlog
+ * may hold 65,536 of them, looked up every turn. */
+static unsigned backlog_from(const struct rc_repl_node *n, uint64_t seq)
+{
+	unsigned lo = 0, hi = n->backlog.n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (rn_deq_at(&n->backlog, mid)->last < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+uint64_t rn_oldest_unacked_ns(const struct rc_repl_node *n)
+{
+	unsigned i = backlog_from(n, n->acked + 1);
+
+	return i < n->backlog.n ? rn_deq_at(&n->backlog, i)->t_ns : 0;
+}
+
 /* The standby applied every record up to seq. Held durable replies are
  * released by per-worker counts, which cover every write before them;
  * that is only true of the standby's copy once its snapshot (which
@@ -16,7 +41,8 @@
 static void release_acked(struct rc_repl_node *n)
 {
 	const uint64_t seq = n->acked;
-	const struct rn_batch *last = NULL;
+	const struct rn_batch *last;
+	unsigned i;
 
 	if (n->phase == RC_REPL_PHASE_SNAPSHOT && n->snap_known &&
 	    n->acked_since_reset && seq >= n->snap_end) {
@@ -27,15 +53,11 @@ static void release_acked(struct rc_repl_node *n)
 	}
 	if (seq < n->ack_floor)
 		return;
-	for (unsigned i = 0; i < n->backlog.n; i++) {
-		const struct rn_batch *b = rn_deq_at(&n->backlog, i);
-
-		if (b->last > seq)
-			break;
-		last = b;
-	}
-	if (!last)
+	/* The last batch the ACK covers whole. */
+	i = backlog_from(n, seq + 1);
+	if (i == 0)
 		return;
+	last = rn_deq_at(&n->backlog, i - 1);
 	for (unsigned w = 0; w < n->nw; w++)
 		if (last->cnt[w] > n->acked_cnt[w]) {
 			n->acked_cnt[w] = last->cnt[w];
@@ -252,11 +274,10 @@ bool rn_feed(struct rc_repl_node *n)
 		start_reset(n, "the backlog no longer holds what it missed");
 		did = true;
 	}
-	for (unsigned i = 0; i < n->backlog.n && n->wlen < n->cfg.send_bytes; i++) {
+	for (unsigned i = backlog_from(n, n->next_send);
+	     i < n->backlog.n && n->wlen < n->cfg.send_bytes; i++) {
 		struct rn_batch *b = rn_deq_at(&n->backlog, i);
 
-		if (b->last < n->next_send)
-			continue;
 		rn_send_frame(n, RC_REPL_F_BATCH, b->frame + RC_REPL_FRAME_HDR,
 			      b->len - RC_REPL_FRAME_HDR);
 		n->next_send = b->last + 1;
