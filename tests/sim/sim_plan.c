@@ -22,11 +22,10 @@ static void plan_node(struct sim *s, struct sim_node *nd, bool big)
 	c->rank = nd->id + 1;
 	c->log_size = big ? 64u << 10 : pow2_range(r, 16, 20);
 	c->backlog = big ? sim_range(r, 256, 512) << 10 : pow2_range(r, 19, 23);
-	/* Never the default 65536: the node scans its backlog every turn
-	 * (feed, release_acked, view), which a sim of many turns cannot
-	 * afford. */
+	/* Small caps (flow control by batches), or the default 65536. */
 	c->backlog_batches = (uint32_t)(sim_chance(r, 400) ? sim_range(r, 8, 64)
-							    : sim_range(r, 64, 256));
+					: sim_chance(r, 500) ? 0
+							     : sim_range(r, 64, 256));
 	c->batch_bytes = sim_chance(r, 400) ? (uint32_t)sim_range(r, 4, 64) << 10 : 0;
 	c->turn_bytes = sim_chance(r, 300) ? (uint32_t)sim_range(r, 64, 512) << 10 : 0;
 	c->send_bytes = sim_chance(r, 500) ? (uint32_t)sim_range(r, 8, 1024) << 10 : 0;
