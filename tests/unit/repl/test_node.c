@@ -515,6 +515,32 @@ static void two_primaries(unsigned b_extra, bool a_wins)
 	done(&a, &b);
 }
 
+/* M8: a worker's log overflowed while no standby was attached (a write
+ * its record never reached). The standby that comes back with the same
+ * stream must be resynced, not resumed past the hole. */
+static void test_no_resume_past_orphan_overflow(void)
+{
+	static struct fake a, b;
+	uint64_t resets;
+
+	pair_up(&a, &b, 1 << 20, 1 << 16);
+	write_key(&a, 1, 11);
+	run(&a, &b, 50);
+	cut(&a, &b);
+	resets = stats(&a).resets;
+	/* A write the full log could not take: in a's store, in no record. */
+	a.val[2] = 22;
+	a.overflows++;
+	write_key(&a, 3, 33);
+	run(&a, &b, 10);
+	connect(&a, &b);
+	run(&a, &b, 2000);
+	CU_ASSERT_EQUAL(stats(&a).resets, resets + 1);
+	CU_ASSERT_EQUAL(b.val[2], 22);
+	CU_ASSERT_EQUAL(memcmp(a.val, b.val, sizeof(a.val)), 0);
+	done(&a, &b);
+}
+
 static void test_two_primaries_one_epoch(void)
 {
 	two_primaries(0, true);    /* as many records: rank */
@@ -535,6 +561,8 @@ int main(void)
 		 test_resync_larger_than_backlog},
 		{"L4: two primaries at one epoch, both writing",
 		 test_two_primaries_one_epoch},
+		{"M8: no resume past an overflow with nobody attached",
+		 test_no_resume_past_orphan_overflow},
 		{NULL, NULL},
 	};
 
