@@ -31,9 +31,12 @@ meson install -C "$BUILD" --no-rebuild --quiet --destdir "$STAGE/demo" \
 
 S=$STAGE/svc
 UNIT=$S$PREFIX/lib/systemd/system/ringcached.service
-for f in "$SBINDIR/ringcached" "$BINDIR/ringctl"; do
+for f in "$SBINDIR/ringcached" "$BINDIR/ringctl" "$SBINDIR/ringcache-host-prep"; do
 	[ -x "$S$f" ] && pass "installed $f" || fail "missing $f"
 done
+"$S$SBINDIR/ringcache-host-prep" --version | grep -qx "host-prep (ringcache) $(
+	meson introspect --projectinfo "$BUILD" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')" &&
+	pass "ringcache-host-prep knows its version" || fail "ringcache-host-prep --version"
 for f in "$SYSCONFDIR/ringcache/ringcache.conf" \
 	"$PREFIX/lib/systemd/system/ringcached.service" \
 	"$PREFIX/lib/tmpfiles.d/ringcache.conf" \
