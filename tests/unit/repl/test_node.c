@@ -541,6 +541,37 @@ static void test_no_resume_past_orphan_overflow(void)
 	done(&a, &b);
 }
 
+/* M7: `repl demote` with writes still on their way to the standby (a
+ * slow link): the role goes only once the standby has every one, so the
+ * new primary holds each write the old one acknowledged. */
+static void test_demote_hands_over_everything(void)
+{
+	static struct fake a, b;
+	char err[256];
+
+	pair_up(&a, &b, 1 << 20, 1 << 20);
+	bandwidth = 512; /* the writes below take a while to cross */
+	for (unsigned i = 1; i < 2000; i++)
+		write_key(&a, i, i + 5);
+	step(&a, &b);
+	if (rc_repl_node_demote(a.n, err, sizeof(err)) != 0)
+		printf("\n  demote refused: %s\n", err);
+	CU_ASSERT_EQUAL_FATAL(a.role, RC_REPL_STANDBY); /* workers: at once */
+	CU_ASSERT_EQUAL(write_key(&a, 1, 99), 0);          /* refused */
+	for (unsigned s = 0; s < 20000 && b.role != RC_REPL_PRIMARY; s++)
+		step(&a, &b);
+	bandwidth = 0;
+	run(&a, &b, 100);
+	CU_ASSERT_EQUAL_FATAL(b.role, RC_REPL_PRIMARY);
+	CU_ASSERT_EQUAL(a.role, RC_REPL_STANDBY);
+	for (unsigned i = 1; i < 2000; i++)
+		if (b.val[i] != i + 5) {
+			CU_FAIL("a write the old primary took is not on the new one");
+			break;
+		}
+	done(&a, &b);
+}
+
 static void test_two_primaries_one_epoch(void)
 {
 	two_primaries(0, true);    /* as many records: rank */
@@ -563,6 +594,8 @@ int main(void)
 		 test_two_primaries_one_epoch},
 		{"M8: no resume past an overflow with nobody attached",
 		 test_no_resume_past_orphan_overflow},
+		{"M7: a demote hands over every write",
+		 test_demote_hands_over_everything},
 		{NULL, NULL},
 	};
 
