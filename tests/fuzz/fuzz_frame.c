@@ -24,6 +24,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "rc_test_eal.h"
 #include "config.h"
 #include "worker.h"
 
@@ -68,6 +69,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
 		die("EAL init failed", NULL);
+	rc_test_eal_leave_no_dir();
 	if (rc_opt_defaults(rcd_options, rcd_n_options, &cfg, err,
 			    sizeof(err)) != 0)
 		die("defaults", err);

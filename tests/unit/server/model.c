@@ -13,6 +13,7 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "rc_test_eal.h"
 #include "config.h"
 #include "model.h"
 #include "worker.h"
@@ -104,6 +105,7 @@ int mc_setup(void)
 		fprintf(stderr, "model: EAL init failed\n");
 		return -1;
 	}
+	rc_test_eal_leave_no_dir();
 	if (rc_opt_defaults(rcd_options, rcd_n_options, &cfg, err,
 			    sizeof(err)) != 0) {
 		fprintf(stderr, "model: defaults: %s\n", err);
