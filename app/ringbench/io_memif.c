@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_alarm.h>
 #include <rte_arp.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
@@ -229,9 +230,18 @@ static int port_setup(const struct rb_config *c)
 	return -1;
 }
 
+/* Stops and closes the port; runs on EAL's interrupt thread (below). */
+static void port_close_cb(void *arg)
+{
+	rte_eth_dev_stop(g.port);
+	rte_eth_dev_close(g.port);
+	__atomic_store_n((int *)arg, 1, __ATOMIC_RELEASE);
+}
+
 static void memif_fini(void)
 {
 	struct rte_eth_link link;
+	int closed = 0;
 
 	/* Let the server hang up first: a memif server whose client leaves
 	 * while a worker polls can crash in DPDK 22.11's PMD. */
@@ -241,8 +251,17 @@ static void memif_fini(void)
 			break;
 		usleep(100000);
 	}
-	rte_eth_dev_stop(g.port);
-	rte_eth_dev_close(g.port);
+	/* The PMD's memif_disconnect() marks the link down first and frees
+	 * the regions after, on EAL's interrupt thread; a stop from this
+	 * thread in between freed them twice (a rare SIGSEGV in CI on a
+	 * loaded host). Alarms run on that same thread, one callback at a
+	 * time, so closing from one cannot overlap a disconnect. */
+	if (rte_eal_alarm_set(1, port_close_cb, &closed) == 0) {
+		while (!__atomic_load_n(&closed, __ATOMIC_ACQUIRE))
+			usleep(1000);
+	} else {
+		port_close_cb(&closed);
+	}
 	rte_eal_cleanup();
 	remove_runtime_dir(g.runtime_dir);
 	free(g.argv_copy);
