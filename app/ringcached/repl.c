@@ -293,7 +293,7 @@ static void env_acked(void *ctx, unsigned w, uint64_t cnt)
 
 WORKER_FIELD(env_wseq, uint64_t, p.wseq)
 WORKER_FIELD(env_role_seen, uint8_t, role_seen)
-WORKER_FIELD(env_applied, uint64_t, applied)
+WORKER_FIELD(env_applied, uint64_t, ap.applied)
 WORKER_FIELD(env_snap_done, uint32_t, snap_done)
 WORKER_FIELD(env_snap_wseq, uint64_t, snap_wseq)
 WORKERS_SUM(env_apply_failed, stats.srv.repl_apply_failed)
@@ -758,7 +758,8 @@ struct rcd_repl *rcd_repl_create(struct rcd_node *nd)
 		struct rcd_worker *wk = nd->workers[w];
 
 		wk->p.rlog = rc_repl_node_rlog(r->node, w);
-		wk->alog = rc_repl_node_alog(r->node, w);
+		wk->ap.clear_work = RCD_CMD_WORK;
+		wk->ap.log = rc_repl_node_alog(r->node, w);
 		wk->hb = &r->hb;
 		wk->durable_wait_tsc =
 			wk->tsc_hz / 1000 * cfg->repl_durable_ms;
@@ -869,7 +870,7 @@ void rcd_repl_destroy(struct rcd_repl *r)
 		close(r->lfd);
 	for (unsigned w = 0; r->node && w < r->nw; w++) {
 		r->nd->workers[w]->p.rlog = NULL;
-		r->nd->workers[w]->alog = NULL;
+		r->nd->workers[w]->ap.log = NULL;
 	}
 	rc_repl_node_free(r->node);
 	rc_repl_auth_wipe(&r->auth);

@@ -659,49 +659,6 @@ void rcd_worker_commands(struct rcd_worker *w, uint32_t now)
 
 /* ---- replication: standby apply, primary snapshot ------------------- */
 
-unsigned rcd_worker_apply(struct rcd_worker *w, uint32_t now, unsigned max)
-{
-	unsigned n = 0;
-
-	if (!w->alog)
-		return 0;
-	while (n < max) {
-		struct rc_repl_rec r;
-		const uint8_t *p;
-		uint32_t len;
-
-		if (w->clearing) {
-			/* The start of a full resync: records after it wait
-			 * until the partition is empty. */
-			if (rc_store_flush(w->p.store, &w->clear_cursor,
-					   RCD_CMD_WORK, NULL, NULL,
-					   &w->clear_removed))
-				return n;
-			w->clearing = false;
-			__atomic_store_n(&w->applied, w->applied + 1,
-					 __ATOMIC_RELEASE);
-		}
-		p = rc_repl_log_peek(w->alog, &len);
-		if (!p)
-			break;
-		if (!rc_repl_rec_decode(p, len, &r)) {
-			w->stats.srv.repl_apply_failed++;
-		} else if (r.type == RC_REPL_CLEAR) {
-			w->clearing = true;
-			w->clear_cursor = 0;
-			rc_repl_log_release(w->alog, len);
-			continue; /* counted once the partition is empty */
-		} else {
-			rc_partition_apply(&w->p, &r, now);
-		}
-		rc_repl_log_release(w->alog, len);
-		w->stats.srv.repl_applied++;
-		__atomic_store_n(&w->applied, w->applied + 1, __ATOMIC_RELEASE);
-		n++;
-	}
-	return n;
-}
-
 /* A slice of the snapshot pass the control core asked for: every live
  * item into the log, in order with the writes around it. */
 static void snapshot_slice(struct rcd_worker *w, uint32_t now)
@@ -823,17 +780,10 @@ int rcd_worker_main(void *arg)
 		 * running CLEAR included (sliced), before it takes a request:
 		 * until then requests wait in the queue, never see the old
 		 * copy, and no write lands where the CLEAR still goes. */
-		bool catching_up = false;
-		unsigned applied = 0;
+		unsigned applied;
+		const bool catching_up = rc_partition_apply_turn(
+			&w->p, &w->ap, now, RCD_APPLY_WORK, &applied);
 
-		if (unlikely(w->alog != NULL)) {
-			const bool primary = w->p.role == RC_REPL_PRIMARY;
-
-			applied = rcd_worker_apply(w, now, primary ? UINT32_MAX
-								   : RCD_APPLY_WORK);
-			catching_up = primary &&
-				      (w->clearing || rc_repl_log_used(w->alog));
-		}
 		uint16_t n = catching_up ? 0
 					 : rte_eth_rx_burst(w->port_id,
 							    (uint16_t)w->id,
@@ -888,7 +838,7 @@ int rcd_worker_main(void *arg)
 		/* Records to apply, a CLEAR or a snapshot pass under way are
 		 * work too: a worker that napped between slices of a resync
 		 * moved a GiB at tens of MB/s. */
-		if (n != 0 || applied || w->clearing || w->snap_active)
+		if (n != 0 || applied || w->ap.clearing || w->snap_active)
 			last_rx = now_tsc;
 		else if (w->idle_sleep_us && now_tsc - last_rx > idle_spin) {
 			nanosleep(&idle_ts, NULL);

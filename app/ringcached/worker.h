@@ -127,10 +127,9 @@ struct rcd_worker {
 	volatile uint8_t io_only;    /* benchmark: reflect, no store (set at
 				      * start and by config reload) */
 	struct rte_ring *cmdq;       /* control commands (NULL: none) */
-	struct rc_repl_log *alog;    /* standby: records to apply */
+	struct rc_apply ap;          /* standby: records to apply */
 	volatile uint64_t acked_wseq;  /* the standby applied up to here */
 	uint64_t durable_wait_tsc;   /* longest a durable reply waits */
-	volatile uint64_t applied;   /* alog records consumed (standby) */
 	volatile uint32_t snap_req;  /* control: start a snapshot pass */
 	volatile uint32_t snap_done; /* the pass snap_req asked for is done */
 	uint8_t role_seen;           /* p.role at the top of the last
@@ -138,10 +137,8 @@ struct rcd_worker {
 	volatile uint64_t snap_wseq; /* p.wseq when it was done: every
 				      * record of the pass is below */
 	uint32_t snap_run;           /* the request the pass serves */
-	bool snap_active, clearing;
+	bool snap_active;
 	struct rc_store_cursor snap_cur;
-	uint32_t clear_cursor;
-	uint64_t clear_removed;
 	unsigned held_head, held_n;
 	struct rcd_held held[RCD_HELD];
 	struct rcd_hb *hb;           /* shared by all workers (NULL: off) */
@@ -200,10 +197,6 @@ void rcd_worker_snapshot(struct rcd_worker *w);
 /* Send what is queued for TX, then record the latency of every op
  * answered since the last flush. */
 void rcd_worker_flush(struct rcd_worker *w);
-
-/* Apply up to max records of the standby's apply log.
- * @return records applied. */
-unsigned rcd_worker_apply(struct rcd_worker *w, uint32_t now, unsigned max);
 
 /* Send held durable replies whose records are confirmed, and fail those
  * whose standby is gone or that waited too long. */

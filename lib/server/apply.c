@@ -144,6 +144,61 @@ void rc_partition_apply(struct rc_partition *p, const struct rc_repl_rec *r,
 		p->st->repl_apply_failed++;
 }
 
+unsigned rc_partition_apply_log(struct rc_partition *p, struct rc_apply *a,
+				uint32_t now, unsigned max)
+{
+	unsigned n = 0;
+
+	if (!a->log)
+		return 0;
+	while (n < max) {
+		struct rc_repl_rec r;
+		const uint8_t *q;
+		uint32_t len;
+
+		if (a->clearing) {
+			if (rc_store_flush(p->store, &a->clear_cursor,
+					   a->clear_work, NULL, NULL,
+					   &a->clear_removed))
+				return n;
+			a->clearing = false;
+			__atomic_store_n(&a->applied, a->applied + 1,
+					 __ATOMIC_RELEASE);
+		}
+		q = rc_repl_log_peek(a->log, &len);
+		if (!q)
+			break;
+		if (!rc_repl_rec_decode(q, len, &r)) {
+			p->st->repl_apply_failed++;
+		} else if (r.type == RC_REPL_CLEAR) {
+			a->clearing = true;
+			a->clear_cursor = 0;
+			rc_repl_log_release(a->log, len);
+			continue; /* counted once the partition is empty */
+		} else {
+			rc_partition_apply(p, &r, now);
+		}
+		rc_repl_log_release(a->log, len);
+		p->st->repl_applied++;
+		__atomic_store_n(&a->applied, a->applied + 1, __ATOMIC_RELEASE);
+		n++;
+	}
+	return n;
+}
+
+bool rc_partition_apply_turn(struct rc_partition *p, struct rc_apply *a,
+			     uint32_t now, unsigned standby_max,
+			     unsigned *applied)
+{
+	const bool primary = p->role == RC_REPL_PRIMARY;
+
+	*applied = 0;
+	if (!a->log)
+		return false;
+	*applied = rc_partition_apply_log(p, a, now,
+					  primary ? UINT32_MAX : standby_max);
+	return primary && (a->clearing || rc_repl_log_used(a->log));
+}
 
 static bool snap_emit(void *arg, const struct rc_store_snap_item *it)
 {

@@ -203,6 +203,37 @@ int rc_partition_flush(struct rc_partition *p, struct rc_cmd *c,
 void rc_partition_apply(struct rc_partition *p, const struct rc_repl_rec *r,
 			uint32_t now);
 
+/* A partition's apply side in a pair: the records the primary sent, in
+ * order. A CLEAR (the start of a full resync) empties the partition in
+ * slices before anything after it is applied. The log is set by the
+ * replication wiring; the rest is the owner's. */
+struct rc_apply {
+	struct rc_repl_log *log;     /* NULL: nothing to apply */
+	volatile uint64_t applied;   /* records consumed, a CLEAR once the
+				      * partition is empty (read by the
+				      * replication thread) */
+	unsigned clear_work;         /* index entries per CLEAR slice */
+	bool clearing;               /* a CLEAR under way */
+	uint32_t clear_cursor;
+	uint64_t clear_removed;
+};
+
+/* Apply up to max records of a->log. @return records applied (a CLEAR
+ * not among them). */
+unsigned rc_partition_apply_log(struct rc_partition *p, struct rc_apply *a,
+				uint32_t now, unsigned max);
+
+/* The apply side's turn, before the owner takes requests: a standby
+ * applies up to standby_max records, a promoted partition (role
+ * PRIMARY) all it was sent. *applied gets the count.
+ * @return true while requests must wait: promoted, with records or a
+ *         running CLEAR still to apply (a request would read the old
+ *         copy, its write be overwritten by an older record or removed
+ *         by the CLEAR; issue 18 M6). */
+bool rc_partition_apply_turn(struct rc_partition *p, struct rc_apply *a,
+			     uint32_t now, unsigned standby_max,
+			     unsigned *applied);
+
 /* A slice of a snapshot pass: live items into the log as SET records.
  * @return as rc_store_snapshot (1 more to do, 0 done). */
 int rc_partition_snapshot(struct rc_partition *p, struct rc_store_cursor *cur,

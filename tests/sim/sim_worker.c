@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * Simulated workers: the worker side of the contract in rc_repl_node.h,
- * imitating app/ringcached/worker.c (apply, snapshot_slice, held durable
- * replies) and lib/server/exec.c (a write applies, then emits one
- * record; a full log loses the record, never the write).
+ * imitating lib/server/apply.c (the apply side), app/ringcached/worker.c
+ * (snapshot_slice, held durable replies) and lib/server/exec.c (a write
+ * applies, then emits one record; a full log loses the record, never the
+ * write).
  *
  * The store is a model: per key, the ledger id of its last write and
  * whether it is live. A value is derived from (key, id), so a record
@@ -242,8 +243,8 @@ static void apply_rec(struct sim_node *nd, unsigned w, const uint8_t *p,
 	nd->applied_id[r.flags] = 1;
 }
 
-/* rcd_worker_apply: in order, a CLEAR empties the partition (in slices)
- * before anything after it; counted once empty. */
+/* rc_partition_apply_log: in order, a CLEAR empties the partition (in
+ * slices) before anything after it; counted once empty. */
 static unsigned apply(struct sim_node *nd, unsigned w, uint64_t max)
 {
 	struct sim *s = nd->sim;
@@ -290,7 +291,7 @@ static unsigned apply(struct sim_node *nd, unsigned w, uint64_t max)
 }
 
 /* A promoted worker applies everything it was sent before it takes a
- * request (worker.c: catching_up). */
+ * request (rc_partition_apply_turn). */
 bool sim_catching_up(const struct sim_node *nd, unsigned w)
 {
 	const struct sim_worker *wk = &nd->w[w];
