@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node_int.h"
 #include "rc_cunit.h"
 #include "rc_repl_node.h"
 
@@ -19,6 +20,23 @@
 #define STEP_NS 100000ull       /* 100 us a step */
 
 static uint64_t clk = 1000000000ull;
+
+/* Allocation failures on demand (the test links with --wrap=malloc):
+ * the next fail_left allocations of fail_size bytes fail. */
+void *__real_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+static size_t fail_size;
+static unsigned fail_left, failed_allocs;
+
+void *__wrap_malloc(size_t n)
+{
+	if (fail_left && n == fail_size) {
+		fail_left--;
+		failed_allocs++;
+		return NULL;
+	}
+	return __real_malloc(n);
+}
 
 struct fake {
 	struct rc_repl_node *n;
@@ -38,6 +56,8 @@ struct fake {
 	uint8_t beat[2][RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN];
 	uint32_t beat_len[2];    /* beats on their way: [0] sent in this
 				  * step, [1] in the last (delivered now) */
+	uint8_t last_beat[RC_REPL_HELLO_LEN + RC_REPL_AUTH_LEN];
+	uint32_t last_beat_len;  /* the last one sent, delivered or not */
 	unsigned apply_per_step; /* 0: all */
 	uint32_t saved;
 	uint32_t val[KEYS];      /* 0: absent */
@@ -100,6 +120,8 @@ static void e_beat_out(void *c, const uint8_t *b, uint32_t n)
 
 	memcpy(f->beat[0], b, n);
 	f->beat_len[0] = n;
+	memcpy(f->last_beat, b, n);
+	f->last_beat_len = n;
 }
 
 /* A data-network beat arrives at the end of the step after the one it
@@ -572,6 +594,92 @@ static void test_demote_hands_over_everything(void)
 	done(&a, &b);
 }
 
+/* L5: the bookkeeping of a batch cannot be allocated. Its records are
+ * numbered and gone from the worker's log: a hole in the stream. The
+ * standby must be reset (not go on past the hole), and the buffer not
+ * reused under the next batch's header. */
+static void test_batch_alloc_failure(void)
+{
+	static struct fake a, b;
+
+	pair_up(&a, &b, 1 << 20, 1 << 16);
+	for (unsigned i = 1; i < 100; i++)
+		write_key(&a, i, i);
+	run(&a, &b, 100);
+	CU_ASSERT_EQUAL_FATAL(memcmp(a.val, b.val, sizeof(a.val)), 0);
+	write_key(&a, 500, 5);
+	write_key(&a, 501, 6);
+	/* a's next turn drains both records into a batch whose
+	 * bookkeeping is refused. */
+	fail_size = sizeof(struct rn_batch) + sizeof(uint64_t);
+	fail_left = 1;
+	failed_allocs = 0;
+	worker_step(&a);
+	rc_repl_node_turn(a.n);
+	fail_left = 0;
+	CU_ASSERT_EQUAL_FATAL(failed_allocs, 1);
+	CU_ASSERT_EQUAL(stats(&a).backlog_dropped, 1);
+	for (unsigned i = 502; i < 600; i++)
+		write_key(&a, i, i);
+	run(&a, &b, 3000);
+	CU_ASSERT_EQUAL(b.val[500], 5);
+	CU_ASSERT_EQUAL(b.val[501], 6);
+	CU_ASSERT_EQUAL(memcmp(a.val, b.val, sizeof(a.val)), 0);
+	CU_ASSERT_EQUAL(view(&a).phase, RC_REPL_PHASE_STREAMING);
+	CU_ASSERT_EQUAL(a.acked, a.wseq);
+	done(&a, &b);
+}
+
+/* L3: records left in a worker's log from the node's last term as
+ * primary: a write its worker made just before a heartbeat demoted the
+ * node, then an operator's promote before the next turn drained it.
+ * They are not this stream's: counted into the new stream as well, the
+ * per-worker counts ran one ahead and durable replies went out for
+ * records the standby did not have. */
+static void test_leftover_records_not_counted(void)
+{
+	static struct fake a, b;
+	char err[256];
+	uint64_t need = 0;
+
+	pair_up(&a, &b, 1 << 20, 1 << 16);
+	write_key(&a, 1, 11);
+	run(&a, &b, 100);
+	/* Both networks cut: b promotes itself at a higher epoch. */
+	cut(&a, &b);
+	a.beats = b.beats = false;
+	for (unsigned s = 0; s < 5000 && b.role != RC_REPL_PRIMARY; s++)
+		step(&a, &b);
+	CU_ASSERT_EQUAL_FATAL(b.role, RC_REPL_PRIMARY);
+	CU_ASSERT_EQUAL_FATAL(a.role, RC_REPL_PRIMARY);
+	run(&a, &b, 200); /* b's beats now say primary */
+	/* a's worker writes; b's beat arrives before a's next turn and
+	 * demotes a; the operator promotes a at once (--force: its copy
+	 * is not in step). */
+	write_key(&a, 2, 22);
+	b.beats = true;
+	CU_ASSERT_TRUE_FATAL(b.last_beat_len > 0);
+	rc_repl_node_beat_in(a.n, b.last_beat, b.last_beat_len, clk);
+	CU_ASSERT_EQUAL_FATAL(a.role, RC_REPL_STANDBY);
+	CU_ASSERT_EQUAL_FATAL(rc_repl_node_promote(a.n, true, err,
+						   sizeof(err)), 0);
+	a.beats = true;
+	connect(&a, &b);
+	for (unsigned s = 0; s < 5000 && (b.role != RC_REPL_STANDBY ||
+	     view(&a).phase != RC_REPL_PHASE_STREAMING); s++)
+		step(&a, &b);
+	CU_ASSERT_EQUAL_FATAL(a.role, RC_REPL_PRIMARY);
+	CU_ASSERT_EQUAL_FATAL(b.role, RC_REPL_STANDBY);
+	for (unsigned i = 10; i < 50; i++)
+		need = write_key(&a, i, i);
+	run(&a, &b, 3000);
+	CU_ASSERT_EQUAL(a.acked, need); /* counts line up: not one ahead */
+	CU_ASSERT_EQUAL(a.acked, a.wseq);
+	CU_ASSERT_EQUAL(b.val[2], 22);
+	CU_ASSERT_EQUAL(memcmp(a.val, b.val, sizeof(a.val)), 0);
+	done(&a, &b);
+}
+
 static void test_two_primaries_one_epoch(void)
 {
 	two_primaries(0, true);    /* as many records: rank */
@@ -596,6 +704,10 @@ int main(void)
 		 test_no_resume_past_orphan_overflow},
 		{"M7: a demote hands over every write",
 		 test_demote_hands_over_everything},
+		{"L5: a batch that cannot be allocated resets the standby",
+		 test_batch_alloc_failure},
+		{"L3: an earlier term's records are not counted again",
+		 test_leftover_records_not_counted},
 		{NULL, NULL},
 	};
 
