@@ -4,9 +4,13 @@
  * rc_repl_node.h. Scripted cases, one per rule that once broke:
  * election and streaming, a record the standby fails to apply (L2),
  * a partial copy never promotes itself (H4), durable replies not
- * released before the snapshot ends (H4), and a resync larger than the
- * backlog finishing in one reset (C1). tests/sim runs the random,
- * faulty version of the same world. */
+ * released before the snapshot ends (H4), a resync larger than the
+ * backlog finishing in one reset (C1), two primaries at one epoch (L4),
+ * an overflow with nobody attached (M8), a demote's hand-over (M7), a
+ * batch that cannot be allocated (L5) and an earlier term's records at
+ * a promotion (L3). tests/sim runs the random, faulty version of the
+ * same world; tests/unit/server/test_apply.c the worker's side of a
+ * promotion (M6). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
