@@ -142,8 +142,10 @@ pair_start() { # a|b [ringcached options]...
 		--vdev "net_af_packet0,iface=${TAG}d$n$ID,qpairs=2,framecnt=4096" \
 		--file-prefix "$pfx" >>"$log" 2>&1 &
 	if [ "$n" = a ]; then PIDA=$!; else PIDB=$!; fi
+	local pid=$!
 	for _ in $(seq 1 600); do
 		grep -q "ringcached: ready" "$log" 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break # it exited: no wait
 		sleep 0.1
 	done
 	echo "node $n not ready"; cat "$log"; return 1

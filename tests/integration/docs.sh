@@ -2,8 +2,8 @@
 # The shell blocks of docs/operations.md, run as an operator would type
 # them, against a real node (net_tap, --no-huge) in a namespace. Blocks
 # carry a marker (tests/integration/doc_blocks.py): run, run allowing
-# some exit statuses, or skip with a reason, printed here; a block
-# without one fails the test. The whole run happens in a private mount
+# some exit statuses, skip with a reason, printed here, or run on a
+# replicated pair by docs-pair.sh; a block without one fails the test. The whole run happens in a private mount
 # namespace whose /etc is an overlay, so a block that writes
 # /etc/ringcache writes into the test's directory, never the host's.
 # The node reads /etc/ringcache/ringcache.conf (the reference config, as
@@ -59,6 +59,11 @@ while IFS=$'\t' read -r n line mode statuses why; do
 	case $mode in
 	skip)
 		echo "skip: $where: $why"
+		skipped=$((skipped + 1))
+		continue
+		;;
+	pair:*)
+		echo "pair: $where: on the ${mode#pair:} (docs-pair.sh)"
 		skipped=$((skipped + 1))
 		continue
 		;;
