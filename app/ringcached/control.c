@@ -344,6 +344,10 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 	for (int i = 0; i < 3; i++)
 		g->alert[i] = c->alerts[i].level;
 	g->ctl_requests = (double)c->ctl_requests;
+	g->reloads = (double)c->reloads;
+	g->reloads_refused = (double)c->reloads_refused;
+	g->reload_ok = c->reload_ok;
+	g->reload_ok_wall = c->reload_ok_wall;
 	g->turn_max_s = (double)c->turn_max_ns / 1e9;
 	g->turns_over_100us = (double)c->turns_over_100us;
 	g->turns_over_1ms = (double)c->turns_over_1ms;
@@ -546,6 +550,8 @@ static int setup(struct rcd_ctl *c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->mu, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	c->reload_ok = true;
+	c->reload_ok_wall = (double)rcd_ctl_now(c);
 	c->ro_mode = c->stale_mode = RCD_MODE_AUTO;
 	c->ttl_pct = 100;
 	setenv("TZ", cfg->timezone, 1);

@@ -84,6 +84,10 @@ struct rcd_ctl {
 	struct rc_http *http;
 	struct rc_ctlsock *cs;
 	uint64_t ctl_requests;
+	/* Config reloads (ringctl config reload, SIGHUP). */
+	uint64_t reloads, reloads_refused;
+	bool reload_ok;               /* the last one applied (true at start) */
+	double reload_ok_wall;        /* when it did (Unix time; start) */
 	bool stats_warned;
 	/* The control core's own turns (timers, replication, one command):
 	 * how long it held its CPU at once. */

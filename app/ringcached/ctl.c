@@ -456,6 +456,8 @@ static json_t *do_config_reload(struct rcd_ctl *c, json_t *req)
 	if (policy)
 		rc = rcd_policy_stage(c->nd, &nc, staged, err, sizeof(err));
 	if (rc != 0) {
+		c->reloads_refused++;
+		c->reload_ok = false;
 		LOG(WARNING, "config reload refused: %s", err);
 		return rcd_ctl_fail(rc == -EBUSY    ? "busy"
 				    : rc == -ENOMEM ? "server_error"
@@ -463,6 +465,9 @@ static json_t *do_config_reload(struct rcd_ctl *c, json_t *req)
 				    "%s (nothing changed)", err);
 	}
 	/* From here nothing fails: the staged tables will be published. */
+	c->reloads++;
+	c->reload_ok = true;
+	c->reload_ok_wall = (double)rcd_ctl_now(c);
 	applied = json_array();
 	restart = json_array();
 	for (size_t i = 0; i < rcd_n_options; i++) {

@@ -314,6 +314,20 @@ static const struct metric metrics[] = {
 	 NONE, "outcome", "skipped", NULL},
 	{"control_requests", "control_requests", COUNTER, G(ctl_requests),
 	 NONE, 0, 0, "Requests served on the control socket"},
+	{"config_reloads", "config_reloads", COUNTER, G(reloads), NONE,
+	 "result", "applied", "Config reloads (ringctl config reload, SIGHUP): "
+	 "applied, or refused with nothing changed"},
+	{"config_reloads_refused", "config_reloads", COUNTER,
+	 G(reloads_refused), NONE, "result", "refused", NULL},
+	{"config_last_reload_successful", "config_last_reload_successful",
+	 GAUGE, G(reload_ok), NONE, 0, 0,
+	 "1 if the last config reload was applied (or none was tried), 0 if "
+	 "it was refused: the running config is not the file's"},
+	{"config_last_reload_success_timestamp_seconds",
+	 "config_last_reload_success_timestamp_seconds", GAUGE,
+	 G(reload_ok_wall), NONE, 0, 0,
+	 "When the last applied reload (or the start) was, since the Unix "
+	 "epoch"},
 	{"control_turn_max_seconds", "control_turn_max_seconds", GAUGE,
 	 G(turn_max_s), NONE, 0, 0,
 	 "Longest turn of the control core (timers, replication, one "

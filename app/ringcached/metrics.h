@@ -26,6 +26,7 @@ struct rcd_gauges {
 	double override_active;
 	double alert[3];             /* latency, hit_rate, memory levels */
 	double ctl_requests;
+	double reloads, reloads_refused, reload_ok, reload_ok_wall;
 	double turn_max_s, turns_over_100us, turns_over_1ms, turns_blocked;
 	double ctl_too_long, ctl_too_complex, ctl_busy;
 	double ctl_stalled, ctl_idle_closed, ctl_evicted;

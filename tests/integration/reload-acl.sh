@@ -88,6 +88,19 @@ stat() { # name
 	awk -v n="$1" '$1 == n {v = $2} END {print v + 0}' "$WORK/stats"
 }
 
+# The control core's own gauges reach the file at its next tick (once a
+# second): wait for the value, 10 s at most.
+expect_stat() { # what name want
+	local v t=0
+	while :; do
+		v=$(awk -v n="$2" '$1 == n {v = $2} END {print v + 0}' "$WORK/stats")
+		[ "$v" = "$3" ] || [ $t -ge 100 ] && break
+		sleep 0.1
+		t=$((t + 1))
+	done
+	expect "$1" "$v" "$3"
+}
+
 # Reloads answer at once; the workers take the new tables on their next
 # loop turn, and the control core logs when all have. Wait for the n-th
 # such line.
@@ -231,6 +244,8 @@ echo "$out" | grep -q "running store.classes" && pass "a rule for a class the no
 expect "refused reloads changed nothing" "$(J config show | py 'd["config"]["alerts.min_gets"], d["config"]["acl.allow"]')" "20 $NET.0/24"
 expect "still served after refusals" "$(CLI get wedding_1)" "OK v3 stale=0"
 grep -q "config reload refused" "$WORK/daemon.log" && pass "refusal logged" || fail "refusal not logged"
+expect_stat "refusals counted (config_reloads{result=refused})" config_reloads_refused 3
+expect_stat "the last reload failed: config_last_reload_successful" config_last_reload_successful 0
 
 # --- rate limits ---------------------------------------------------------------
 CLASSES="wedding_data:40:protected, vendor_responses:25, guest_interactions:20, photo_thumbnails:10, system_cache:5"
@@ -240,6 +255,7 @@ RATE="$NET.0/24=20/2"
 write_conf
 expect "reload applies acl.rate_limits" "$(J config reload | py '"acl.rate_limits" in d["applied"]')" True
 wait_tables
+expect_stat "applied again: config_last_reload_successful" config_last_reload_successful 1
 hits=$(CLI gets wedding_1 100 0 | awk '{print $2}')
 [ "$hits" -lt 100 ] && pass "rate limit in force: $hits of 100 GETs served" || fail "rate limit: $hits of 100 served"
 t1=$(stat rate_throttled_ops)
@@ -257,6 +273,8 @@ t2=$(stat rate_throttled_ops)
 expect "every item still present" "$(CLI verify "$WORK/items")" "present 300 missing 0 wrong 0 failed 0"
 expect "reloading the same file changes nothing" \
 	"$(J config reload | py 'd["applied"], d["restart_needed"]')" "[] []"
+# Applied: 2 by SIGHUP and 6 by ringctl above, this one included.
+expect_stat "applied reloads counted (config_reloads{result=applied})" config_reloads 8
 # How long the workers took to switch tables, reload by reload.
 grep -o 'workers use the new ACL.*' "$WORK/daemon.log" | sed 's/^/info: /'
 rc_daemon_stop && pass "clean stop (no leak reported)" ||
