@@ -6,8 +6,10 @@
  * IPv4 and UDP checksums are checked against a reference implementation
  * of RFC 1071 written here (not DPDK's). */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_arp.h>
 #include <rte_eal.h>
@@ -18,6 +20,7 @@
 
 #include "rc_cunit.h"
 #include "rc_net.h"
+#include "rc_test_eal.h"
 
 static struct rte_mempool *mp;
 static const struct rte_ether_addr our_mac = {{0x02, 0, 0, 0, 0, 0x02}};
@@ -434,12 +437,17 @@ static void test_reply_checksums(void)
 
 int main(void)
 {
+	char prefix[64];
 	char *eal[] = {"test_pkt", "--no-huge", "--no-pci", "--no-shconf",
 		       "--no-telemetry", "-m", "64", "--log-level=*:error",
-		       NULL};
+		       "--file-prefix", prefix, NULL};
 
+	/* Its own prefix, removed at exit: nothing left in /var/run/dpdk
+	 * (the default "rte" was, after every run). */
+	snprintf(prefix, sizeof(prefix), "rcpk%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
 		return 1;
+	rc_test_eal_leave_no_dir();
 	mp = rte_pktmbuf_pool_create("pkt", 1023, 0, 0,
 				     RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
 	if (!mp)
