@@ -6,8 +6,7 @@
 # <!-- test: pair primary|standby --> run on the node that has that role
 # when its turn comes, as an operator would type it there. After them:
 # the hand-over the guide does must have happened, and the new primary
-# must take a write. /etc is an overlay in a private mount namespace, as
-# in docs.sh.
+# must take a write. /etc is an overlay (tests/lib/etc_overlay.sh).
 #
 #   docs-pair.sh BUILD_DIR
 set -euo pipefail
@@ -18,17 +17,12 @@ DOC=docs/operations.md
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
-if [ -z "${RC_DOCS_WORK:-}" ]; then
-	OV=$(mktemp -d "/tmp/rcdocp.XXXXXX")
-	mkdir -p "$OV/up" "$OV/wk"
-	st=0
-	RC_DOCS_WORK=$OV unshare --mount --propagation private "$0" "$@" || st=$?
-	rm -rf "$OV"
-	exit $st
-fi
-OV=$RC_DOCS_WORK
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$OV/up,workdir=$OV/wk" /etc
+# shellcheck source=../lib/etc_overlay.sh
+. "$HERE/../lib/etc_overlay.sh"
+rc_etc_overlay "$0" "$@"
+OV=$RC_ETC_WORK
 
+# shellcheck disable=SC2034 # pair.sh's
 TAG=g
 RC_BIN=$BUILD
 # shellcheck source=../../scripts/lib/netns.sh

@@ -3,8 +3,8 @@
 # them, against a real node (net_tap, --no-huge) in a namespace. Blocks
 # carry a marker (tests/integration/doc_blocks.py): run, run allowing
 # some exit statuses, skip with a reason, printed here, or run on a
-# replicated pair by docs-pair.sh; a block without one fails the test. The whole run happens in a private mount
-# namespace whose /etc is an overlay, so a block that writes
+# replicated pair by docs-pair.sh; a block without one fails the test.
+# /etc is an overlay (tests/lib/etc_overlay.sh): a block that writes
 # /etc/ringcache writes into the test's directory, never the host's.
 # The node reads /etc/ringcache/ringcache.conf (the reference config, as
 # `meson install` lays it down); ringctl finds it through RINGCTL_SOCKET.
@@ -18,16 +18,10 @@ DOC=docs/operations.md
 
 [ "$(id -u)" -eq 0 ] || { echo "integration tests need root (netns, DPDK)"; exit 77; }
 
-if [ -z "${RC_DOCS_WORK:-}" ]; then
-	WORK=$(mktemp -d "/tmp/rcdocs.XXXXXX")
-	mkdir -p "$WORK/up" "$WORK/wk"
-	st=0
-	RC_DOCS_WORK=$WORK unshare --mount --propagation private "$0" "$@" || st=$?
-	rm -rf "$WORK"
-	exit $st
-fi
-WORK=$RC_DOCS_WORK
-mount -t overlay overlay -o "lowerdir=/etc,upperdir=$WORK/up,workdir=$WORK/wk" /etc
+# shellcheck source=../lib/etc_overlay.sh
+. "$HERE/../lib/etc_overlay.sh"
+rc_etc_overlay "$0" "$@"
+WORK=$RC_ETC_WORK
 
 RC_BIN=$BUILD
 # shellcheck source=../../scripts/lib/netns.sh
