@@ -257,10 +257,19 @@ static void memif_fini(void)
 	 * loaded host). Alarms run on that same thread, one callback at a
 	 * time, so closing from one cannot overlap a disconnect. */
 	if (rte_eal_alarm_set(1, port_close_cb, &closed) == 0) {
-		while (!__atomic_load_n(&closed, __ATOMIC_ACQUIRE))
+		for (unsigned ms = 0; ms < 10000 &&
+		     !__atomic_load_n(&closed, __ATOMIC_ACQUIRE); ms++)
 			usleep(1000);
 	} else {
 		port_close_cb(&closed);
+	}
+	if (!__atomic_load_n(&closed, __ATOMIC_ACQUIRE)) {
+		/* Cleaning up under a close still to run would free what it
+		 * uses: leave that to the exit. */
+		fprintf(stderr, "ringbench: the memif port did not close in "
+			"10 s (EAL's interrupt thread is stuck)\n");
+		remove_runtime_dir(g.runtime_dir);
+		return;
 	}
 	rte_eal_cleanup();
 	remove_runtime_dir(g.runtime_dir);

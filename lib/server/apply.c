@@ -158,8 +158,9 @@ unsigned rc_partition_apply_log(struct rc_partition *p, struct rc_apply *a,
 
 		if (a->clearing) {
 			if (rc_store_flush(p->store, &a->clear_cursor,
-					   a->clear_work, NULL, NULL,
-					   &a->clear_removed))
+					   a->clear_work ? a->clear_work
+							 : RC_APPLY_CLEAR_WORK,
+					   NULL, NULL, &a->clear_removed))
 				return n;
 			a->clearing = false;
 			__atomic_store_n(&a->applied, a->applied + 1,

@@ -212,11 +212,14 @@ struct rc_apply {
 	volatile uint64_t applied;   /* records consumed, a CLEAR once the
 				      * partition is empty (read by the
 				      * replication thread) */
-	unsigned clear_work;         /* index entries per CLEAR slice */
+	unsigned clear_work;         /* index entries per CLEAR slice (0:
+				      * RC_APPLY_CLEAR_WORK) */
 	bool clearing;               /* a CLEAR under way */
 	uint32_t clear_cursor;
 	uint64_t clear_removed;
 };
+
+#define RC_APPLY_CLEAR_WORK 1024u
 
 /* Apply up to max records of a->log. @return records applied (a CLEAR
  * not among them). */

@@ -11,10 +11,15 @@ rc_etc_overlay() {
 		local st=0
 		RC_ETC_WORK=$(mktemp -d /tmp/rcetc.XXXXXX)
 		mkdir -p "$RC_ETC_WORK/up" "$RC_ETC_WORK/wk"
+		# Its files (a replication key among them) go also when the
+		# test is stopped (meson's timeout sends TERM).
+		trap 'rm -rf "$RC_ETC_WORK"' EXIT
+		trap 'exit 143' TERM INT
 		RC_ETC_WORK=$RC_ETC_WORK unshare --mount --propagation private "$@" || st=$?
-		rm -rf "$RC_ETC_WORK"
 		exit $st
 	fi
 	mount -t overlay overlay \
 		-o "lowerdir=/etc,upperdir=$RC_ETC_WORK/up,workdir=$RC_ETC_WORK/wk" /etc
+	# What the test starts must not take itself for the inner run.
+	export -n RC_ETC_WORK
 }
