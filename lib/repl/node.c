@@ -478,7 +478,7 @@ static void duel_end(struct rc_repl_node *n, const char *why)
  * rank; the other is reset from it. But each side's count moves while
  * it takes writes, and each compares its own count now with the
  * peer's of a moment ago: both could see themselves ahead and stay
- * primary (L4). So both first stop taking writes (as a hand-over
+ * primary (M5). So both first stop taking writes (as a hand-over
  * does); once our count stands still and the peer's has been the same
  * in two words in a row, both compare the same two numbers. After ten
  * failover periods without that (a peer that never pauses), rank alone

@@ -5,7 +5,7 @@
  * election and streaming, a record the standby fails to apply (L2),
  * a partial copy never promotes itself (H4), durable replies not
  * released before the snapshot ends (H4), a resync larger than the
- * backlog finishing in one reset (C1), two primaries at one epoch (L4),
+ * backlog finishing in one reset (C1), two primaries at one epoch (M5),
  * an overflow with nobody attached (M8), a demote's hand-over (M7), a
  * batch that cannot be allocated (L5) and an earlier term's records at
  * a promotion (L3). tests/sim runs the random, faulty version of the
@@ -504,7 +504,7 @@ static void test_resync_larger_than_backlog(void)
 	done(&a, &b);
 }
 
-/* L4/M5: two primaries at one epoch (both started during a partition,
+/* M5: two primaries at one epoch (both started during a partition,
  * each promoted alone) meet while both keep taking writes. Comparing
  * moving record counts, each saw itself ahead of the peer's last word
  * and both stayed primary. Exactly one must remain, soon: the one with
@@ -702,7 +702,7 @@ int main(void)
 		 test_no_release_before_snapshot_end},
 		{"C1: a resync larger than the backlog",
 		 test_resync_larger_than_backlog},
-		{"L4: two primaries at one epoch, both writing",
+		{"M5: two primaries at one epoch, both writing",
 		 test_two_primaries_one_epoch},
 		{"M8: no resume past an overflow with nobody attached",
 		 test_no_resume_past_orphan_overflow},
