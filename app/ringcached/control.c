@@ -393,6 +393,7 @@ static void fill_gauges(struct rcd_ctl *c, struct rcd_gauges *g)
 		g->repl_records_out = (double)rs.records_out;
 		g->repl_records_in = (double)rs.records_in;
 		g->repl_bad_frames = (double)rs.bad_frames;
+		g->repl_pauses = (double)rs.pauses;
 		g->repl_bad_auth = (double)rs.bad_auth;
 		g->repl_replayed = (double)rs.replayed;
 	}

@@ -412,6 +412,10 @@ static const struct metric metrics[] = {
 	{"repl_replayed", "repl_replayed", COUNTER, G(repl_replayed), NONE, 0,
 	 0, "Authentic stream frames and heartbeats dropped as old: a counter "
 	 "or session already seen, or a time outside repl.auth_window_ms"},
+	{"repl_pauses", "repl_pauses", COUNTER, G(repl_pauses), NONE, 0, 0,
+	 "Turns of the replication thread that came over half a failover late "
+	 "(the host did not run this node); the peer is not called silent "
+	 "for such a pause"},
 };
 
 /* Worker label values: constants, as every label value in the table. */

@@ -37,7 +37,7 @@ struct rcd_gauges {
 	double repl_seq, repl_promotions, repl_demotions, repl_resets;
 	double repl_resumes, repl_records_out, repl_records_in;
 	double repl_bad_frames;
-	double repl_bad_auth, repl_replayed;
+	double repl_bad_auth, repl_replayed, repl_pauses;
 };
 
 /* One worker's own series (the sum hides an idle or a saturated one). */

@@ -1007,6 +1007,10 @@ static json_t *status_locked(const struct rcd_repl *r)
 			    json_integer((json_int_t)st.replayed));
 	json_object_set_new(json_object_get(o, "counters"), "apply_resets",
 			    json_integer((json_int_t)st.apply_resets));
+	json_object_set_new(json_object_get(o, "counters"), "pauses",
+			    json_integer((json_int_t)st.pauses));
+	json_object_set_new(o, "pause_max_s",
+			    json_real((double)st.pause_max_ns / 1e9));
 	json_object_set_new(o, "authenticated", json_boolean(r->authed));
 	json_object_set_new(o, "handover", json_boolean(v.handover));
 	json_object_set_new(o, "writes_paused_for_duel", json_boolean(v.duel));

@@ -612,6 +612,55 @@ wait:
 	}
 }
 
+/* ---- pauses --------------------------------------------------------------------- */
+
+/* The peer's last word, on either network (0: none yet). */
+static uint64_t last_word(const struct rc_repl_node *n, uint64_t now)
+{
+	uint64_t w = n->last_rx_ns > n->peer_primary_ns ? n->last_rx_ns
+							: n->peer_primary_ns;
+
+	return w > now ? now : w;
+}
+
+/* Move a time of the peer's last word forward by `by`, never past now. */
+static void forward(uint64_t *t, uint64_t by, uint64_t now)
+{
+	if (*t && *t < now)
+		*t = now - *t > by ? *t + by : now;
+}
+
+/* A turn that comes over half a failover after the last one: this node
+ * did not run (its host paused it: a VM frozen or migrated, a swap
+ * storm, SIGSTOP; the daemon's thread turns every few microseconds).
+ * Whatever the peer said meanwhile is read in this turn; what it could
+ * not say because the same pause held it is not its silence. So the
+ * pause, less one heartbeat, is not counted against the peer: it has
+ * the rest of its failover time to speak. Once per word from the peer:
+ * a node whose turns all come late still takes over from a dead peer,
+ * a failover time after its first late turn. */
+static void allow_pause(struct rc_repl_node *n, uint64_t now)
+{
+	const uint64_t gap = now - n->last_turn_ns;
+	uint64_t word;
+
+	if (!n->last_turn_ns || now < n->last_turn_ns ||
+	    gap <= n->cfg.failover_ns / 2)
+		return;
+	n->st.pauses++;
+	if (gap > n->st.pause_max_ns)
+		n->st.pause_max_ns = gap;
+	word = last_word(n, now);
+	if (!word || word == n->pause_heard)
+		return;
+	forward(&n->last_rx_ns, gap - n->cfg.heartbeat_ns, now);
+	forward(&n->peer_primary_ns, gap - n->cfg.heartbeat_ns, now);
+	n->pause_heard = last_word(n, now);
+	rn_log(n, RC_REPL_LOG_NOTICE, "this node did not run for %lu ms "
+	       "(its host paused it): the peer is not called silent for it",
+	       (unsigned long)(gap / 1000000));
+}
+
 /* ---- the turn ---------------------------------------------------------------- */
 
 bool rc_repl_node_turn(struct rc_repl_node *n)
@@ -621,6 +670,8 @@ bool rc_repl_node_turn(struct rc_repl_node *n)
 
 	if (n->role == RC_REPL_STANDALONE)
 		return false;
+	allow_pause(n, now);
+	n->last_turn_ns = now;
 	rn_check_overflow(n);
 	publish_when_saved(n);
 	did |= rn_drain_logs(n, now);

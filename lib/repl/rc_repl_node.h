@@ -139,6 +139,9 @@ struct rc_repl_stats {
 	uint64_t refused_peers;               /* version/partition mismatch */
 	uint64_t bad_auth;                    /* frames/beats not authentic */
 	uint64_t replayed;                    /* authentic, but old or seen */
+	uint64_t pauses;                      /* turns over failover/2 late:
+					       * the host paused this node */
+	uint64_t pause_max_ns;                /* the longest such gap */
 };
 
 /* What status and metrics show. */

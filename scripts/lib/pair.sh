@@ -27,6 +27,7 @@ fails=0
 PAIR_EXIT_HOOK=${PAIR_EXIT_HOOK:-}
 
 PAIR_FAST_STOP=0
+PAIR_DUMPED=
 stop_all() {
 	local p
 	[ -n "$PAIR_EXIT_HOOK" ] && $PAIR_EXIT_HOOK
@@ -41,7 +42,9 @@ stop_all() {
 	for p in $PIDA $PIDB; do kill -KILL "$p" 2>/dev/null || true; done
 	rm -rf "/var/run/dpdk/$PFX_A" "/var/run/dpdk/$PFX_B"
 }
-trap 'stop_all; rc_cleanup; rm -rf "$WORK"' EXIT
+# A test that stops on a failure (set -e, or an early exit) still says
+# what the nodes said.
+trap 'rc=$?; { [ "$rc" -ne 0 ] || [ "$fails" -ne 0 ]; } && [ -z "$PAIR_DUMPED" ] && pair_dump; stop_all; rc_cleanup; rm -rf "$WORK"' EXIT
 trap 'PAIR_FAST_STOP=1; exit 130' INT TERM
 
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
@@ -195,6 +198,17 @@ pair_logs_clean() { # extra-bad-regex
 			fail "node $n logged errors:"; grep -E "$bad" "$WORK/$n.log" | head
 		fi
 	done
-	echo "--- node logs (replication lines)"
-	grep -h "repl:" "$WORK/a.log" "$WORK/b.log" 2>/dev/null | head -60
+	pair_dump
+}
+
+# Each node's replication lines, long control turns and host pauses
+# (the last 40 of each).
+pair_dump() {
+	local n
+	PAIR_DUMPED=1
+	for n in a b; do
+		[ -f "$WORK/$n.log" ] || continue
+		echo "--- node $n log (replication, long control turns; last 40)"
+		grep -E "repl:|control turn of" "$WORK/$n.log" | tail -40
+	done
 }

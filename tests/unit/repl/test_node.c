@@ -7,8 +7,8 @@
  * released before the snapshot ends (H4), a resync larger than the
  * backlog finishing in one reset (C1), two primaries at one epoch (M5),
  * an overflow with nobody attached (M8), a demote's hand-over (M7), a
- * batch that cannot be allocated (L5) and an earlier term's records at
- * a promotion (L3). tests/sim runs the random, faulty version of the
+ * batch that cannot be allocated (L5), an earlier term's records at
+ * a promotion (L3), and a pause of the host (P1, P2). tests/sim runs the random, faulty version of the
  * same world; tests/unit/server/test_apply.c the worker's side of a
  * promotion (M6). */
 #include <stdint.h>
@@ -690,6 +690,69 @@ static void test_two_primaries_one_epoch(void)
 	two_primaries(50, false);  /* b has more: data over rank */
 }
 
+/* P1: the host paused both nodes (a VM frozen or migrated: every
+ * thread of both stopped) for 20 failover times. Each wakes to a peer
+ * it has not heard from since: neither may call the other silent
+ * before the other has had a turn to speak (CI saw the standby promote
+ * and the primary drop the link after such a pause). Either may turn
+ * first. */
+static void host_pause(bool standby_first)
+{
+	static struct fake a, b;
+	struct rc_repl_stats sa, sb;
+	uint32_t epoch;
+
+	pair_up(&a, &b, 1 << 20, 1 << 16);
+	epoch = view(&a).epoch;
+	sa = stats(&a);
+	sb = stats(&b);
+	clk += 2000 * 1000000ull;
+	if (standby_first)
+		step(&b, &a);
+	else
+		step(&a, &b);
+	run(&a, &b, 3000);
+	CU_ASSERT_EQUAL(a.role, RC_REPL_PRIMARY);
+	CU_ASSERT_EQUAL(b.role, RC_REPL_STANDBY);
+	CU_ASSERT_EQUAL(view(&a).epoch, epoch);
+	CU_ASSERT_EQUAL(stats(&b).promotions, sb.promotions);
+	CU_ASSERT_EQUAL(stats(&a).disconnects, sa.disconnects);
+	CU_ASSERT_EQUAL(stats(&b).disconnects, sb.disconnects);
+	CU_ASSERT_EQUAL(stats(&b).pauses, sb.pauses + 1);
+	CU_ASSERT_EQUAL(stats(&a).pauses, sa.pauses + 1);
+	done(&a, &b);
+}
+
+static void test_host_pause_no_failover(void)
+{
+	host_pause(true);
+	host_pause(false);
+}
+
+/* P2: the pause allowance is once per word from the peer. A standby
+ * whose own turns all come late (every 60 ms, over half the 100 ms
+ * failover) still takes over from a dead primary, a failover time
+ * after its first late turn. */
+static void test_late_standby_still_promotes(void)
+{
+	static struct fake a, b;
+	unsigned turns = 0;
+
+	pair_up(&a, &b, 1 << 20, 1 << 16);
+	a.up = false;
+	while (b.role != RC_REPL_PRIMARY && turns < 100) {
+		clk += 60 * 1000000ull;
+		worker_step(&b);
+		rc_repl_node_turn(b.n);
+		turns++;
+	}
+	CU_ASSERT_EQUAL(b.role, RC_REPL_PRIMARY);
+	/* 60 ms late: allowed once (100 ms counted from there), then
+	 * 60 ms a turn: promoted at the third or fourth turn. */
+	CU_ASSERT_TRUE(turns <= 4);
+	done(&a, &b);
+}
+
 int main(void)
 {
 	static const struct rc_test_case cases[] = {
@@ -712,6 +775,10 @@ int main(void)
 		 test_batch_alloc_failure},
 		{"L3: an earlier term's records are not counted again",
 		 test_leftover_records_not_counted},
+		{"P1: a pause of both hosts is not a failover",
+		 test_host_pause_no_failover},
+		{"P2: a standby whose turns all come late still promotes",
+		 test_late_standby_still_promotes},
 		{NULL, NULL},
 	};
 
