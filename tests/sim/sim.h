@@ -212,7 +212,7 @@ struct sim_net {
 enum sim_fault {
 	F_CUT_STREAM, F_CUT_DATA, F_CUT_BOTH, F_KILL, F_STALL, F_SLOW,
 	F_DISK_HANG, F_PROMOTE, F_PROMOTE_FORCE, F_DEMOTE, F_ATTACK,
-	F_LOSSY, F_BURST, F_SLOW_CTL, F__COUNT
+	F_LOSSY, F_BURST, F_SLOW_CTL, F_PAUSE, F__COUNT
 };
 
 struct sim_event {
@@ -286,6 +286,9 @@ struct sim {
 	uint32_t inv5_epoch, inv5_to;
 	uint64_t inv5_lag, inv5_unnumbered;
 	uint64_t settle_resets, settle_promotions;
+	/* Invariant 6: a pause of both hosts, begun on a settled pair with
+	 * no other fault, is checked until then (0: none armed). */
+	uint64_t inv6_until, inv6_promotions;
 	struct sim_stats st;
 };
 
@@ -340,6 +343,7 @@ void sim_check_end(struct sim *s);
 bool sim_settled(struct sim *s);
 void sim_note_kill(struct sim *s, unsigned dead);
 void sim_check_heir(struct sim *s);
+void sim_check_pause(struct sim *s, uint64_t dur);
 
 /* sim_run.c */
 int sim_run(uint64_t seed, bool trace, struct sim_stats *tot);

@@ -10,7 +10,8 @@
  *     resync of any size completes;
  *  4. once settled, the standby's store equals the primary's;
  *  5. what an asynchronous failover loses is within the lag the old
- *     primary reported just before it died. */
+ *     primary reported just before it died;
+ *  6. a pause of both hosts is no failover. */
 #include <string.h>
 
 #include "sim.h"
@@ -128,6 +129,54 @@ static void check_roles(struct sim *s)
 			 (unsigned long)((s->now - since) / MS));
 }
 
+/* Invariant 6: a pause of both hosts (both control loops stopped at
+ * once, a VM frozen) is nobody's failure. Armed when it begins on a
+ * pair in step with no other fault in force; any other fault before the check
+ * disarms it (sim_fault.c). */
+void sim_check_pause(struct sim *s, uint64_t dur)
+{
+	const uint64_t fo = s->node[0].cfg.failover_ns;
+
+	unsigned primaries = 0;
+
+	s->inv6_until = 0;
+	if (s->net.cut_stream || s->net.cut_data || s->attack ||
+	    s->lossy_until)
+		return;
+	/* In step: a primary taking writes, its standby streaming on a
+	 * connection (traffic may flow). */
+	for (unsigned i = 0; i < SIM_NODES; i++) {
+		const struct sim_node *nd = &s->node[i];
+		const struct rc_repl_view *v = &nd->last_view;
+
+		if (!nd->alive || s->now < nd->stall_until ||
+		    s->now < nd->slow_until || s->now < nd->hang_until ||
+		    s->now < nd->slowctl_until || !v->connected ||
+		    v->phase != RC_REPL_PHASE_STREAMING)
+			return;
+		if (v->role == RC_REPL_PRIMARY && takes_writes(nd))
+			primaries++;
+		else if (v->role != RC_REPL_STANDBY)
+			return;
+	}
+	if (primaries != 1)
+		return;
+	s->inv6_until = s->now + dur + 3 * fo;
+	s->inv6_promotions = s->st.promotions;
+}
+
+static void check_pause(struct sim *s)
+{
+	if (!s->inv6_until || s->now < s->inv6_until)
+		return;
+	s->inv6_until = 0;
+	s->st.checks[6]++;
+	if (s->st.promotions != s->inv6_promotions)
+		sim_fail(s, "invariant 6: a pause of both hosts was taken for "
+			 "a failure: %lu promotion(s) after it",
+			 (unsigned long)(s->st.promotions - s->inv6_promotions));
+}
+
 void sim_check_step(struct sim *s)
 {
 	for (unsigned i = 0; i < SIM_NODES; i++) {
@@ -140,6 +189,7 @@ void sim_check_step(struct sim *s)
 	}
 	check_roles(s);
 	sim_check_heir(s);
+	check_pause(s);
 }
 
 /* A primary dies: is this a single fault (the other copy whole), and
@@ -195,9 +245,15 @@ void sim_check_heir(struct sim *s)
 		const struct sim_write *x = &s->led[id];
 
 		if (x->state == W_REFUSED || x->node != s->inv5_dead ||
-		    x->epoch != s->inv5_epoch || !x->logged || seen[x->key])
+		    x->epoch != s->inv5_epoch || seen[x->key])
 			continue;
 		seen[x->key] = 1;
+		/* Its record was lost to a full log: the resync that follows
+		 * an overflow carries it, the lag does not count it, and it
+		 * still supersedes the key's earlier writes (a DEL here, then
+		 * a resync, leaves the key absent on both). */
+		if (!x->logged)
+			continue;
 		/* A DEL is had by an absent key (a resync leaves no
 		 * tombstone). */
 		if (y->ver[x->key] >= id || (x->del && !y->present[x->key]))

@@ -8,7 +8,7 @@
 static const char *const fault_names[F__COUNT] = {
 	"cut-stream", "cut-data", "cut-both", "kill", "stall", "slow",
 	"disk-hang", "promote", "promote-force", "demote", "attack", "lossy",
-	"burst", "slow-control",
+	"burst", "slow-control", "pause-both",
 };
 
 const char *sim_fault_name(unsigned f)
@@ -47,6 +47,10 @@ static void apply_event(struct sim *s, const struct sim_event *e)
 	struct sim_node *nd = &s->node[e->node];
 
 	s->st.faults[e->type]++;
+	if (e->type == F_PAUSE)
+		sim_check_pause(s, e->dur);
+	else
+		s->inv6_until = 0; /* another fault: no longer a pause alone */
 	sim_trace(s, "fault: %s node %u for %lu ms", sim_fault_name(e->type),
 		  e->node, (unsigned long)(e->dur / MS));
 	switch (e->type) {
@@ -67,6 +71,12 @@ static void apply_event(struct sim *s, const struct sim_event *e)
 	case F_STALL:
 		if (nd->alive)
 			nd->stall_until = s->now + e->dur;
+		break;
+	case F_PAUSE: /* the host: both control loops, the same instant */
+		for (unsigned i = 0; i < SIM_NODES; i++)
+			if (s->node[i].alive &&
+			    s->node[i].stall_until < s->now + e->dur)
+				s->node[i].stall_until = s->now + e->dur;
 		break;
 	case F_SLOW:
 		nd->slow_until = s->now + e->dur;
@@ -138,6 +148,7 @@ void sim_heal_all(struct sim *s)
 {
 	sim_trace(s, "heal: faults end, traffic stops");
 	s->settling = true;
+	s->inv6_until = 0;
 	s->stream_until = s->data_until = s->attack_until = s->now;
 	s->lossy_until = s->now;
 	for (unsigned i = 0; i < SIM_NODES; i++) {

@@ -40,12 +40,14 @@ static void summary(const struct sim_stats *t, unsigned fails, double cpu)
 	       (unsigned long)t->steps);
 	printf("sim-repl: checks: inv1 %lu (durable OKs checked; %lu seeds "
 	       "double-fault, skipped), inv2 %lu, inv3 %lu, inv4 %lu, inv5 %lu "
-	       "(%lu writes lost on failovers, %lu over the reported lag)\n",
+	       "(%lu writes lost on failovers, %lu over the reported lag), "
+	       "inv6 %lu\n",
 	       (unsigned long)t->checks[1], (unsigned long)t->double_faults,
 	       (unsigned long)t->checks[2], (unsigned long)t->checks[3],
 	       (unsigned long)t->checks[4], (unsigned long)t->checks[5],
 	       (unsigned long)t->lost_async,
-	       (unsigned long)t->lag_underreports);
+	       (unsigned long)t->lag_underreports,
+	       (unsigned long)t->checks[6]);
 	printf("sim-repl: writes %lu (refused %lu, log full %lu, durable OK "
 	       "%lu, NOT_REPLICATED %lu); resets %lu, promotions %lu, "
 	       "connections %lu; attacker: %lu forged, %lu replayed\n",

@@ -77,6 +77,8 @@ static uint64_t fault_dur(struct sim *s, unsigned type)
 	case F_STALL: /* a pause (shorter than a failover), or a hang */
 		return sim_chance(r, 500) ? sim_range(r, 10 * MS, 200 * MS)
 					  : sim_range(r, 200 * MS, 4 * SEC);
+	case F_PAUSE: /* most of them over a failover */
+		return sim_range(r, 100 * MS, 4 * SEC);
 	case F_BURST:
 		return sim_range(r, 100 * MS, 1 * SEC);
 	case F_SLOW: case F_ATTACK: case F_LOSSY: case F_SLOW_CTL:
