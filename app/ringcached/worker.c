@@ -780,9 +780,12 @@ int rcd_worker_main(void *arg)
 		 * running CLEAR included (sliced), before it takes a request:
 		 * until then requests wait in the queue, never see the old
 		 * copy, and no write lands where the CLEAR still goes. */
-		unsigned applied;
-		const bool catching_up = rc_partition_apply_turn(
-			&w->p, &w->ap, now, RCD_APPLY_WORK, &applied);
+		unsigned applied = 0;
+		/* Not replicated (no apply log): no call on the hot path. */
+		const bool catching_up =
+			unlikely(w->ap.log != NULL) &&
+			rc_partition_apply_turn(&w->p, &w->ap, now,
+						RCD_APPLY_WORK, &applied);
 
 		uint16_t n = catching_up ? 0
 					 : rte_eth_rx_burst(w->port_id,
