@@ -346,10 +346,8 @@ void rn_follow(struct rc_repl_node *n, const struct rc_repl_hello *p,
 
 /* A standby whose primary went quiet on both networks takes over, if
  * its copy is whole; a joining node with nobody to answer leads. */
-static void detect(struct rc_repl_node *n)
+static void detect(struct rc_repl_node *n, uint64_t now)
 {
-	/* Fresh: frames handled this turn may be newer than its start. */
-	const uint64_t now = rn_now(n);
 	const uint64_t fo = n->cfg.failover_ns;
 	char why[128];
 
@@ -534,9 +532,8 @@ void rn_duel(struct rc_repl_node *n, const struct rc_repl_hello *p)
 
 /* Each turn of a duel: resume once the peer is no longer primary, or
  * has been silent for a failover period. */
-static void duel_step(struct rc_repl_node *n)
+static void duel_step(struct rc_repl_node *n, uint64_t now)
 {
-	const uint64_t now = rn_now(n);
 	const bool peer_primary =
 		(n->hello_in && n->peer.role == RC_REPL_PRIMARY &&
 		 n->peer.epoch == n->epoch) ||
@@ -579,7 +576,7 @@ static void yield_role(struct rc_repl_node *n)
  * role (no write is on its way into a log), every record is numbered
  * and the standby acknowledged the last; abandoned (still primary) if
  * that takes ten failover periods. */
-static void handover_step(struct rc_repl_node *n)
+static void handover_step(struct rc_repl_node *n, uint64_t now)
 {
 	if (!n->handover)
 		return;
@@ -601,7 +598,7 @@ static void handover_step(struct rc_repl_node *n)
 		return;
 	}
 wait:
-	if (rn_now(n) > n->handover_deadline) {
+	if (now > n->handover_deadline) {
 		n->handover = false;
 		n->env.workers_role(n->env.ctx, RC_REPL_PRIMARY);
 		rn_log(n, RC_REPL_LOG_ERR, "hand-over abandoned: the standby "
@@ -614,51 +611,55 @@ wait:
 
 /* ---- pauses --------------------------------------------------------------------- */
 
-/* The peer's last word, on either network (0: none yet). */
-static uint64_t last_word(const struct rc_repl_node *n, uint64_t now)
-{
-	uint64_t w = n->last_rx_ns > n->peer_primary_ns ? n->last_rx_ns
-							: n->peer_primary_ns;
-
-	return w > now ? now : w;
-}
-
-/* Move a time of the peer's last word forward by `by`, never past now. */
+/* Move a time forward by `by`, never past now (0: never set). */
 static void forward(uint64_t *t, uint64_t by, uint64_t now)
 {
 	if (*t && *t < now)
 		*t = now - *t > by ? *t + by : now;
 }
 
-/* A turn that comes over half a failover after the last one: this node
- * did not run (its host paused it: a VM frozen or migrated, a swap
- * storm, SIGSTOP; the daemon's thread turns every few microseconds).
- * Whatever the peer said meanwhile is read in this turn; what it could
- * not say because the same pause held it is not its silence. So the
- * pause, less one heartbeat, is not counted against the peer: it has
- * the rest of its failover time to speak. Once per word from the peer:
- * a node whose turns all come late still takes over from a dead peer,
- * a failover time after its first late turn. */
+/* Checked at the start of a turn and again before its timers (a pause
+ * may fall inside a turn): over half a failover since the last check,
+ * this node did not run (its host paused it: a VM frozen or migrated, a
+ * swap storm, SIGSTOP; the daemon's thread turns every few tens of
+ * microseconds). Whatever the peer said meanwhile is read in this turn
+ * or the next; what it could not say because the same pause held it is
+ * not its silence. So silence is counted only while this node runs: a
+ * late turn counts as one heartbeat, the rest of the gap is not counted
+ * against the peer, nor against this node's own limits on a duel and a
+ * hand-over. A node whose turns all come late still takes over from a
+ * dead peer, after failover / heartbeat late turns. */
 static void allow_pause(struct rc_repl_node *n, uint64_t now)
 {
 	const uint64_t gap = now - n->last_turn_ns;
-	uint64_t word;
+	const uint64_t hb = n->cfg.heartbeat_ns;
+	const uint64_t by = gap > hb ? gap - hb : 0;
 
 	if (!n->last_turn_ns || now < n->last_turn_ns ||
 	    gap <= n->cfg.failover_ns / 2)
-		return;
+		goto out;
 	n->st.pauses++;
 	if (gap > n->st.pause_max_ns)
 		n->st.pause_max_ns = gap;
-	word = last_word(n, now);
-	if (!word || word == n->pause_heard)
-		return;
-	forward(&n->last_rx_ns, gap - n->cfg.heartbeat_ns, now);
-	forward(&n->peer_primary_ns, gap - n->cfg.heartbeat_ns, now);
-	n->pause_heard = last_word(n, now);
-	rn_log(n, RC_REPL_LOG_NOTICE, "this node did not run for %lu ms "
-	       "(its host paused it): the peer is not called silent for it",
-	       (unsigned long)(gap / 1000000));
+	forward(&n->last_rx_ns, by, now);
+	forward(&n->peer_primary_ns, by, now);
+	if (n->hb_seen)
+		forward(&n->hb_peer_ns, by, now);
+	if (n->duel)
+		forward(&n->duel_since, by, now);
+	if (n->handover)
+		n->handover_deadline += by;
+	/* Once in 10 s at most: a starved node is late every turn. */
+	if (!n->pause_logged_ns || now - n->pause_logged_ns > 10000000000ull) {
+		rn_log(n, RC_REPL_LOG_NOTICE, "this node did not run for %lu "
+		       "ms (its host paused it): not counted as the peer's "
+		       "silence (%lu such pauses)",
+		       (unsigned long)(gap / 1000000),
+		       (unsigned long)n->st.pauses);
+		n->pause_logged_ns = now;
+	}
+out:
+	n->last_turn_ns = now;
 }
 
 /* ---- the turn ---------------------------------------------------------------- */
@@ -666,12 +667,12 @@ static void allow_pause(struct rc_repl_node *n, uint64_t now)
 bool rc_repl_node_turn(struct rc_repl_node *n)
 {
 	const uint64_t now = rn_now(n);
+	uint64_t t;
 	bool did = false;
 
 	if (n->role == RC_REPL_STANDALONE)
 		return false;
 	allow_pause(n, now);
-	n->last_turn_ns = now;
 	rn_check_overflow(n);
 	publish_when_saved(n);
 	did |= rn_drain_logs(n, now);
@@ -681,9 +682,14 @@ bool rc_repl_node_turn(struct rc_repl_node *n)
 		rn_check_applied(n);
 	did |= rn_feed(n);
 	rn_beats(n, now);
-	handover_step(n);
-	duel_step(n);
-	detect(n);
+	/* The timers read the clock once more: frames handled in this turn
+	 * may be newer than its start, and a pause may have fallen inside
+	 * it (checked on this same reading). */
+	t = rn_now(n);
+	allow_pause(n, t);
+	handover_step(n, t);
+	duel_step(n, t);
+	detect(n, t);
 	return did;
 }
 

@@ -137,9 +137,8 @@ struct rc_repl_node {
 	struct rc_repl_hello peer;
 	uint64_t last_rx_ns, last_beat_ns;
 	uint64_t peer_primary_ns;    /* last sign of a live primary peer */
-	uint64_t last_turn_ns;       /* when the last turn began */
-	uint64_t pause_heard;        /* the peer's last word when the last
-				      * pause allowance was given */
+	uint64_t last_turn_ns;       /* the last pause check (allow_pause) */
+	uint64_t pause_logged_ns;    /* the last "did not run" line */
 	bool refused_logged;
 	bool head_authed;            /* the frame at rbuf[0] was verified
 				      * (it waits on full apply logs) */

@@ -54,6 +54,9 @@ mkdir -p "$WORK/l1"
 load load $A:7711 $B:7711 4000 2000 5 "$WORK/l1" >"$WORK/l1.json" &
 LOADPID=$!
 sleep 1.5
+# A standby in the middle of a resync rightly does not promote (H4):
+# the kill comes when B is in step, and says so if it had to wait.
+wait_for 10 "B in step under load, before the kill" is b phase streaming || true
 lag=0
 for _ in 1 2 3 4 5; do
 	l=$(rstat a lag_records); [ "$l" != none ] && [ "$l" -gt "$lag" ] && lag=$l
@@ -62,7 +65,11 @@ done
 ea=$(rstat a epoch)
 t_kill=$(now)
 kill -KILL "$PIDA"; PIDA=
-wait_for 5 "B promotes" is b role primary
+# Failure detection is 1 s here; 10 s is a bound on "never".
+wait_for 10 "B promotes" is b role primary || {
+	echo "B after the kill: $(ctl b --json repl status 2>&1 | head -c 600)"
+	exit 1
+}
 # B says how long it has been primary: death to promotion is the rest.
 t_ask=$(now)
 since=$(rstat b role_for_s)

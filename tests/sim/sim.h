@@ -288,7 +288,11 @@ struct sim {
 	uint64_t settle_resets, settle_promotions;
 	/* Invariant 6: a pause of both hosts, begun on a settled pair with
 	 * no other fault, is checked until then (0: none armed). */
-	uint64_t inv6_until, inv6_promotions;
+	uint64_t inv6_until, inv6_promotions, inv6_disconnects;
+	/* A pause of the host: the world's clock jumps by freeze_ns at the
+	 * freeze_calls-th clock reading of a node (inside a turn). */
+	uint64_t freeze_ns;
+	unsigned freeze_calls;
 	struct sim_stats st;
 };
 

@@ -129,8 +129,8 @@ static void check_roles(struct sim *s)
 			 (unsigned long)((s->now - since) / MS));
 }
 
-/* Invariant 6: a pause of both hosts (both control loops stopped at
- * once, a VM frozen) is nobody's failure. Armed when it begins on a
+/* Invariant 6: a pause of the host both nodes share (a VM frozen: the
+ * clock jumps inside some turn, sim_env.c) is nobody's failure. Armed when it begins on a
  * pair in step with no other fault in force; any other fault before the check
  * disarms it (sim_fault.c). */
 void sim_check_pause(struct sim *s, uint64_t dur)
@@ -163,6 +163,8 @@ void sim_check_pause(struct sim *s, uint64_t dur)
 		return;
 	s->inv6_until = s->now + dur + 3 * fo;
 	s->inv6_promotions = s->st.promotions;
+	s->inv6_disconnects = s->node[0].last_st.disconnects +
+			      s->node[1].last_st.disconnects;
 }
 
 static void check_pause(struct sim *s)
@@ -171,10 +173,16 @@ static void check_pause(struct sim *s)
 		return;
 	s->inv6_until = 0;
 	s->st.checks[6]++;
-	if (s->st.promotions != s->inv6_promotions)
+	if (s->st.promotions != s->inv6_promotions ||
+	    s->node[0].last_st.disconnects + s->node[1].last_st.disconnects !=
+		    s->inv6_disconnects)
 		sim_fail(s, "invariant 6: a pause of both hosts was taken for "
-			 "a failure: %lu promotion(s) after it",
-			 (unsigned long)(s->st.promotions - s->inv6_promotions));
+			 "a failure: %lu promotion(s), %lu disconnect(s) after "
+			 "it", (unsigned long)(s->st.promotions -
+					       s->inv6_promotions),
+			 (unsigned long)(s->node[0].last_st.disconnects +
+					 s->node[1].last_st.disconnects -
+					 s->inv6_disconnects));
 }
 
 void sim_check_step(struct sim *s)
@@ -247,13 +255,18 @@ void sim_check_heir(struct sim *s)
 		if (x->state == W_REFUSED || x->node != s->inv5_dead ||
 		    x->epoch != s->inv5_epoch || seen[x->key])
 			continue;
-		seen[x->key] = 1;
-		/* Its record was lost to a full log: the resync that follows
-		 * an overflow carries it, the lag does not count it, and it
-		 * still supersedes the key's earlier writes (a DEL here, then
-		 * a resync, leaves the key absent on both). */
-		if (!x->logged)
+		/* Its record was lost to a full log: the lag does not count
+		 * it. Where the heir has it anyway (the overflow's resync
+		 * carried it: a DEL, then a resync, leaves the key absent on
+		 * both) it supersedes the key's earlier writes; where not,
+		 * they are looked at. */
+		if (!x->logged) {
+			if (y->ver[x->key] >= id ||
+			    (x->del && !y->present[x->key]))
+				seen[x->key] = 1;
 			continue;
+		}
+		seen[x->key] = 1;
 		/* A DEL is had by an absent key (a resync leaves no
 		 * tombstone). */
 		if (y->ver[x->key] >= id || (x->del && !y->present[x->key]))

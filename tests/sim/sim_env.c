@@ -22,7 +22,14 @@ uint64_t sim_wall(const struct sim_node *nd)
 
 static uint64_t e_now(void *ctx)
 {
-	return ND(ctx)->sim->now;
+	struct sim *s = ND(ctx)->sim;
+
+	if (s->freeze_calls && --s->freeze_calls == 0) {
+		s->now += s->freeze_ns;
+		sim_trace(s, "host pause of %lu ms ends, inside node %u's turn",
+			  (unsigned long)(s->freeze_ns / MS), ND(ctx)->id);
+	}
+	return s->now;
 }
 
 static uint64_t e_real(void *ctx)

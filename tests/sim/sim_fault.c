@@ -72,11 +72,9 @@ static void apply_event(struct sim *s, const struct sim_event *e)
 		if (nd->alive)
 			nd->stall_until = s->now + e->dur;
 		break;
-	case F_PAUSE: /* the host: both control loops, the same instant */
-		for (unsigned i = 0; i < SIM_NODES; i++)
-			if (s->node[i].alive &&
-			    s->node[i].stall_until < s->now + e->dur)
-				s->node[i].stall_until = s->now + e->dur;
+	case F_PAUSE: /* the host: everything stops, inside some turn */
+		s->freeze_ns = e->dur;
+		s->freeze_calls = (unsigned)sim_range(&s->rng, 1, 12);
 		break;
 	case F_SLOW:
 		nd->slow_until = s->now + e->dur;

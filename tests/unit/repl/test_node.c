@@ -67,7 +67,18 @@ struct fake {
 	uint32_t val[KEYS];      /* 0: absent */
 };
 
-static uint64_t e_now(void *c) { (void)c; return clk; }
+/* A pause inside a turn: the clock jumps by jump_ns at the
+ * jump_calls-th reading from now (0: none armed). */
+static unsigned jump_calls;
+static uint64_t jump_ns;
+
+static uint64_t e_now(void *c)
+{
+	(void)c;
+	if (jump_calls && --jump_calls == 0)
+		clk += jump_ns;
+	return clk;
+}
 static uint64_t e_real(void *c) { (void)c; return clk; }
 static uint64_t e_random(void *c) { return (uint64_t)(uintptr_t)c * 7919u; }
 static void e_log(void *c, int level, const char *msg)
@@ -695,8 +706,8 @@ static void test_two_primaries_one_epoch(void)
  * it has not heard from since: neither may call the other silent
  * before the other has had a turn to speak (CI saw the standby promote
  * and the primary drop the link after such a pause). Either may turn
- * first. */
-static void host_pause(bool standby_first)
+ * first; the pause may fall between turns or inside one. */
+static void host_pause(bool standby_first, bool mid_turn)
 {
 	static struct fake a, b;
 	struct rc_repl_stats sa, sb;
@@ -706,7 +717,12 @@ static void host_pause(bool standby_first)
 	epoch = view(&a).epoch;
 	sa = stats(&a);
 	sb = stats(&b);
-	clk += 2000 * 1000000ull;
+	if (mid_turn) { /* after the first node's turn has begun */
+		jump_calls = 2;
+		jump_ns = 2000 * 1000000ull;
+	} else {
+		clk += 2000 * 1000000ull;
+	}
 	if (standby_first)
 		step(&b, &a);
 	else
@@ -720,19 +736,22 @@ static void host_pause(bool standby_first)
 	CU_ASSERT_EQUAL(stats(&b).disconnects, sb.disconnects);
 	CU_ASSERT_EQUAL(stats(&b).pauses, sb.pauses + 1);
 	CU_ASSERT_EQUAL(stats(&a).pauses, sa.pauses + 1);
+	CU_ASSERT_EQUAL(jump_calls, 0);
 	done(&a, &b);
 }
 
 static void test_host_pause_no_failover(void)
 {
-	host_pause(true);
-	host_pause(false);
+	host_pause(true, false);
+	host_pause(false, false);
+	host_pause(true, true);
+	host_pause(false, true);
 }
 
-/* P2: the pause allowance is once per word from the peer. A standby
- * whose own turns all come late (every 60 ms, over half the 100 ms
- * failover) still takes over from a dead primary, a failover time
- * after its first late turn. */
+/* P2: silence is counted only while the node runs, a late turn as one
+ * heartbeat (10 ms). A standby whose own turns all come late (every
+ * 60 ms, over half the 100 ms failover) still takes over from a dead
+ * primary, after failover / heartbeat late turns. */
 static void test_late_standby_still_promotes(void)
 {
 	static struct fake a, b;
@@ -747,9 +766,8 @@ static void test_late_standby_still_promotes(void)
 		turns++;
 	}
 	CU_ASSERT_EQUAL(b.role, RC_REPL_PRIMARY);
-	/* 60 ms late: allowed once (100 ms counted from there), then
-	 * 60 ms a turn: promoted at the third or fourth turn. */
-	CU_ASSERT_TRUE(turns <= 4);
+	/* 10 ms counted a turn: promoted at the tenth or eleventh. */
+	CU_ASSERT_TRUE(turns <= 11);
 	done(&a, &b);
 }
 
