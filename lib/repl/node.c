@@ -626,9 +626,10 @@ static void forward(uint64_t *t, uint64_t by, uint64_t now)
  * or the next; what it could not say because the same pause held it is
  * not its silence. So silence is counted only while this node runs: a
  * late turn counts as one heartbeat, the rest of the gap is not counted
- * against the peer, nor against this node's own limits on a duel and a
- * hand-over. A node whose turns all come late still takes over from a
- * dead peer, after failover / heartbeat late turns. */
+ * against the peer, nor against this node's own limits on a duel, a
+ * hand-over and a joining node's wait. A node whose turns all come
+ * late still takes over from a dead peer, after failover / heartbeat
+ * late turns. */
 static void allow_pause(struct rc_repl_node *n, uint64_t now)
 {
 	const uint64_t gap = now - n->last_turn_ns;
@@ -649,6 +650,8 @@ static void allow_pause(struct rc_repl_node *n, uint64_t now)
 		forward(&n->duel_since, by, now);
 	if (n->handover)
 		n->handover_deadline += by;
+	if (n->role == RC_REPL_JOINING)
+		forward(&n->start_ns, by, now); /* the wait for a peer */
 	/* Once in 10 s at most: a starved node is late every turn. */
 	if (!n->pause_logged_ns || now - n->pause_logged_ns > 10000000000ull) {
 		rn_log(n, RC_REPL_LOG_NOTICE, "this node did not run for %lu "
