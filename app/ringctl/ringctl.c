@@ -359,6 +359,10 @@ static void h_repl_obj(json_t *p)
 		       "resyncs, %lld resumes, %lld disconnects\n",
 		       I(c, "promotions"), I(c, "demotions"), I(c, "resets"),
 		       I(c, "resumes"), I(c, "disconnects"));
+	if (c && I(c, "pauses"))
+		printf("host pauses  %lld, the longest %.0f ms (not counted as "
+		       "the peer's silence)\n", I(c, "pauses"),
+		       D(p, "pause_max_s") * 1000);
 }
 
 static void h_repl(json_t *r)

@@ -11,7 +11,8 @@
 #   plain writes lost against the lag at the moment of death;
 #   the old primary returns, demotes itself and resyncs;
 #   the management link goes down: no promotion, writes at one epoch only;
-#   ringctl repl demote hands the role over.
+#   ringctl repl demote hands the role over; control-socket abuse on
+#   the primary; a pause of both nodes (SIGSTOP) is no failover.
 #
 #   repl.sh BUILD_DIR
 set -euo pipefail
@@ -209,6 +210,24 @@ v=$(load verify $A:7711 "$WORK/l3/durable")
 [ "$(jget "$v" missing)" = 0 ] && [ "$(jget "$v" wrong)" = 0 ] &&
 	pass "no acknowledged durable write lost during the abuses: $v ($(jget "$L" durable_ok) acknowledged)" ||
 	fail "durable writes during the abuses: load $L, verify $v"
+
+# 8. The host pauses both nodes (SIGSTOP: every thread, as a frozen VM
+#    does; CI saw one) for 2.5 s, over twice failover_ms. Nobody failed:
+#    nobody may take over, and both say they were paused.
+ea=$(rstat a epoch) pb=$(promos b)
+pa0=$(rcount a pauses) pb0=$(rcount b pauses)
+kill -STOP "$PIDA" "$PIDB"
+sleep 2.5
+kill -CONT "$PIDA" "$PIDB"
+# A wrong promotion comes within one failover time of the wake-up.
+sleep 2
+eb=$(rstat b epoch) ra=$(rstat a role) rb=$(rstat b role) pb2=$(promos b)
+[ "$ra" = primary ] && [ "$rb" = standby ] && [ "$eb" = "$ea" ] && [ "$pb2" = "$pb" ] &&
+	pass "a 2.5 s pause of both nodes: no promotion (epoch $ea)" ||
+	fail "pause of both nodes: A $ra, B $rb at epoch $eb (was $ea), promotions $pb -> $pb2"
+at_least a counters.pauses $((pa0 + 1)) && at_least b counters.pauses $((pb0 + 1)) &&
+	pass "both counted the pause: $(ctl a repl status | grep 'host pauses')" ||
+	fail "pauses counted: A $pa0 -> $(rcount a pauses), B $pb0 -> $(rcount b pauses)"
 
 stop_all; PIDA= PIDB=
 pair_logs_clean "frame dropped|heartbeat dropped"
