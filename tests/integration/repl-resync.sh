@@ -135,5 +135,9 @@ else
 fi
 
 stop_all; PIDA= PIDB=
-pair_logs_clean "frame dropped|heartbeat dropped"
+# No frame or beat of the genuine peer may fail authentication or look
+# replayed. A beat older than repl.auth_window_ms is dropped by design:
+# only a host that starved a node for seconds delays one that long
+# (seen with two pairs on two CPUs), so that one is allowed.
+pair_logs_clean "frame dropped|heartbeat dropped: (not authentic|replayed)"
 [ "$fails" -eq 0 ] && echo "resync: all passed" || { echo "resync: $fails failed"; exit 1; }
